@@ -1,0 +1,109 @@
+//! Compiles every `src/bpf/*.bpf.c` into a libbpf-rs skeleton in OUT_DIR and
+//! writes `OUT_DIR/skels.rs`, one module per tool. A new tool's `.bpf.c` is
+//! picked up without editing this file.
+
+use std::env;
+use std::fmt::Write as _;
+use std::fs;
+use std::path::PathBuf;
+
+use libbpf_cargo::SkeletonBuilder;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
+use tracing_subscriber::Layer as _;
+
+/// Kernel-style architecture name of the vmlinux/ folder for a Rust target arch.
+fn kernel_arch(rust_arch: &str) -> Option<&'static str> {
+    Some(match rust_arch {
+        "x86_64" => "x86",
+        "aarch64" => "arm64",
+        "powerpc64" => "powerpc",
+        "s390x" => "s390",
+        "riscv64" => "riscv",
+        "loongarch64" => "loongarch",
+        _ => return None,
+    })
+}
+
+/// Same rule as libbpf-cargo: `tcp_life` -> `TcpLife`.
+fn camel(name: &str) -> String {
+    name.split('_')
+        .map(|w| {
+            let mut c = w.chars();
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+fn main() {
+    // clang's diagnostics reach cargo as `cargo:warning=` lines instead of
+    // being dropped (libbpf-cargo logs them through `tracing`).
+    // Only the compiler's own output; libbpf-cargo's other notes are noise.
+    let only_compiler = tracing_subscriber::filter::filter_fn(|m| m.target().starts_with("compiler-"));
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .event_format(libbpf_cargo::util::CargoWarningFormatter)
+                .with_filter(only_compiler),
+        )
+        .init();
+
+    let manifest = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
+    let out = PathBuf::from(env::var_os("OUT_DIR").expect("OUT_DIR"));
+    let rust_arch = env::var("CARGO_CFG_TARGET_ARCH").expect("CARGO_CFG_TARGET_ARCH");
+    let arch = kernel_arch(&rust_arch)
+        .unwrap_or_else(|| panic!("corescope: no kernel arch name for target arch {rust_arch}"));
+    let vmlinux = manifest.join("vmlinux").join(arch);
+    if !vmlinux.join("vmlinux.h").exists() {
+        panic!(
+            "corescope: {} is missing; generate it on a {arch} machine with `make vmlinux`",
+            vmlinux.join("vmlinux.h").display()
+        );
+    }
+    let bpf_dir = manifest.join("src/bpf");
+
+    let mut sources: Vec<PathBuf> = fs::read_dir(&bpf_dir)
+        .expect("read src/bpf")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.to_string_lossy().ends_with(".bpf.c"))
+        .collect();
+    sources.sort();
+
+    let clang = env::var_os("BPF_CLANG").unwrap_or_else(|| "clang".into());
+    let mut mods = String::new();
+    for src in &sources {
+        let file = src.file_name().and_then(|f| f.to_str()).expect("utf-8 file name");
+        let name = file.trim_end_matches(".bpf.c");
+        let skel = out.join(format!("{name}.skel.rs"));
+        SkeletonBuilder::new()
+            .source(src)
+            .obj(out.join(format!("{name}.bpf.o")))
+            .clang(&clang)
+            .clang_args([
+                "-Wall".as_ref(),
+                "-Wextra".as_ref(),
+                "-Wno-unused-parameter".as_ref(),
+                "-I".as_ref(),
+                vmlinux.as_os_str(),
+                "-I".as_ref(),
+                bpf_dir.as_os_str(),
+            ])
+            .reference_obj(true)
+            .build_and_generate(&skel)
+            .unwrap_or_else(|e| panic!("corescope: compiling {}: {e:#}", src.display()));
+        let camel = camel(name);
+        writeln!(
+            mods,
+            "pub mod {name} {{\n    include!(concat!(env!(\"OUT_DIR\"), \"/{name}.skel.rs\"));\n    \
+             crate::impl_tool_skel!({name}, Open{camel}Skel, {name}_event);\n}}"
+        )
+        .expect("write to String");
+    }
+    fs::write(out.join("skels.rs"), mods).expect("write skels.rs");
+
+    println!("cargo:rerun-if-changed={}", bpf_dir.display());
+    println!("cargo:rerun-if-changed={}", manifest.join("vmlinux").display());
+    println!("cargo:rerun-if-env-changed=BPF_CLANG");
+}

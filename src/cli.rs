@@ -1,0 +1,166 @@
+//! Options shared by every tool, flattened into each tool's clap struct.
+//! They have long names only: each tool gives them the short letters its BCC
+//! namesake uses (these differ between tools) through [`parse`].
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{ArgAction, Args, Parser};
+
+#[derive(Args, Debug, Clone, Default)]
+#[command(next_help_heading = "Common options")]
+pub struct CommonArgs {
+    /// Trace only these processes and their descendants (existing and future)
+    #[arg(long = "pid", value_name = "PID[,PID...]", value_delimiter = ',',
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub pid: Vec<u32>,
+
+    /// Trace only this thread ID
+    #[arg(long, value_name = "TID", value_parser = clap::value_parser!(u32).range(1..))]
+    pub tid: Option<u32>,
+
+    /// Trace only this user (UID or user name)
+    #[arg(long, value_name = "UID|NAME", value_parser = parse_user)]
+    pub uid: Option<u32>,
+
+    /// Trace only tasks in this cgroup v2 directory and below it
+    #[arg(long, value_name = "PATH")]
+    pub cgroup: Option<PathBuf>,
+
+    /// Trace only tasks with exactly this command name (comm)
+    #[arg(long, value_name = "NAME", value_parser = parse_comm)]
+    pub comm: Option<[u8; 16]>,
+
+    /// Print JSON Lines (one object per event, then a summary) instead of a table
+    #[arg(long)]
+    pub json: bool,
+
+    /// Stop after this many seconds
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub duration: Option<u64>,
+
+    /// Ring buffer size in 4 KiB pages (a power of two)
+    #[arg(long, value_name = "PAGES", default_value_t = 1024, value_parser = parse_pages)]
+    pub buffer_pages: u32,
+
+    /// Load against this BTF file instead of /sys/kernel/btf/vmlinux
+    #[arg(long, value_name = "FILE")]
+    pub btf: Option<PathBuf>,
+
+    /// More messages: libbpf's debug log, the verifier log on failure
+    #[arg(long, action = ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Run CMD, trace only it and its descendants, and exit with its status
+    #[arg(last = true, value_name = "CMD")]
+    pub cmd: Vec<OsString>,
+}
+
+fn parse_user(s: &str) -> Result<u32, String> {
+    if let Ok(uid) = s.parse::<u32>() {
+        return Ok(uid);
+    }
+    match nix::unistd::User::from_name(s) {
+        Ok(Some(u)) => Ok(u.uid.as_raw()),
+        Ok(None) => Err(format!("no such user: {s}")),
+        Err(e) => Err(format!("cannot look up user {s}: {e}")),
+    }
+}
+
+fn parse_comm(s: &str) -> Result<[u8; 16], String> {
+    if s.is_empty() || s.len() > 15 {
+        return Err("a command name has 1 to 15 bytes (the kernel's TASK_COMM_LEN - 1)".into());
+    }
+    let mut c = [0u8; 16];
+    c[..s.len()].copy_from_slice(s.as_bytes());
+    Ok(c)
+}
+
+fn parse_pages(s: &str) -> Result<u32, String> {
+    let n: u32 = s.parse().map_err(|e| format!("{e}"))?;
+    if n == 0 || !n.is_power_of_two() || n > (1 << 18) {
+        return Err("must be a power of two between 1 and 262144".into());
+    }
+    Ok(n)
+}
+
+/// Parses the command line of tool `T`, first giving the shared options the
+/// short letters in `shorts` (`("pid", 'p')`, …). Exits with clap's usage
+/// error (status 2) on bad input.
+pub fn parse<T: Parser>(shorts: &[(&'static str, char)]) -> T {
+    parse_from(shorts, std::env::args_os())
+}
+
+/// [`parse`] from an explicit argument list (tests).
+pub fn parse_from<T: Parser, I, A>(shorts: &[(&'static str, char)], args: I) -> T
+where
+    I: IntoIterator<Item = A>,
+    A: Into<OsString> + Clone,
+{
+    match try_parse_from::<T, I, A>(shorts, args) {
+        Ok(t) => t,
+        Err(e) => e.exit(),
+    }
+}
+
+/// Fallible [`parse_from`].
+pub fn try_parse_from<T: Parser, I, A>(shorts: &[(&'static str, char)], args: I) -> Result<T, clap::Error>
+where
+    I: IntoIterator<Item = A>,
+    A: Into<OsString> + Clone,
+{
+    let mut cmd = T::command();
+    for &(id, c) in shorts {
+        cmd = cmd.mut_arg(id, |a| a.short(c));
+    }
+    let mut m = cmd.try_get_matches_from(args)?;
+    T::from_arg_matches_mut(&mut m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Parser, Debug)]
+    struct T {
+        #[command(flatten)]
+        common: CommonArgs,
+        #[arg(short = 't', long)]
+        timestamp: bool,
+    }
+    const SHORTS: &[(&str, char)] = &[("pid", 'p'), ("uid", 'u'), ("json", 'j'), ("duration", 'd')];
+
+    fn p(args: &[&str]) -> Result<T, clap::Error> {
+        try_parse_from::<T, _, _>(SHORTS, std::iter::once("t").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn pid_list_and_shorts() {
+        let t = p(&["-p", "1,2,3", "-j", "-d", "5", "-t"]).unwrap();
+        assert_eq!(t.common.pid, vec![1, 2, 3]);
+        assert!(t.common.json && t.timestamp);
+        assert_eq!(t.common.duration, Some(5));
+    }
+
+    #[test]
+    fn bad_numbers_rejected() {
+        assert!(p(&["-p", "abc"]).is_err());
+        assert!(p(&["-p", "0"]).is_err());
+        assert!(p(&["-d", "0"]).is_err());
+        assert!(p(&["--buffer-pages", "3"]).is_err());
+        assert!(p(&["--comm", "this-name-is-too-long"]).is_err());
+    }
+
+    #[test]
+    fn uid_by_number_and_name() {
+        assert_eq!(p(&["-u", "0"]).unwrap().common.uid, Some(0));
+        assert_eq!(p(&["-u", "root"]).unwrap().common.uid, Some(0));
+        assert!(p(&["-u", "no-such-user-xyz"]).is_err());
+    }
+
+    #[test]
+    fn trailing_command() {
+        let t = p(&["-j", "--", "sh", "-c", "exit 3"]).unwrap();
+        assert_eq!(t.common.cmd, vec!["sh", "-c", "exit 3"]);
+    }
+}

@@ -1,0 +1,63 @@
+//! Errors a user can act on, and the process exit path.
+
+use std::fmt;
+use std::io;
+use std::process::ExitCode;
+
+/// An error with a one-line cause and a hint naming the fix.
+#[derive(Debug)]
+pub struct UserError {
+    pub msg: String,
+    pub hint: Option<String>,
+}
+
+impl UserError {
+    pub fn new(msg: impl Into<String>) -> Self {
+        Self { msg: msg.into(), hint: None }
+    }
+    pub fn hint(msg: impl Into<String>, hint: impl Into<String>) -> Self {
+        Self { msg: msg.into(), hint: Some(hint.into()) }
+    }
+}
+
+impl fmt::Display for UserError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.msg)
+    }
+}
+
+impl std::error::Error for UserError {}
+
+/// True if the error (or its cause chain) is a closed output pipe.
+pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.downcast_ref::<io::Error>()
+            .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// Runs a tool: `Ok(code)` is its exit code; a closed stdout is a normal end
+/// (exit 0, silent); any other error is printed as `tool: error: …` plus
+/// `hint: …` and exits 1.
+pub fn main(run: impl FnOnce() -> anyhow::Result<ExitCode>) -> ExitCode {
+    let tool = std::env::args_os()
+        .next()
+        .and_then(|a| {
+            std::path::Path::new(&a)
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+        })
+        .unwrap_or_else(|| "corescope".into());
+    match run() {
+        Ok(code) => code,
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            let hint = e.chain().find_map(|c| c.downcast_ref::<UserError>()).and_then(|u| u.hint.clone());
+            eprintln!("{tool}: error: {e:#}");
+            if let Some(h) = hint {
+                eprintln!("hint: {h}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,156 @@
+//! Escaping of untrusted strings (argv, paths, comm) for the table output.
+//!
+//! Rules (lossless: the original bytes can always be recovered):
+//! - `\` becomes `\\`; with quoting, `"` becomes `\"`;
+//! - newline, tab and carriage return become `\n`, `\t`, `\r`; ESC becomes `\e`;
+//! - other ASCII control bytes and DEL become `\xHH`;
+//! - bytes that are not valid UTF-8 become `\xHH`;
+//! - Unicode C1 controls and bidirectional / zero-width formatting
+//!   characters become `\u{HHHH}`;
+//! - everything else (printable UTF-8, including spaces) is kept.
+//!
+//! In JSON a value that is valid UTF-8 is given as is (JSON's own escaping
+//! keeps the line valid); a value that is not is given in the escaped form
+//! above.
+
+use serde::{Serialize, Serializer};
+use std::fmt::Write as _;
+
+fn needs_unicode_escape(c: char) -> bool {
+    matches!(c,
+        '\u{80}'..='\u{9f}'
+        | '\u{200b}'..='\u{200f}'
+        | '\u{2028}'..='\u{202e}'
+        | '\u{2060}'..='\u{2069}'
+        | '\u{feff}')
+}
+
+fn push_char(out: &mut String, c: char, quote: bool) {
+    match c {
+        '\\' => out.push_str("\\\\"),
+        '"' if quote => out.push_str("\\\""),
+        '\n' => out.push_str("\\n"),
+        '\t' => out.push_str("\\t"),
+        '\r' => out.push_str("\\r"),
+        '\x1b' => out.push_str("\\e"),
+        c if (c as u32) < 0x20 || c == '\x7f' => {
+            let _ = write!(out, "\\x{:02x}", c as u32);
+        }
+        c if needs_unicode_escape(c) => {
+            let _ = write!(out, "\\u{{{:04x}}}", c as u32);
+        }
+        c => out.push(c),
+    }
+}
+
+/// Appends the escaped form of `bytes` to `out`; `quote` also escapes `"`.
+pub fn escape_into(out: &mut String, bytes: &[u8], quote: bool) {
+    for chunk in bytes.utf8_chunks() {
+        let valid = chunk.valid();
+        // Fast path: nothing to escape in this chunk.
+        if valid.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b'\\' && !(quote && b == b'"')) {
+            out.push_str(valid);
+        } else {
+            for c in valid.chars() {
+                push_char(out, c, quote);
+            }
+        }
+        for b in chunk.invalid() {
+            let _ = write!(out, "\\x{b:02x}");
+        }
+    }
+}
+
+/// The escaped form of `bytes` as a new String.
+pub fn escape(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len());
+    escape_into(&mut s, bytes, false);
+    s
+}
+
+/// Bytes up to the first NUL (a C string in a fixed-size array).
+pub fn cstr(bytes: &[u8]) -> &[u8] {
+    match bytes.iter().position(|&b| b == 0) {
+        Some(n) => &bytes[..n],
+        None => bytes,
+    }
+}
+
+/// A kernel-supplied string for JSON: exact when valid UTF-8, escaped when not.
+#[derive(Debug, Clone, Copy)]
+pub struct KStr<'a>(pub &'a [u8]);
+
+impl Serialize for KStr<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match std::str::from_utf8(self.0) {
+            Ok(v) => s.serialize_str(v),
+            Err(_) => s.serialize_str(&escape(self.0)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_text_unchanged() {
+        assert_eq!(escape(b"/bin/ls -l /tmp"), "/bin/ls -l /tmp");
+        assert_eq!(escape("héllo wörld".as_bytes()), "héllo wörld");
+    }
+
+    #[test]
+    fn control_characters_escaped() {
+        assert_eq!(escape(b"a\nb"), "a\\nb");
+        assert_eq!(escape(b"a\tb\rc"), "a\\tb\\rc");
+        assert_eq!(escape(b"\x1b[31mred"), "\\e[31mred");
+        assert_eq!(escape(b"\x00\x07\x7f"), "\\x00\\x07\\x7f");
+        assert_eq!(escape(b"back\\slash"), "back\\\\slash");
+    }
+
+    #[test]
+    fn invalid_utf8_escaped() {
+        assert_eq!(escape(b"ab\xff\xfecd"), "ab\\xff\\xfecd");
+        assert_eq!(escape(b"\xc3"), "\\xc3");
+    }
+
+    #[test]
+    fn unicode_format_chars_escaped() {
+        assert_eq!(escape("a\u{202e}b".as_bytes()), "a\\u{202e}b");
+        assert_eq!(escape("\u{85}".as_bytes()), "\\u{0085}");
+    }
+
+    #[test]
+    fn quote_mode() {
+        let mut s = String::new();
+        escape_into(&mut s, b"say \"hi\"", true);
+        assert_eq!(s, "say \\\"hi\\\"");
+    }
+
+    #[test]
+    fn escaped_output_is_one_printable_line() {
+        let all: Vec<u8> = (0..=255u8).collect();
+        let e = escape(&all);
+        assert!(!e.chars().any(|c| c.is_control()), "{e:?}");
+    }
+
+    #[test]
+    fn json_is_valid_for_any_bytes() {
+        for bytes in [&b"a\nb\x1b"[..], b"\xff\xfe", b"\"quoted\"", b""] {
+            let j = serde_json::to_string(&KStr(bytes)).unwrap();
+            let back: String = serde_json::from_str(&j).unwrap();
+            if let Ok(s) = std::str::from_utf8(bytes) {
+                assert_eq!(back, s);
+            } else {
+                assert_eq!(back, escape(bytes));
+            }
+            assert!(!j.contains('\n'));
+        }
+    }
+
+    #[test]
+    fn cstr_stops_at_nul() {
+        assert_eq!(cstr(b"bash\0\0\0"), b"bash");
+        assert_eq!(cstr(b"full"), b"full");
+    }
+}

@@ -1,0 +1,284 @@
+//! Table and JSON Lines output. The table keeps every row under the BCC
+//! header (one width per column, used for header and rows alike); JSON has
+//! one object per line with a `type` field: `event`, `lost`, `summary`.
+
+use std::fmt;
+use std::fs::File;
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::os::fd::AsFd;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::clock::Clock;
+use crate::escape::escape_into;
+
+const FLUSH_EVERY: Duration = Duration::from_millis(100);
+
+/// A table column: header text, width, alignment. The last column is not padded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Col {
+    pub name: &'static str,
+    pub width: usize,
+    pub right: bool,
+}
+
+impl Col {
+    pub const fn left(name: &'static str, width: usize) -> Self {
+        Self { name, width, right: false }
+    }
+    pub const fn right(name: &'static str, width: usize) -> Self {
+        Self { name, width, right: true }
+    }
+}
+
+/// One event as output: serialized for JSON, `cells` for the table.
+pub trait Row: Serialize {
+    /// Writes the table cells, one call per column, in column order.
+    fn cells(&self, line: &mut Line<'_>);
+}
+
+/// Builds one table line, padding each cell to its column.
+pub struct Line<'a> {
+    buf: &'a mut String,
+    cols: &'a [Col],
+    i: usize,
+}
+
+impl Line<'_> {
+    fn start_cell(&mut self) -> usize {
+        if self.i > 0 {
+            self.buf.push(' ');
+        }
+        self.buf.len()
+    }
+
+    fn end_cell(&mut self, start: usize) {
+        let col = self.cols.get(self.i).copied();
+        self.i += 1;
+        let Some(col) = col else { return };
+        if self.i == self.cols.len() {
+            return; // last column: no padding
+        }
+        let n = self.buf[start..].chars().count();
+        if n < col.width {
+            let pad = col.width - n;
+            if col.right {
+                self.buf.insert_str(start, &" ".repeat(pad));
+            } else {
+                self.buf.extend(std::iter::repeat_n(' ', pad));
+            }
+        }
+    }
+
+    /// A cell from format arguments (numbers, trusted text).
+    pub fn cell(&mut self, v: impl fmt::Display) {
+        use fmt::Write as _;
+        let s = self.start_cell();
+        let _ = write!(self.buf, "{v}");
+        self.end_cell(s);
+    }
+
+    /// A cell of untrusted bytes, escaped (see [`crate::escape`]).
+    pub fn text(&mut self, bytes: &[u8]) {
+        let s = self.start_cell();
+        escape_into(self.buf, bytes, false);
+        self.end_cell(s);
+    }
+
+    /// A cell whose content is written by `f` into the line buffer
+    /// (for joined, individually escaped values such as ARGS).
+    pub fn with(&mut self, f: impl FnOnce(&mut String)) {
+        let s = self.start_cell();
+        f(self.buf);
+        self.end_cell(s);
+    }
+}
+
+/// Formats the header line for `cols`.
+pub fn header_line(cols: &[Col]) -> String {
+    let mut buf = String::new();
+    let mut line = Line { buf: &mut buf, cols, i: 0 };
+    for c in cols {
+        line.cell(c.name);
+    }
+    buf
+}
+
+/// Formats one row as a table line (no newline).
+pub fn table_line<R: Row>(cols: &[Col], row: &R) -> String {
+    let mut buf = String::new();
+    row.cells(&mut Line { buf: &mut buf, cols, i: 0 });
+    buf
+}
+
+/// Serializes `v` as one JSON object line with `"type": ty` first.
+pub fn json_line<T: Serialize>(ty: &str, v: &T, buf: &mut Vec<u8>) -> io::Result<()> {
+    let start = buf.len();
+    serde_json::to_writer(&mut *buf, v).map_err(io::Error::other)?;
+    let body = buf.split_off(start);
+    buf.extend_from_slice(b"{\"type\":");
+    serde_json::to_writer(&mut *buf, ty).map_err(io::Error::other)?;
+    match body.as_slice() {
+        [b'{', b'}'] => buf.push(b'}'),
+        [b'{', rest @ ..] => {
+            buf.push(b',');
+            buf.extend_from_slice(rest);
+        }
+        _ => return Err(io::Error::other("a JSON record must be an object")),
+    }
+    buf.push(b'\n');
+    Ok(())
+}
+
+/// Where rows go: buffered stdout, flushed every 100 ms (every line on a terminal).
+pub struct Output {
+    w: BufWriter<File>,
+    json: bool,
+    tty: bool,
+    cols: Vec<Col>,
+    line: String,
+    jbuf: Vec<u8>,
+    last_flush: Instant,
+    /// Rows written so far.
+    pub shown: u64,
+    /// Turns event timestamps into TIME / TIME(s) values.
+    pub clock: Clock,
+}
+
+impl Output {
+    pub fn new(json: bool, cols: Vec<Col>) -> io::Result<Self> {
+        let stdout = io::stdout();
+        let tty = stdout.is_terminal();
+        // Our own handle on fd 1: Rust's Stdout is line-buffered, far too
+        // slow for event storms.
+        let file = File::from(stdout.as_fd().try_clone_to_owned()?);
+        Ok(Self {
+            w: BufWriter::with_capacity(64 * 1024, file),
+            json,
+            tty,
+            cols,
+            line: String::with_capacity(256),
+            jbuf: Vec::with_capacity(512),
+            last_flush: Instant::now(),
+            shown: 0,
+            clock: Clock::new(),
+        })
+    }
+
+    pub fn json(&self) -> bool {
+        self.json
+    }
+
+    /// The table header (nothing in JSON mode).
+    pub fn header(&mut self) -> io::Result<()> {
+        if !self.json {
+            let h = header_line(&self.cols);
+            self.w.write_all(h.as_bytes())?;
+            self.w.write_all(b"\n")?;
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Writes one event row.
+    pub fn row<R: Row>(&mut self, row: &R) -> io::Result<()> {
+        if self.json {
+            self.jbuf.clear();
+            json_line("event", row, &mut self.jbuf)?;
+            self.w.write_all(&self.jbuf)?;
+        } else {
+            self.line.clear();
+            row.cells(&mut Line { buf: &mut self.line, cols: &self.cols, i: 0 });
+            self.line.push('\n');
+            self.w.write_all(self.line.as_bytes())?;
+        }
+        self.shown += 1;
+        self.after_line()
+    }
+
+    /// Extra text lines under the last row (table mode), e.g. stack frames.
+    pub fn raw_line(&mut self, text: &str) -> io::Result<()> {
+        self.w.write_all(text.as_bytes())?;
+        self.w.write_all(b"\n")?;
+        self.after_line()
+    }
+
+    /// A non-event JSON record (`lost`, `summary`); ignored in table mode.
+    pub fn record<T: Serialize>(&mut self, ty: &str, v: &T) -> io::Result<()> {
+        if self.json {
+            self.jbuf.clear();
+            json_line(ty, v, &mut self.jbuf)?;
+            self.w.write_all(&self.jbuf)?;
+            self.after_line()?;
+        }
+        Ok(())
+    }
+
+    fn after_line(&mut self) -> io::Result<()> {
+        if self.tty || self.last_flush.elapsed() >= FLUSH_EVERY {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.last_flush = Instant::now();
+        self.w.flush()
+    }
+
+    /// Flushes if the last flush is 100 ms old (called from the poll loop).
+    pub fn tick(&mut self) -> io::Result<()> {
+        if self.last_flush.elapsed() >= FLUSH_EVERY {
+            self.flush()?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Serialize)]
+    struct R {
+        name: &'static str,
+        pid: u32,
+        ret: i32,
+    }
+    impl Row for R {
+        fn cells(&self, l: &mut Line<'_>) {
+            l.text(self.name.as_bytes());
+            l.cell(self.pid);
+            l.cell(self.ret);
+            l.text(b"rest\nof it");
+        }
+    }
+    const COLS: &[Col] = &[Col::left("COMM", 8), Col::left("PID", 6), Col::right("RET", 3), Col::left("ARGS", 0)];
+
+    #[test]
+    fn rows_align_under_header() {
+        assert_eq!(header_line(COLS), "COMM     PID    RET ARGS");
+        let row = table_line(COLS, &R { name: "sh", pid: 42, ret: -2 });
+        assert_eq!(row, "sh       42      -2 rest\\nof it");
+        let h = header_line(COLS);
+        assert_eq!(h.find("ARGS"), row.find("rest"));
+    }
+
+    #[test]
+    fn json_lines_are_typed_objects() {
+        let mut b = Vec::new();
+        json_line("event", &R { name: "a\"b", pid: 1, ret: 0 }, &mut b).unwrap();
+        let s = String::from_utf8(b).unwrap();
+        assert!(s.ends_with('\n') && s.matches('\n').count() == 1);
+        let v: serde_json::Value = serde_json::from_str(&s).unwrap();
+        assert_eq!(v["type"], "event");
+        assert_eq!(v["name"], "a\"b");
+        assert_eq!(v["pid"], 1);
+        let mut b = Vec::new();
+        #[derive(Serialize)]
+        struct Empty {}
+        json_line("summary", &Empty {}, &mut b).unwrap();
+        assert_eq!(b, b"{\"type\":\"summary\"}\n");
+    }
+}

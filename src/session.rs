@@ -1,0 +1,270 @@
+//! One tracing session: checks, filter, open → load → attach, the event loop
+//! and its ending (Ctrl-C / SIGTERM, --duration, CMD exit, closed stdout).
+
+use std::cell::RefCell;
+use std::mem::MaybeUninit;
+use std::os::fd::AsRawFd;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, Context, Result};
+use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
+use libbpf_rs::{MapCore, MapFlags, Object, OpenObject, RingBufferBuilder};
+use serde::Serialize;
+
+use crate::cli::CommonArgs;
+use crate::cmd::HeldChild;
+use crate::error::UserError;
+use crate::filter::{self, Filter};
+use crate::libbpf_log;
+use crate::load::{self, ToolOpen};
+use crate::output::{Col, Output};
+use crate::stream::{decode, LossReporter, Lost};
+
+static STOP: AtomicBool = AtomicBool::new(false);
+const PAGE: u32 = 4096;
+
+pub struct Session {
+    tool: &'static str,
+    common: CommonArgs,
+    filter: Filter,
+    child: Option<HeldChild>,
+    optional: Vec<&'static str>,
+    out: Output,
+}
+
+#[derive(Serialize)]
+struct Summary {
+    /// Records received from the kernel.
+    events: u64,
+    /// Rows printed (events minus those filtered in user space).
+    shown: u64,
+    filtered: u64,
+    lost: u64,
+    lost_detail: Lost,
+    duration_s: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cmd_exit_code: Option<u8>,
+}
+
+#[derive(Serialize)]
+struct LostRecord {
+    count: u64,
+    total: u64,
+    #[serde(flatten)]
+    detail: Lost,
+}
+
+fn find_map<'a>(obj: &'a Object, name: &str) -> Result<libbpf_rs::Map<'a>> {
+    obj.maps()
+        .find(|m| m.name() == name)
+        .ok_or_else(|| anyhow!("BPF object has no map '{name}'"))
+}
+
+impl Session {
+    /// Checks privileges and BTF, resolves the filters, starts `-- CMD` held.
+    /// `cols` are the table columns (header) for this run.
+    pub fn new(tool: &'static str, common: &CommonArgs, cols: Vec<Col>) -> Result<Self> {
+        libbpf_log::init(common.verbose);
+        load::check_privileges()?;
+        load::check_btf(common.btf.as_deref())?;
+        let filter = Filter::from_args(common)?;
+        let out = Output::new(common.json, cols).context("stdout")?;
+        let child = if common.cmd.is_empty() { None } else { Some(HeldChild::spawn(&common.cmd)?) };
+        load::ensure_tracefs()?;
+        Ok(Self { tool, common: common.clone(), filter, child, optional: Vec::new(), out })
+    }
+
+    /// Programs that may be left out when their tracepoint is missing.
+    pub fn optional_programs(&mut self, names: &[&'static str]) {
+        self.optional.extend_from_slice(names);
+    }
+
+    /// Opens the skeleton and writes the common configuration; the tool then
+    /// sets its own `.rodata` knobs on the returned skeleton.
+    pub fn open<'o, B>(&self, storage: &'o mut MaybeUninit<OpenObject>, mut builder: B) -> Result<B::Output>
+    where
+        B: SkelBuilder<'o>,
+        B::Output: ToolOpen,
+    {
+        if let Some(btf) = &self.common.btf {
+            builder.object_builder_mut().btf_custom_path(btf)?;
+        }
+        let mut open = builder.open(storage).context("opening the BPF object")?;
+        open.set_common(&self.filter)?;
+        let pids_on = self.filter.pids_on();
+        let obj = open.open_object_mut();
+        for mut m in obj.maps_mut() {
+            if m.name() == "events" {
+                m.set_max_entries(self.common.buffer_pages * PAGE)?;
+            }
+        }
+        for mut p in obj.progs_mut() {
+            if !pids_on && p.name().to_string_lossy().starts_with("cs_track_") {
+                p.set_autoload(false);
+            }
+        }
+        Ok(open)
+    }
+
+    /// Loads (verifier), fills the filter maps, attaches, releases `-- CMD`
+    /// and prints the header.
+    pub fn load<'o, O: OpenSkel<'o>>(&mut self, mut open: O) -> Result<O::Output> {
+        load::check_tracepoints(open.open_object_mut(), &self.optional)?;
+        libbpf_log::hold();
+        let res = open.load();
+        let log = libbpf_log::release();
+        let mut skel = match res {
+            Ok(s) => s,
+            Err(e) => return Err(load::load_error(e, &log, self.common.btf.as_deref())),
+        };
+        libbpf_log::replay(&log);
+
+        if let Some(cg) = &self.filter.cgroup {
+            let map = find_map(skel.object(), "cs_cgroup")?;
+            map.update(&0u32.to_ne_bytes(), &cg.as_raw_fd().to_ne_bytes(), MapFlags::ANY)
+                .context("setting the cgroup filter")?;
+        }
+        // Seed the process set, attach (fork tracking starts), seed again to
+        // catch processes forked in between.
+        self.seed_pids(skel.object())?;
+        skel.attach().map_err(|e| {
+            UserError::hint(format!("attaching the BPF programs failed: {e}"), "run again with -v for libbpf's log")
+        })?;
+        self.seed_pids(skel.object())?;
+        self.out.clock.reset();
+        if let Some(child) = &mut self.child {
+            child.release()?;
+        }
+        if libbpf_log::verbose() {
+            let n = skel.object().progs().filter(|p| p.autoload()).count();
+            eprintln!("{}: tracing, {n} BPF programs attached", self.tool);
+        }
+        self.out.header()?;
+        Ok(skel)
+    }
+
+    fn seed_pids(&self, obj: &Object) -> Result<()> {
+        if !self.filter.pids_on() {
+            return Ok(());
+        }
+        let map = find_map(obj, "cs_pids")?;
+        let mut roots = self.filter.pids.clone();
+        if let Some(c) = &self.child {
+            roots.push(c.pid());
+        }
+        for pid in filter::with_descendants(&roots) {
+            map.update(&pid.to_ne_bytes(), &[1u8], MapFlags::ANY)
+                .with_context(|| format!("adding PID {pid} to the filter"))?;
+        }
+        Ok(())
+    }
+
+    /// Runs the event loop until Ctrl-C / SIGTERM, --duration, the end of
+    /// `-- CMD`, or a closed stdout; drains the ring buffer and prints the
+    /// summary. `handler` turns each event (header `E` + payload) into rows.
+    pub fn stream<'o, S, E, F>(self, skel: &S, mut handler: F) -> Result<ExitCode>
+    where
+        S: Skel<'o>,
+        E: plain::Plain + Default,
+        F: FnMut(&E, &[u8], &mut Output) -> Result<()>,
+    {
+        let Session { tool, common, child, mut out, .. } = self;
+        let obj = skel.object();
+        let events = find_map(obj, "events")?;
+        let dropped = find_map(obj, "cs_dropped")?;
+        let received = std::cell::Cell::new(0u64);
+        let failure: RefCell<Option<anyhow::Error>> = RefCell::new(None);
+        let out_cell = RefCell::new(&mut out);
+
+        let mut rbb = RingBufferBuilder::new();
+        rbb.add(&events, |data: &[u8]| {
+            received.set(received.get() + 1);
+            let Some((e, payload)) = decode::<E>(data) else { return 0 };
+            let Ok(mut o) = out_cell.try_borrow_mut() else { return 0 };
+            match handler(&e, payload, &mut o) {
+                Ok(()) => 0,
+                Err(err) => {
+                    *failure.borrow_mut() = Some(err);
+                    -1
+                }
+            }
+        })?;
+        let rb = rbb.build()?;
+
+        STOP.store(false, Ordering::SeqCst);
+        // Installed after CMD was forked (the child must not inherit a thread).
+        ctrlc::set_handler(|| STOP.store(true, Ordering::SeqCst)).context("installing the Ctrl-C handler")?;
+
+        let started = Instant::now();
+        let deadline = common.duration.map(|d| started + Duration::from_secs(d));
+        let mut losses = LossReporter::new();
+        let mut exit = ExitCode::SUCCESS;
+        let mut cmd_code: Option<u8> = None;
+        let report_lost = |losses: &mut LossReporter, force: bool, o: &mut Output| -> Result<()> {
+            let lost = Lost::read(&dropped);
+            let new = losses.update(tool, &lost, force);
+            if new > 0 {
+                o.record("lost", &LostRecord { count: new, total: lost.events(), detail: lost })?;
+            }
+            Ok(())
+        };
+
+        loop {
+            let polled = rb.poll(Duration::from_millis(100));
+            if let Some(e) = failure.borrow_mut().take() {
+                return Err(e);
+            }
+            if let Err(e) = polled {
+                if e.kind() != libbpf_rs::ErrorKind::Interrupted {
+                    return Err(anyhow!(e).context("polling the ring buffer"));
+                }
+            }
+            {
+                let mut o = out_cell.borrow_mut();
+                report_lost(&mut losses, false, &mut o)?;
+                o.tick()?;
+            }
+            if STOP.load(Ordering::SeqCst) || deadline.is_some_and(|d| Instant::now() >= d) {
+                break;
+            }
+            if let Some(c) = &child {
+                if let Some((code, raw)) = c.try_wait()? {
+                    exit = code;
+                    cmd_code = Some(raw);
+                    break;
+                }
+            }
+        }
+
+        // Drain what is already in the ring buffer, then account for it all.
+        let drained = rb.consume();
+        if let Some(e) = failure.borrow_mut().take() {
+            return Err(e);
+        }
+        drained.context("draining the ring buffer")?;
+        let mut o = out_cell.borrow_mut();
+        report_lost(&mut losses, true, &mut o)?;
+        let lost = Lost::read(&dropped);
+        let summary = Summary {
+            events: received.get(),
+            shown: o.shown,
+            filtered: received.get().saturating_sub(o.shown),
+            lost: lost.events(),
+            lost_detail: lost,
+            duration_s: started.elapsed().as_secs_f64(),
+            cmd_exit_code: cmd_code,
+        };
+        o.record("summary", &summary)?;
+        o.flush()?;
+        eprintln!(
+            "{tool}: {} events, {} shown, {} lost{}",
+            summary.events,
+            summary.shown,
+            summary.lost,
+            if summary.lost > 0 { format!(" ({})", lost.describe()) } else { String::new() }
+        );
+        Ok(exit)
+    }
+}

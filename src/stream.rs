@@ -1,0 +1,140 @@
+//! Event records and loss accounting.
+
+use std::time::{Duration, Instant};
+
+use libbpf_rs::{MapCore, MapFlags};
+use serde::Serialize;
+
+/// Splits a ring-buffer record into its fixed header `E` and the payload
+/// after it. Records may be shorter than a C struct with a trailing array,
+/// so they are copied field by field, never cast in place.
+pub fn decode<E: plain::Plain + Default>(data: &[u8]) -> Option<(E, &[u8])> {
+    let n = std::mem::size_of::<E>();
+    let head = data.get(..n)?;
+    let mut e = E::default();
+    plain::copy_from_bytes(&mut e, head).ok()?;
+    Some((e, &data[n..]))
+}
+
+/// The kernel's per-CPU loss counters (enum corescope_drop), summed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Lost {
+    /// The ring buffer was full.
+    pub ring_buffer: u64,
+    /// A staging map was full.
+    pub map_full: u64,
+    /// A syscall exit came without its enter.
+    pub unpaired: u64,
+    /// Forked children that could not be followed (not events themselves).
+    pub untracked_forks: u64,
+}
+
+impl Lost {
+    /// Events lost (untracked forks are not events).
+    pub fn events(&self) -> u64 {
+        self.ring_buffer + self.map_full + self.unpaired
+    }
+
+    pub fn read(map: &dyn MapCore) -> Self {
+        let slot = |i: u32| -> u64 {
+            map.lookup_percpu(&i.to_ne_bytes(), MapFlags::ANY)
+                .ok()
+                .flatten()
+                .map(|cpus| {
+                    cpus.iter()
+                        .filter_map(|v| v.get(..8).and_then(|b| b.try_into().ok()))
+                        .map(u64::from_ne_bytes)
+                        .sum()
+                })
+                .unwrap_or(0)
+        };
+        Self { ring_buffer: slot(0), map_full: slot(1), unpaired: slot(2), untracked_forks: slot(3) }
+    }
+
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if self.ring_buffer > 0 {
+            parts.push(format!("{} ring buffer full (raise --buffer-pages)", self.ring_buffer));
+        }
+        if self.map_full > 0 {
+            parts.push(format!("{} staging map full", self.map_full));
+        }
+        if self.unpaired > 0 {
+            parts.push(format!("{} syscall exits without their enter", self.unpaired));
+        }
+        parts.join(", ")
+    }
+}
+
+/// Reports new losses on stderr at most once a second.
+pub struct LossReporter {
+    reported: u64,
+    last_notice: Option<Instant>,
+}
+
+impl LossReporter {
+    pub fn new() -> Self {
+        Self { reported: 0, last_notice: None }
+    }
+
+    /// Returns the number of newly lost events, printing a notice if due.
+    pub fn update(&mut self, tool: &str, lost: &Lost, force: bool) -> u64 {
+        let total = lost.events();
+        let new = total.saturating_sub(self.reported);
+        if new == 0 {
+            return 0;
+        }
+        let due = self.last_notice.is_none_or(|t| t.elapsed() >= Duration::from_secs(1));
+        if due || force {
+            eprintln!("{tool}: warning: {new} events lost ({})", lost.describe());
+            self.reported = total;
+            self.last_notice = Some(Instant::now());
+            new
+        } else {
+            0
+        }
+    }
+}
+
+impl Default for LossReporter {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Default, Debug, Clone, Copy, PartialEq)]
+    #[repr(C)]
+    struct H {
+        a: u32,
+        b: u32,
+    }
+    // SAFETY: two u32s, any bit pattern is valid.
+    unsafe impl plain::Plain for H {}
+
+    #[test]
+    fn decode_splits_header_and_payload() {
+        let mut rec = Vec::new();
+        rec.extend_from_slice(&7u32.to_ne_bytes());
+        rec.extend_from_slice(&9u32.to_ne_bytes());
+        rec.extend_from_slice(b"payload");
+        let (h, p) = decode::<H>(&rec).unwrap();
+        assert_eq!(h, H { a: 7, b: 9 });
+        assert_eq!(p, b"payload");
+        assert!(decode::<H>(&rec[..5]).is_none());
+    }
+
+    #[test]
+    fn loss_accounting() {
+        let l = Lost { ring_buffer: 3, map_full: 1, unpaired: 1, untracked_forks: 9 };
+        assert_eq!(l.events(), 5);
+        let mut r = LossReporter::new();
+        assert_eq!(r.update("t", &l, false), 5);
+        let l2 = Lost { ring_buffer: 4, ..l };
+        assert_eq!(r.update("t", &l2, false), 0, "rate-limited");
+        assert_eq!(r.update("t", &l2, true), 1, "forced at the end");
+    }
+}

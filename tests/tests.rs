@@ -1,0 +1,5 @@
+//! One integration-test binary (ripgrep style): CLI checks that need no
+//! privileges, and root tests that load real BPF programs.
+
+mod cli;
+mod util;

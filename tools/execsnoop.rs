@@ -1,0 +1,239 @@
+//! execsnoop: trace exec() syscalls, one row per exec (failed ones with -x).
+//! Based on execsnoop(8) from BCC and libbpf-tools.
+
+use anyhow::Context;
+use corescope::escape::cstr;
+use corescope::output::{Line, Output};
+use corescope::prelude::*;
+use corescope::skel::execsnoop::types::{execsnoop_event as Event, execsnoop_consts, execsnoop_flags};
+use corescope::skel::execsnoop::ExecsnoopSkelBuilder;
+use regex::bytes::Regex;
+
+const SHORTS: &[(&str, char)] =
+    &[("pid", 'p'), ("uid", 'u'), ("cgroup", 'c'), ("json", 'j'), ("duration", 'd'), ("verbose", 'v')];
+
+const EXAMPLES: &str = "EXAMPLES:
+    execsnoop                  # trace all exec() syscalls
+    execsnoop -x               # include failed exec()s
+    execsnoop -T -U            # include time (HH:MM:SS) and UID columns
+    execsnoop -p 1234          # only PID 1234 and its descendants
+    execsnoop -u 1000          # only UID 1000 (a user name works too)
+    execsnoop -n main          # only commands whose name matches regex 'main'
+    execsnoop -l tpkg          # only commands whose arguments match regex 'tpkg'
+    execsnoop -q               # add \"quotemarks\" around arguments
+    execsnoop -c /sys/fs/cgroup/system.slice   # only this cgroup
+    execsnoop --json -- make   # run make, trace it and its children, as JSON";
+
+/// Trace exec() syscalls (execve and execveat), one row per exec.
+#[derive(Parser, Debug)]
+#[command(name = "execsnoop", version, after_help = EXAMPLES)]
+struct Args {
+    /// Include a TIME column (HH:MM:SS)
+    #[arg(short = 'T', long)]
+    time: bool,
+    /// Include a TIME(s) column: seconds since tracing started
+    #[arg(short = 't', long)]
+    timestamp: bool,
+    /// Include failed exec()s (RET is -errno)
+    #[arg(short = 'x', long)]
+    fails: bool,
+    /// Include a UID column
+    #[arg(short = 'U', long)]
+    print_uid: bool,
+    /// Add "quotemarks" around each argument
+    #[arg(short = 'q', long)]
+    quote: bool,
+    /// Only print commands whose name (comm) matches this regex
+    #[arg(short = 'n', long, value_name = "REGEX", value_parser = Regex::new)]
+    name: Option<Regex>,
+    /// Only print commands whose arguments match this regex
+    #[arg(short = 'l', long, value_name = "REGEX", value_parser = Regex::new)]
+    line: Option<Regex>,
+    /// Maximum number of arguments shown, counting the filename
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    max_args: u32,
+    /// Bytes kept of each argument, its terminating NUL included
+    #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u32).range(2..=4096))]
+    max_arg_size: u32,
+    /// Capture the whole argv, up to the 16 KiB kernel-side cap
+    #[arg(long)]
+    full_args: bool,
+    /// Only trace execs whose parent process is PPID
+    #[arg(short = 'P', long, value_name = "PPID")]
+    ppid: Option<u32>,
+    /// Include the parent's name (PCOMM column; the first column becomes COMM)
+    #[arg(short = 'M', long)]
+    print_pcomm: bool,
+    /// Include a CPU column
+    #[arg(short = 'C', long)]
+    print_cpu: bool,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+fn columns(a: &Args) -> Vec<Col> {
+    let mut c = Vec::new();
+    a.time.then(|| c.push(Col::left("TIME", 8)));
+    a.timestamp.then(|| c.push(Col::left("TIME(s)", 8)));
+    a.print_uid.then(|| c.push(Col::left("UID", 6)));
+    c.push(Col::left(if a.print_pcomm { "COMM" } else { "PCOMM" }, 16));
+    c.push(Col::left("PID", 7));
+    a.print_pcomm.then(|| c.push(Col::left("PCOMM", 16)));
+    c.push(Col::left("PPID", 7));
+    a.print_cpu.then(|| c.push(Col::left("CPU", 3)));
+    c.push(Col::right("RET", 3));
+    c.push(Col::left("ARGS", 0));
+    c
+}
+
+#[derive(Serialize)]
+struct Exec<'a> {
+    time: String,
+    timestamp: f64,
+    uid: u32,
+    comm: KStr<'a>,
+    pid: u32,
+    tid: u32,
+    ppid: u32,
+    pcomm: KStr<'a>,
+    cpu: u32,
+    ret: i32,
+    filename: KStr<'a>,
+    argv: Vec<KStr<'a>>,
+    filename_truncated: bool,
+    args_truncated: bool,
+    #[serde(skip)]
+    arg_cut: Vec<bool>,
+    #[serde(skip)]
+    opts: &'a Args,
+}
+
+impl Row for Exec<'_> {
+    fn cells(&self, l: &mut Line<'_>) {
+        let o = self.opts;
+        o.time.then(|| l.cell(&self.time));
+        o.timestamp.then(|| l.cell(format_args!("{:<8.3}", self.timestamp)));
+        o.print_uid.then(|| l.cell(self.uid));
+        l.text(self.comm.0);
+        l.cell(self.pid);
+        o.print_pcomm.then(|| l.text(self.pcomm.0));
+        l.cell(self.ppid);
+        o.print_cpu.then(|| l.cell(self.cpu));
+        l.cell(self.ret);
+        l.with(|s| {
+            let arg = |s: &mut String, b: &[u8], cut: bool| {
+                o.quote.then(|| s.push('"'));
+                escape_into(s, b, o.quote);
+                cut.then(|| s.push_str("..."));
+                o.quote.then(|| s.push('"'));
+            };
+            arg(s, self.filename.0, self.filename_truncated);
+            for (a, &cut) in self.argv.iter().zip(&self.arg_cut).skip(1) {
+                s.push(' ');
+                arg(s, a.0, cut);
+            }
+            if self.args_truncated && !self.arg_cut.iter().any(|&c| c) {
+                s.push_str(" ...");
+            }
+        });
+    }
+}
+
+/// Event (header + payload: filename, then NUL-separated argv) → row.
+fn row<'a>(e: &'a Event, payload: &'a [u8], o: &'a Args, out: &Output) -> Exec<'a> {
+    let fl = (e.fname_len as usize).min(payload.len());
+    let al = (e.args_len as usize).min(payload.len() - fl);
+    let flags = e.flags as u32;
+    let mut argv: Vec<&[u8]> = payload[fl..fl + al].split(|&b| b == 0).collect();
+    // A complete last string ends in NUL, leaving an empty piece; a
+    // piece without its NUL was cut by the byte cap.
+    let last_cut = argv.pop().is_some_and(|p| !p.is_empty());
+    let mut cut = vec![false; argv.len()];
+    if last_cut {
+        if let Some(p) = payload[fl..fl + al].rsplit(|&b| b == 0).next() {
+            argv.push(p);
+            cut.push(true);
+        }
+    }
+    let mut truncated = flags & execsnoop_flags::EXECSNOOP_F_ARGS_TRUNC.0 != 0;
+    if !o.full_args {
+        if argv.len() > o.max_args as usize {
+            argv.truncate(o.max_args as usize);
+            cut.truncate(argv.len());
+            truncated = true;
+        }
+        let keep = o.max_arg_size as usize - 1;
+        for (a, c) in argv.iter_mut().zip(cut.iter_mut()) {
+            if a.len() > keep {
+                *a = &a[..keep];
+                *c = true;
+            }
+        }
+    }
+    truncated |= cut.iter().any(|&c| c);
+    Exec {
+        time: out.clock.hms(e.ts_ns),
+        timestamp: out.clock.elapsed(e.ts_ns),
+        uid: e.uid,
+        comm: KStr(cstr(&e.comm)),
+        pid: e.pid,
+        tid: e.tid,
+        ppid: e.ppid,
+        pcomm: KStr(cstr(&e.pcomm)),
+        cpu: e.cpu,
+        ret: e.retval,
+        filename: KStr(cstr(&payload[..fl])),
+        argv: argv.into_iter().map(KStr).collect(),
+        filename_truncated: flags & execsnoop_flags::EXECSNOOP_F_FNAME_TRUNC.0 != 0,
+        args_truncated: truncated,
+        arg_cut: cut,
+        opts: o,
+    }
+}
+
+/// -n and -l, on the raw (unescaped) bytes.
+fn wanted(r: &Exec<'_>, o: &Args) -> bool {
+    if o.name.as_ref().is_some_and(|re| !re.is_match(r.comm.0)) {
+        return false;
+    }
+    if let Some(re) = &o.line {
+        let mut joined = r.filename.0.to_vec();
+        for a in r.argv.iter().skip(1) {
+            joined.push(b' ');
+            joined.extend_from_slice(a.0);
+        }
+        return re.is_match(&joined);
+    }
+    true
+}
+
+fn main() -> ExitCode {
+    corescope::main(|| {
+        let args: Args = parse(SHORTS);
+        let mut session = Session::new("execsnoop", &args.common, columns(&args))?;
+        let mut storage = MaybeUninit::uninit();
+        let mut open = session.open(&mut storage, ExecsnoopSkelBuilder::default())?;
+        let cap = execsnoop_consts::EXECSNOOP_ARGS_CAP.0;
+        let ro = open.maps.rodata_data.as_deref_mut().context("no .rodata")?;
+        ro.ignore_failed = u8::from(!args.fails);
+        ro.targ_ppid = args.ppid.unwrap_or(0);
+        ro.args_max = if args.full_args { cap } else { (args.max_args * args.max_arg_size).min(cap) };
+        ro.ptr_args_max = if args.full_args { u32::MAX } else { args.max_args };
+        ro.ptr_arg_size = if args.full_args { 4096 } else { args.max_arg_size };
+        if !args.fails {
+            // Failed execs need the syscall tracepoints; successes do not.
+            open.progs.handle_enter_execve.set_autoload(false);
+            open.progs.handle_enter_execveat.set_autoload(false);
+            open.progs.handle_exit_execve.set_autoload(false);
+            open.progs.handle_exit_execveat.set_autoload(false);
+        }
+        let skel = session.load(open)?;
+        session.stream(&skel, |e: &Event, payload: &[u8], out: &mut Output| {
+            let r = row(e, payload, &args, out);
+            if wanted(&r, &args) {
+                out.row(&r)?;
+            }
+            Ok(())
+        })
+    })
+}
