@@ -41,7 +41,8 @@ fn main() {
     // clang's diagnostics reach cargo as `cargo:warning=` lines instead of
     // being dropped (libbpf-cargo logs them through `tracing`).
     // Only the compiler's own output; libbpf-cargo's other notes are noise.
-    let only_compiler = tracing_subscriber::filter::filter_fn(|m| m.target().starts_with("compiler-"));
+    let only_compiler =
+        tracing_subscriber::filter::filter_fn(|m| m.target().starts_with("compiler-"));
     tracing_subscriber::registry()
         .with(
             tracing_subscriber::fmt::layer()
@@ -74,7 +75,10 @@ fn main() {
     let clang = env::var_os("BPF_CLANG").unwrap_or_else(|| "clang".into());
     let mut mods = String::new();
     for src in &sources {
-        let file = src.file_name().and_then(|f| f.to_str()).expect("utf-8 file name");
+        let file = src
+            .file_name()
+            .and_then(|f| f.to_str())
+            .expect("utf-8 file name");
         let name = file.trim_end_matches(".bpf.c");
         let skel = out.join(format!("{name}.skel.rs"));
         SkeletonBuilder::new()
@@ -96,7 +100,7 @@ fn main() {
         let camel = camel(name);
         writeln!(
             mods,
-            "pub mod {name} {{\n    include!(concat!(env!(\"OUT_DIR\"), \"/{name}.skel.rs\"));\n    \
+            "/// Generated from src/bpf/{name}.bpf.c.\npub mod {name} {{\n    #![allow(clippy::all, clippy::undocumented_unsafe_blocks, missing_docs)]\n    include!(concat!(env!(\"OUT_DIR\"), \"/{name}.skel.rs\"));\n    \
              crate::impl_tool_skel!({name}, Open{camel}Skel, {name}_event);\n}}"
         )
         .expect("write to String");
@@ -104,6 +108,9 @@ fn main() {
     fs::write(out.join("skels.rs"), mods).expect("write skels.rs");
 
     println!("cargo:rerun-if-changed={}", bpf_dir.display());
-    println!("cargo:rerun-if-changed={}", manifest.join("vmlinux").display());
+    println!(
+        "cargo:rerun-if-changed={}",
+        manifest.join("vmlinux").display()
+    );
     println!("cargo:rerun-if-env-changed=BPF_CLANG");
 }

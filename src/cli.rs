@@ -104,7 +104,10 @@ where
 }
 
 /// Fallible [`parse_from`].
-pub fn try_parse_from<T: Parser, I, A>(shorts: &[(&'static str, char)], args: I) -> Result<T, clap::Error>
+pub fn try_parse_from<T: Parser, I, A>(
+    shorts: &[(&'static str, char)],
+    args: I,
+) -> Result<T, clap::Error>
 where
     I: IntoIterator<Item = A>,
     A: Into<OsString> + Clone,

@@ -61,7 +61,8 @@ impl Default for Clock {
 }
 
 fn local_utc_offset() -> i64 {
-    let now: libc::time_t = now_ns(ClockId::CLOCK_REALTIME).div_euclid(1_000_000_000) as libc::time_t;
+    let now: libc::time_t =
+        now_ns(ClockId::CLOCK_REALTIME).div_euclid(1_000_000_000) as libc::time_t;
     let mut tm = std::mem::MaybeUninit::<libc::tm>::zeroed();
     // SAFETY: localtime_r only writes into the tm we own; a null return
     // means failure and leaves us on UTC.
@@ -80,7 +81,11 @@ mod tests {
 
     #[test]
     fn hms_and_elapsed() {
-        let c = Clock { start_mono: 1_000_000_000, wall_offset: 0, utc_offset: 3600 };
+        let c = Clock {
+            start_mono: 1_000_000_000,
+            wall_offset: 0,
+            utc_offset: 3600,
+        };
         assert_eq!(c.hms(3_600_000_000_000 + 61_000_000_000), "02:01:01");
         assert!((c.elapsed(2_500_000_000) - 1.5).abs() < 1e-9);
     }

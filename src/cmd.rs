@@ -31,14 +31,21 @@ impl HeldChild {
             .map(|a| CString::new(a.as_bytes()))
             .collect::<Result<_, _>>()
             .context("CMD arguments must not contain NUL bytes")?;
-        let name = argv.first().map(|a| a.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = argv
+            .first()
+            .map(|a| a.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let mut ptrs: Vec<*const libc::c_char> = cargs.iter().map(|c| c.as_ptr()).collect();
         ptrs.push(std::ptr::null());
 
         let (go_r, go_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe")?;
         let (err_r, err_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe")?;
-        let (go_r_fd, go_w_fd, err_r_fd, err_w_fd) =
-            (go_r.as_raw_fd(), go_w.as_raw_fd(), err_r.as_raw_fd(), err_w.as_raw_fd());
+        let (go_r_fd, go_w_fd, err_r_fd, err_w_fd) = (
+            go_r.as_raw_fd(),
+            go_w.as_raw_fd(),
+            err_r.as_raw_fd(),
+            err_w.as_raw_fd(),
+        );
 
         // SAFETY: the child only calls async-signal-safe functions (close,
         // read, execvp, write, _exit) on data prepared before the fork.
@@ -67,7 +74,12 @@ impl HeldChild {
             ForkResult::Parent { child } => {
                 drop(go_r);
                 drop(err_w);
-                Ok(Self { pid: child, name, go: Some(go_w), exec_err: Some(err_r) })
+                Ok(Self {
+                    pid: child,
+                    name,
+                    go: Some(go_w),
+                    exec_err: Some(err_r),
+                })
             }
         }
     }

@@ -13,10 +13,16 @@ pub struct UserError {
 
 impl UserError {
     pub fn new(msg: impl Into<String>) -> Self {
-        Self { msg: msg.into(), hint: None }
+        Self {
+            msg: msg.into(),
+            hint: None,
+        }
     }
     pub fn hint(msg: impl Into<String>, hint: impl Into<String>) -> Self {
-        Self { msg: msg.into(), hint: Some(hint.into()) }
+        Self {
+            msg: msg.into(),
+            hint: Some(hint.into()),
+        }
     }
 }
 
@@ -52,7 +58,10 @@ pub fn main(run: impl FnOnce() -> anyhow::Result<ExitCode>) -> ExitCode {
         Ok(code) => code,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            let hint = e.chain().find_map(|c| c.downcast_ref::<UserError>()).and_then(|u| u.hint.clone());
+            let hint = e
+                .chain()
+                .find_map(|c| c.downcast_ref::<UserError>())
+                .and_then(|u| u.hint.clone());
             eprintln!("{tool}: error: {e:#}");
             if let Some(h) = hint {
                 eprintln!("hint: {h}");

@@ -48,7 +48,10 @@ pub fn escape_into(out: &mut String, bytes: &[u8], quote: bool) {
     for chunk in bytes.utf8_chunks() {
         let valid = chunk.valid();
         // Fast path: nothing to escape in this chunk.
-        if valid.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b'\\' && !(quote && b == b'"')) {
+        if valid
+            .bytes()
+            .all(|b| (0x20..0x7f).contains(&b) && b != b'\\' && !(quote && b == b'"'))
+        {
             out.push_str(valid);
         } else {
             for c in valid.chars() {

@@ -73,13 +73,17 @@ fn open_cgroup(path: &Path) -> Result<OwnedFd> {
 /// Parent TGID of every process in /proc.
 fn parent_map() -> HashMap<u32, Vec<u32>> {
     let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
-    let Ok(dir) = std::fs::read_dir("/proc") else { return children };
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return children;
+    };
     for ent in dir.flatten() {
         let Some(pid) = ent.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
             continue;
         };
         // A process can vanish between readdir and read: skip it.
-        let Ok(stat) = std::fs::read(format!("/proc/{pid}/stat")) else { continue };
+        let Ok(stat) = std::fs::read(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
         if let Some(ppid) = parse_stat_ppid(&stat) {
             children.entry(ppid).or_default().push(pid);
         }
@@ -126,7 +130,10 @@ mod tests {
 
     #[test]
     fn own_tree_contains_child() {
-        let mut child = std::process::Command::new("sleep").arg("5").spawn().unwrap();
+        let mut child = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .unwrap();
         let me = std::process::id();
         let tree = with_descendants(&[me]);
         assert!(tree.contains(&me));
@@ -137,7 +144,10 @@ mod tests {
 
     #[test]
     fn missing_pid_is_an_error() {
-        let a = CommonArgs { pid: vec![u32::MAX - 1], ..Default::default() };
+        let a = CommonArgs {
+            pid: vec![u32::MAX - 1],
+            ..Default::default()
+        };
         let e = Filter::from_args(&a).unwrap_err();
         assert!(e.to_string().contains("no such process"));
     }

@@ -48,7 +48,9 @@ pub fn hold() {
 /// Stops holding; returns what was held, as text.
 pub fn release() -> Vec<(PrintLevel, String)> {
     CAPTURE.store(false, Ordering::Relaxed);
-    HELD.lock().map(|mut h| std::mem::take(&mut *h)).unwrap_or_default()
+    HELD.lock()
+        .map(|mut h| std::mem::take(&mut *h))
+        .unwrap_or_default()
 }
 
 /// Prints held messages the normal way (after a successful load).

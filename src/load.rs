@@ -41,7 +41,11 @@ pub fn privilege_error() -> UserError {
 /// Fails early, with a hint, when this process cannot load BPF programs.
 pub fn check_privileges() -> Result<()> {
     match cap_eff() {
-        Some(m) if has_cap(m, CAP_SYS_ADMIN) || (has_cap(m, CAP_BPF) && has_cap(m, CAP_PERFMON)) => Ok(()),
+        Some(m)
+            if has_cap(m, CAP_SYS_ADMIN) || (has_cap(m, CAP_BPF) && has_cap(m, CAP_PERFMON)) =>
+        {
+            Ok(())
+        }
         Some(_) => Err(privilege_error().into()),
         None => Ok(()), // unknown: let the kernel decide
     }
@@ -77,13 +81,39 @@ pub fn ensure_tracefs() -> Result<()> {
         return Ok(());
     }
     let hint = "mount it: mount -t tracefs nodev /sys/kernel/tracing";
-    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)
-        .map_err(|e| UserError::hint(format!("tracefs is not mounted and a private mount namespace failed: {e}"), hint))?;
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).map_err(|e| {
+        UserError::hint(
+            format!("tracefs is not mounted and a private mount namespace failed: {e}"),
+            hint,
+        )
+    })?;
     // Keep our mounts from propagating back to the host.
-    mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_SLAVE, None::<&str>)
-        .map_err(|e| UserError::hint(format!("tracefs is not mounted and making / private failed: {e}"), hint))?;
-    mount(Some("tracefs"), "/sys/kernel/tracing", Some("tracefs"), MsFlags::empty(), None::<&str>)
-        .map_err(|e| UserError::hint(format!("tracefs is not mounted and mounting it failed: {e}"), hint))?;
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_SLAVE,
+        None::<&str>,
+    )
+    .map_err(|e| {
+        UserError::hint(
+            format!("tracefs is not mounted and making / private failed: {e}"),
+            hint,
+        )
+    })?;
+    mount(
+        Some("tracefs"),
+        "/sys/kernel/tracing",
+        Some("tracefs"),
+        MsFlags::empty(),
+        None::<&str>,
+    )
+    .map_err(|e| {
+        UserError::hint(
+            format!("tracefs is not mounted and mounting it failed: {e}"),
+            hint,
+        )
+    })?;
     if libbpf_log::verbose() {
         eprintln!("notice: tracefs was not mounted; mounted it at /sys/kernel/tracing in a private mount namespace");
     }
@@ -117,14 +147,19 @@ pub fn check_tracepoints(obj: &mut OpenObject, optional: &[&str]) -> Result<()> 
             continue;
         }
         let section = prog.section().to_string_lossy().into_owned();
-        let Some(tp) = tracepoint_of(&section) else { continue };
+        let Some(tp) = tracepoint_of(&section) else {
+            continue;
+        };
         if tracepoint_exists(tp) != Some(false) {
             continue;
         }
         let name = prog.name().to_string_lossy().into_owned();
         if optional.contains(&name.as_str()) {
             if libbpf_log::verbose() {
-                eprintln!("notice: tracepoint {} is not on this kernel; {name} left out", tp.replace('/', ":"));
+                eprintln!(
+                    "notice: tracepoint {} is not on this kernel; {name} left out",
+                    tp.replace('/', ":")
+                );
             }
             prog.set_autoload(false);
         } else {
@@ -139,7 +174,11 @@ pub fn check_tracepoints(obj: &mut OpenObject, optional: &[&str]) -> Result<()> 
 }
 
 /// Turns a failed load into one line plus a hint, using libbpf's held log.
-pub fn load_error(err: libbpf_rs::Error, log: &[(PrintLevel, String)], btf: Option<&Path>) -> anyhow::Error {
+pub fn load_error(
+    err: libbpf_rs::Error,
+    log: &[(PrintLevel, String)],
+    btf: Option<&Path>,
+) -> anyhow::Error {
     let text: String = log.iter().map(|(_, m)| m.as_str()).collect();
     let verbose = libbpf_log::verbose();
     if verbose {
@@ -154,11 +193,19 @@ pub fn load_error(err: libbpf_rs::Error, log: &[(PrintLevel, String)], btf: Opti
     let e = if text.contains("BEGIN PROG LOAD LOG") {
         UserError::hint(
             format!("the kernel's BPF verifier rejected program '{prog}' ({err})"),
-            if verbose { "the verifier log is above" } else { "run again with -v to see the verifier log" },
+            if verbose {
+                "the verifier log is above"
+            } else {
+                "run again with -v to see the verifier log"
+            },
         )
     } else if err.kind() == libbpf_rs::ErrorKind::PermissionDenied && text.is_empty() {
         privilege_error()
-    } else if text.contains("BTF") && (text.contains("failed to parse target BTF") || text.contains("failed to find valid kernel BTF") || btf.is_some()) {
+    } else if text.contains("BTF")
+        && (text.contains("failed to parse target BTF")
+            || text.contains("failed to find valid kernel BTF")
+            || btf.is_some())
+    {
         UserError::hint(
             format!("cannot use the BTF for CO-RE relocations ({err})"),
             "check --btf FILE (it must describe the running kernel), or use a kernel with /sys/kernel/btf/vmlinux",
@@ -188,8 +235,14 @@ mod tests {
 
     #[test]
     fn tracepoint_sections() {
-        assert_eq!(tracepoint_of("tp/syscalls/sys_enter_execve"), Some("syscalls/sys_enter_execve"));
-        assert_eq!(tracepoint_of("tracepoint/sched/sched_process_exec"), Some("sched/sched_process_exec"));
+        assert_eq!(
+            tracepoint_of("tp/syscalls/sys_enter_execve"),
+            Some("syscalls/sys_enter_execve")
+        );
+        assert_eq!(
+            tracepoint_of("tracepoint/sched/sched_process_exec"),
+            Some("sched/sched_process_exec")
+        );
         assert_eq!(tracepoint_of("tp_btf/sched_process_fork"), None);
     }
 

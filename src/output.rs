@@ -25,10 +25,18 @@ pub struct Col {
 
 impl Col {
     pub const fn left(name: &'static str, width: usize) -> Self {
-        Self { name, width, right: false }
+        Self {
+            name,
+            width,
+            right: false,
+        }
     }
     pub const fn right(name: &'static str, width: usize) -> Self {
-        Self { name, width, right: true }
+        Self {
+            name,
+            width,
+            right: true,
+        }
     }
 }
 
@@ -98,7 +106,11 @@ impl Line<'_> {
 /// Formats the header line for `cols`.
 pub fn header_line(cols: &[Col]) -> String {
     let mut buf = String::new();
-    let mut line = Line { buf: &mut buf, cols, i: 0 };
+    let mut line = Line {
+        buf: &mut buf,
+        cols,
+        i: 0,
+    };
     for c in cols {
         line.cell(c.name);
     }
@@ -108,7 +120,11 @@ pub fn header_line(cols: &[Col]) -> String {
 /// Formats one row as a table line (no newline).
 pub fn table_line<R: Row>(cols: &[Col], row: &R) -> String {
     let mut buf = String::new();
-    row.cells(&mut Line { buf: &mut buf, cols, i: 0 });
+    row.cells(&mut Line {
+        buf: &mut buf,
+        cols,
+        i: 0,
+    });
     buf
 }
 
@@ -189,7 +205,11 @@ impl Output {
             self.w.write_all(&self.jbuf)?;
         } else {
             self.line.clear();
-            row.cells(&mut Line { buf: &mut self.line, cols: &self.cols, i: 0 });
+            row.cells(&mut Line {
+                buf: &mut self.line,
+                cols: &self.cols,
+                i: 0,
+            });
             self.line.push('\n');
             self.w.write_all(self.line.as_bytes())?;
         }
@@ -254,12 +274,24 @@ mod tests {
             l.text(b"rest\nof it");
         }
     }
-    const COLS: &[Col] = &[Col::left("COMM", 8), Col::left("PID", 6), Col::right("RET", 3), Col::left("ARGS", 0)];
+    const COLS: &[Col] = &[
+        Col::left("COMM", 8),
+        Col::left("PID", 6),
+        Col::right("RET", 3),
+        Col::left("ARGS", 0),
+    ];
 
     #[test]
     fn rows_align_under_header() {
         assert_eq!(header_line(COLS), "COMM     PID    RET ARGS");
-        let row = table_line(COLS, &R { name: "sh", pid: 42, ret: -2 });
+        let row = table_line(
+            COLS,
+            &R {
+                name: "sh",
+                pid: 42,
+                ret: -2,
+            },
+        );
         assert_eq!(row, "sh       42      -2 rest\\nof it");
         let h = header_line(COLS);
         assert_eq!(h.find("ARGS"), row.find("rest"));
@@ -268,7 +300,16 @@ mod tests {
     #[test]
     fn json_lines_are_typed_objects() {
         let mut b = Vec::new();
-        json_line("event", &R { name: "a\"b", pid: 1, ret: 0 }, &mut b).unwrap();
+        json_line(
+            "event",
+            &R {
+                name: "a\"b",
+                pid: 1,
+                ret: 0,
+            },
+            &mut b,
+        )
+        .unwrap();
         let s = String::from_utf8(b).unwrap();
         assert!(s.ends_with('\n') && s.matches('\n').count() == 1);
         let v: serde_json::Value = serde_json::from_str(&s).unwrap();

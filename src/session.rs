@@ -71,9 +71,20 @@ impl Session {
         load::check_btf(common.btf.as_deref())?;
         let filter = Filter::from_args(common)?;
         let out = Output::new(common.json, cols).context("stdout")?;
-        let child = if common.cmd.is_empty() { None } else { Some(HeldChild::spawn(&common.cmd)?) };
+        let child = if common.cmd.is_empty() {
+            None
+        } else {
+            Some(HeldChild::spawn(&common.cmd)?)
+        };
         load::ensure_tracefs()?;
-        Ok(Self { tool, common: common.clone(), filter, child, optional: Vec::new(), out })
+        Ok(Self {
+            tool,
+            common: common.clone(),
+            filter,
+            child,
+            optional: Vec::new(),
+            out,
+        })
     }
 
     /// Programs that may be left out when their tracepoint is missing.
@@ -83,7 +94,11 @@ impl Session {
 
     /// Opens the skeleton and writes the common configuration; the tool then
     /// sets its own `.rodata` knobs on the returned skeleton.
-    pub fn open<'o, B>(&self, storage: &'o mut MaybeUninit<OpenObject>, mut builder: B) -> Result<B::Output>
+    pub fn open<'o, B>(
+        &self,
+        storage: &'o mut MaybeUninit<OpenObject>,
+        mut builder: B,
+    ) -> Result<B::Output>
     where
         B: SkelBuilder<'o>,
         B::Output: ToolOpen,
@@ -123,14 +138,21 @@ impl Session {
 
         if let Some(cg) = &self.filter.cgroup {
             let map = find_map(skel.object(), "cs_cgroup")?;
-            map.update(&0u32.to_ne_bytes(), &cg.as_raw_fd().to_ne_bytes(), MapFlags::ANY)
-                .context("setting the cgroup filter")?;
+            map.update(
+                &0u32.to_ne_bytes(),
+                &cg.as_raw_fd().to_ne_bytes(),
+                MapFlags::ANY,
+            )
+            .context("setting the cgroup filter")?;
         }
         // Seed the process set, attach (fork tracking starts), seed again to
         // catch processes forked in between.
         self.seed_pids(skel.object())?;
         skel.attach().map_err(|e| {
-            UserError::hint(format!("attaching the BPF programs failed: {e}"), "run again with -v for libbpf's log")
+            UserError::hint(
+                format!("attaching the BPF programs failed: {e}"),
+                "run again with -v for libbpf's log",
+            )
         })?;
         self.seed_pids(skel.object())?;
         self.out.clock.reset();
@@ -170,7 +192,13 @@ impl Session {
         E: plain::Plain + Default,
         F: FnMut(&E, &[u8], &mut Output) -> Result<()>,
     {
-        let Session { tool, common, child, mut out, .. } = self;
+        let Session {
+            tool,
+            common,
+            child,
+            mut out,
+            ..
+        } = self;
         let obj = skel.object();
         let events = find_map(obj, "events")?;
         let dropped = find_map(obj, "cs_dropped")?;
@@ -181,8 +209,12 @@ impl Session {
         let mut rbb = RingBufferBuilder::new();
         rbb.add(&events, |data: &[u8]| {
             received.set(received.get() + 1);
-            let Some((e, payload)) = decode::<E>(data) else { return 0 };
-            let Ok(mut o) = out_cell.try_borrow_mut() else { return 0 };
+            let Some((e, payload)) = decode::<E>(data) else {
+                return 0;
+            };
+            let Ok(mut o) = out_cell.try_borrow_mut() else {
+                return 0;
+            };
             match handler(&e, payload, &mut o) {
                 Ok(()) => 0,
                 Err(err) => {
@@ -195,7 +227,8 @@ impl Session {
 
         STOP.store(false, Ordering::SeqCst);
         // Installed after CMD was forked (the child must not inherit a thread).
-        ctrlc::set_handler(|| STOP.store(true, Ordering::SeqCst)).context("installing the Ctrl-C handler")?;
+        ctrlc::set_handler(|| STOP.store(true, Ordering::SeqCst))
+            .context("installing the Ctrl-C handler")?;
 
         let started = Instant::now();
         let deadline = common.duration.map(|d| started + Duration::from_secs(d));
@@ -206,7 +239,14 @@ impl Session {
             let lost = Lost::read(&dropped);
             let new = losses.update(tool, &lost, force);
             if new > 0 {
-                o.record("lost", &LostRecord { count: new, total: lost.events(), detail: lost })?;
+                o.record(
+                    "lost",
+                    &LostRecord {
+                        count: new,
+                        total: lost.events(),
+                        detail: lost,
+                    },
+                )?;
             }
             Ok(())
         };
@@ -263,7 +303,11 @@ impl Session {
             summary.events,
             summary.shown,
             summary.lost,
-            if summary.lost > 0 { format!(" ({})", lost.describe()) } else { String::new() }
+            if summary.lost > 0 {
+                format!(" ({})", lost.describe())
+            } else {
+                String::new()
+            }
         );
         Ok(exit)
     }

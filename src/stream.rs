@@ -48,19 +48,30 @@ impl Lost {
                 })
                 .unwrap_or(0)
         };
-        Self { ring_buffer: slot(0), map_full: slot(1), unpaired: slot(2), untracked_forks: slot(3) }
+        Self {
+            ring_buffer: slot(0),
+            map_full: slot(1),
+            unpaired: slot(2),
+            untracked_forks: slot(3),
+        }
     }
 
     pub fn describe(&self) -> String {
         let mut parts = Vec::new();
         if self.ring_buffer > 0 {
-            parts.push(format!("{} ring buffer full (raise --buffer-pages)", self.ring_buffer));
+            parts.push(format!(
+                "{} ring buffer full (raise --buffer-pages)",
+                self.ring_buffer
+            ));
         }
         if self.map_full > 0 {
             parts.push(format!("{} staging map full", self.map_full));
         }
         if self.unpaired > 0 {
-            parts.push(format!("{} syscall exits without their enter", self.unpaired));
+            parts.push(format!(
+                "{} syscall exits without their enter",
+                self.unpaired
+            ));
         }
         parts.join(", ")
     }
@@ -74,7 +85,10 @@ pub struct LossReporter {
 
 impl LossReporter {
     pub fn new() -> Self {
-        Self { reported: 0, last_notice: None }
+        Self {
+            reported: 0,
+            last_notice: None,
+        }
     }
 
     /// Returns the number of newly lost events, printing a notice if due.
@@ -84,7 +98,9 @@ impl LossReporter {
         if new == 0 {
             return 0;
         }
-        let due = self.last_notice.is_none_or(|t| t.elapsed() >= Duration::from_secs(1));
+        let due = self
+            .last_notice
+            .is_none_or(|t| t.elapsed() >= Duration::from_secs(1));
         if due || force {
             eprintln!("{tool}: warning: {new} events lost ({})", lost.describe());
             self.reported = total;
@@ -129,11 +145,19 @@ mod tests {
 
     #[test]
     fn loss_accounting() {
-        let l = Lost { ring_buffer: 3, map_full: 1, unpaired: 1, untracked_forks: 9 };
+        let l = Lost {
+            ring_buffer: 3,
+            map_full: 1,
+            unpaired: 1,
+            untracked_forks: 9,
+        };
         assert_eq!(l.events(), 5);
         let mut r = LossReporter::new();
         assert_eq!(r.update("t", &l, false), 5);
-        let l2 = Lost { ring_buffer: 4, ..l };
+        let l2 = Lost {
+            ring_buffer: 4,
+            ..l
+        };
         assert_eq!(r.update("t", &l2, false), 0, "rate-limited");
         assert_eq!(r.update("t", &l2, true), 1, "forced at the end");
     }

@@ -12,7 +12,10 @@ fn every_tool_has_help_and_version() {
         assert!(out.status.success(), "{t} --help failed");
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(text.contains("EXAMPLES"), "{t} --help has no EXAMPLES");
-        assert!(text.contains("--pid") && text.contains("--json"), "{t} lacks common options");
+        assert!(
+            text.contains("--pid") && text.contains("--json"),
+            "{t} lacks common options"
+        );
         let out = Command::new(tool(&t)).arg("--version").output().unwrap();
         assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).contains(&t));
     }
@@ -21,7 +24,10 @@ fn every_tool_has_help_and_version() {
 #[test]
 fn bad_numbers_are_usage_errors() {
     for t in tools() {
-        let out = Command::new(tool(&t)).args(["--pid", "notapid"]).output().unwrap();
+        let out = Command::new(tool(&t))
+            .args(["--pid", "notapid"])
+            .output()
+            .unwrap();
         assert_eq!(out.status.code(), Some(2), "{t}");
         assert!(String::from_utf8_lossy(&out.stderr).contains("invalid value"));
     }
@@ -33,8 +39,14 @@ fn each_tool_has_its_files_and_bin_entry() {
     let manifest = std::fs::read_to_string(format!("{root}/Cargo.toml")).unwrap();
     for t in tools() {
         for f in [format!("src/bpf/{t}.bpf.c"), format!("src/bpf/{t}.h")] {
-            assert!(std::path::Path::new(root).join(&f).exists(), "{t}: {f} missing");
+            assert!(
+                std::path::Path::new(root).join(&f).exists(),
+                "{t}: {f} missing"
+            );
         }
-        assert!(manifest.contains(&format!("name = \"{t}\"")), "{t}: no [[bin]] in Cargo.toml");
+        assert!(
+            manifest.contains(&format!("name = \"{t}\"")),
+            "{t}: no [[bin]] in Cargo.toml"
+        );
     }
 }

@@ -15,7 +15,13 @@ pub fn tools() -> Vec<String> {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tools");
     let mut v: Vec<String> = std::fs::read_dir(dir)
         .expect("tools/")
-        .filter_map(|e| e.ok()?.file_name().to_str()?.strip_suffix(".rs").map(String::from))
+        .filter_map(|e| {
+            e.ok()?
+                .file_name()
+                .to_str()?
+                .strip_suffix(".rs")
+                .map(String::from)
+        })
         .collect();
     v.sort();
     v
