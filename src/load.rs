@@ -253,6 +253,40 @@ mod tests {
     }
 
     #[test]
+    fn verifier_rejection_is_one_line_with_hint() {
+        let log = vec![
+            (
+                PrintLevel::Warn,
+                "libbpf: prog 'handle_exec': BPF program load failed: -EACCES\n".to_string(),
+            ),
+            (
+                PrintLevel::Warn,
+                "libbpf: prog 'handle_exec': -- BEGIN PROG LOAD LOG --\nR0 invalid mem access\n"
+                    .to_string(),
+            ),
+        ];
+        let e = load_error(
+            libbpf_rs::Error::from_raw_os_error(libc::EACCES),
+            &log,
+            None,
+        );
+        let u = e.downcast_ref::<UserError>().unwrap();
+        assert!(
+            u.msg.contains("verifier rejected program 'handle_exec'"),
+            "{}",
+            u.msg
+        );
+        assert!(!u.msg.contains('\n'));
+        assert!(u.hint.as_deref().unwrap().contains("-v"));
+    }
+
+    #[test]
+    fn eperm_without_log_is_a_privilege_error() {
+        let e = load_error(libbpf_rs::Error::from_raw_os_error(libc::EPERM), &[], None);
+        assert!(e.to_string().contains("permission denied"));
+    }
+
+    #[test]
     fn missing_btf_file_has_hint() {
         let e = check_btf(Some(Path::new("/nonexistent/x.btf"))).unwrap_err();
         let u = e.downcast_ref::<UserError>().unwrap();

@@ -206,22 +206,33 @@ impl Session {
         let failure: RefCell<Option<anyhow::Error>> = RefCell::new(None);
         let out_cell = RefCell::new(&mut out);
 
+        let started = Instant::now();
+        let deadline = common.duration.map(|d| started + Duration::from_secs(d));
+        let should_stop =
+            || STOP.load(Ordering::Relaxed) || deadline.is_some_and(|d| Instant::now() >= d);
+        // Set while draining at the end: then every record is consumed.
+        let draining = std::cell::Cell::new(false);
+        let interrupted = std::cell::Cell::new(false);
+
         let mut rbb = RingBufferBuilder::new();
         rbb.add(&events, |data: &[u8]| {
-            received.set(received.get() + 1);
-            let Some((e, payload)) = decode::<E>(data) else {
-                return 0;
-            };
-            let Ok(mut o) = out_cell.try_borrow_mut() else {
-                return 0;
-            };
-            match handler(&e, payload, &mut o) {
-                Ok(()) => 0,
-                Err(err) => {
+            let n = received.get() + 1;
+            received.set(n);
+            if let (Some((e, payload)), Ok(mut o)) = (decode::<E>(data), out_cell.try_borrow_mut())
+            {
+                if let Err(err) = handler(&e, payload, &mut o) {
                     *failure.borrow_mut() = Some(err);
-                    -1
+                    return -1;
                 }
             }
+            // Under a sustained storm libbpf would keep consuming forever:
+            // check for the end now and then (after handling the record,
+            // which libbpf has already consumed).
+            if n % 256 == 0 && !draining.get() && should_stop() {
+                interrupted.set(true);
+                return -1;
+            }
+            0
         })?;
         let rb = rbb.build()?;
 
@@ -230,8 +241,6 @@ impl Session {
         ctrlc::set_handler(|| STOP.store(true, Ordering::SeqCst))
             .context("installing the Ctrl-C handler")?;
 
-        let started = Instant::now();
-        let deadline = common.duration.map(|d| started + Duration::from_secs(d));
         let mut losses = LossReporter::new();
         let mut exit = ExitCode::SUCCESS;
         let mut cmd_code: Option<u8> = None;
@@ -257,7 +266,7 @@ impl Session {
                 return Err(e);
             }
             if let Err(e) = polled {
-                if e.kind() != libbpf_rs::ErrorKind::Interrupted {
+                if e.kind() != libbpf_rs::ErrorKind::Interrupted && !interrupted.get() {
                     return Err(anyhow!(e).context("polling the ring buffer"));
                 }
             }
@@ -266,7 +275,7 @@ impl Session {
                 report_lost(&mut losses, false, &mut o)?;
                 o.tick()?;
             }
-            if STOP.load(Ordering::SeqCst) || deadline.is_some_and(|d| Instant::now() >= d) {
+            if should_stop() {
                 break;
             }
             if let Some(c) = &child {
@@ -278,12 +287,18 @@ impl Session {
             }
         }
 
-        // Drain what is already in the ring buffer, then account for it all.
-        let drained = rb.consume();
+        // Drain what is in the ring buffer now (bounded: producers may still
+        // be writing), then account for it all.
+        draining.set(true);
+        let bound = (common.buffer_pages as usize * PAGE as usize) / 8;
+        let drained = rb.consume_raw_n(bound);
         if let Some(e) = failure.borrow_mut().take() {
             return Err(e);
         }
-        drained.context("draining the ring buffer")?;
+        if drained < 0 {
+            let e = std::io::Error::from_raw_os_error(-drained);
+            return Err(anyhow!(e).context("draining the ring buffer"));
+        }
         let mut o = out_cell.borrow_mut();
         report_lost(&mut losses, true, &mut o)?;
         let lost = Lost::read(&dropped);

@@ -265,11 +265,23 @@ mod tests {
     use corescope::output::{header_line, json_line, table_line};
 
     fn args(a: &[&str]) -> Args {
-        corescope::cli::try_parse_from(SHORTS, std::iter::once("execsnoop").chain(a.iter().copied())).unwrap()
+        corescope::cli::try_parse_from(
+            SHORTS,
+            std::iter::once("execsnoop").chain(a.iter().copied()),
+        )
+        .unwrap()
     }
 
     fn event(comm: &str, ret: i32) -> Event {
-        let mut e = Event { pid: 4242, tid: 4242, ppid: 1, uid: 1000, retval: ret, cpu: 1, ..Default::default() };
+        let mut e = Event {
+            pid: 4242,
+            tid: 4242,
+            ppid: 1,
+            uid: 1000,
+            retval: ret,
+            cpu: 1,
+            ..Default::default()
+        };
         e.comm[..comm.len()].copy_from_slice(comm.as_bytes());
         e.pcomm[..4].copy_from_slice(b"bash");
         e
@@ -296,21 +308,33 @@ mod tests {
     #[test]
     fn default_row_matches_bcc_layout() {
         let a = args(&[]);
-        assert_eq!(header_line(&columns(&a)), "PCOMM            PID     PPID    RET ARGS");
+        assert_eq!(
+            header_line(&columns(&a)),
+            "PCOMM            PID     PPID    RET ARGS"
+        );
         let mut e = event("ls", 0);
         let p = payload(&mut e, b"/bin/ls", &[b"ls", b"-l", b"/tmp"]);
-        assert_eq!(render(&a, &e, &p), "ls               4242    1         0 /bin/ls -l /tmp");
+        assert_eq!(
+            render(&a, &e, &p),
+            "ls               4242    1         0 /bin/ls -l /tmp"
+        );
     }
 
     #[test]
     fn optional_columns_stay_aligned() {
         let a = args(&["-U", "-M", "-C", "-x"]);
         let h = header_line(&columns(&a));
-        assert_eq!(h, "UID    COMM             PID     PCOMM            PPID    CPU RET ARGS");
+        assert_eq!(
+            h,
+            "UID    COMM             PID     PCOMM            PPID    CPU RET ARGS"
+        );
         let mut e = event("cat", -2);
         let p = payload(&mut e, b"/no/cat", &[b"cat"]);
         let r = render(&a, &e, &p);
-        assert_eq!(r, "1000   cat              4242    bash             1       1    -2 /no/cat");
+        assert_eq!(
+            r,
+            "1000   cat              4242    bash             1       1    -2 /no/cat"
+        );
         assert_eq!(h.find("ARGS"), r.find("/no/cat"));
     }
 
@@ -320,7 +344,10 @@ mod tests {
         let mut e = event("sh", 0);
         let p = payload(&mut e, b"/bin/echo", &[b"echo", b"a\nb\x1b[2Jc", b"\xff"]);
         let r = render(&a, &e, &p);
-        assert_eq!(r, "sh               4242    1         0 /bin/echo a\\nb\\e[2Jc \\xff");
+        assert_eq!(
+            r,
+            "sh               4242    1         0 /bin/echo a\\nb\\e[2Jc \\xff"
+        );
         let q = render(&args(&["-q"]), &e, &p);
         assert!(q.ends_with(r#""/bin/echo" "a\nb\e[2Jc" "\xff""#), "{q}");
     }
@@ -333,7 +360,10 @@ mod tests {
         let out = Output::new(false, columns(&a)).unwrap();
         let r = row(&e, &p, &a, &out);
         assert!(r.args_truncated);
-        assert_eq!(table_line(&columns(&a), &r).rsplit("0 ").next().unwrap(), "/bin/x abcd... ok");
+        assert_eq!(
+            table_line(&columns(&a), &r).rsplit("0 ").next().unwrap(),
+            "/bin/x abcd... ok"
+        );
         // Cut by the kernel's byte cap: the last string has no NUL.
         let mut e = event("y", 0);
         let mut p = payload(&mut e, b"/bin/y", &[b"y", b"full"]);
@@ -379,13 +409,55 @@ mod tests {
     #[test]
     fn every_flag_parses() {
         let a = args(&[
-            "-T", "-t", "-x", "-U", "-q", "-n", "a", "-l", "b", "--max-args", "5", "--max-arg-size", "64",
-            "--full-args", "-P", "1", "-M", "-C", "-p", "1", "-u", "0", "-c", "/sys/fs/cgroup", "--comm",
-            "sh", "-j", "-d", "2", "-v", "--tid", "1", "--buffer-pages", "64", "--btf", "/x",
+            "-T",
+            "-t",
+            "-x",
+            "-U",
+            "-q",
+            "-n",
+            "a",
+            "-l",
+            "b",
+            "--max-args",
+            "5",
+            "--max-arg-size",
+            "64",
+            "--full-args",
+            "-P",
+            "1",
+            "-M",
+            "-C",
+            "-p",
+            "1",
+            "-u",
+            "0",
+            "-c",
+            "/sys/fs/cgroup",
+            "--comm",
+            "sh",
+            "-j",
+            "-d",
+            "2",
+            "-v",
+            "--tid",
+            "1",
+            "--buffer-pages",
+            "64",
+            "--btf",
+            "/x",
         ]);
         assert!(a.time && a.timestamp && a.fails && a.print_uid && a.quote && a.full_args);
-        assert_eq!((a.ppid, a.common.pid.clone(), a.common.duration), (Some(1), vec![1], Some(2)));
-        assert!(corescope::cli::try_parse_from::<Args, _, _>(SHORTS, ["execsnoop", "--max-args", "0"]).is_err());
-        assert!(corescope::cli::try_parse_from::<Args, _, _>(SHORTS, ["execsnoop", "-n", "("]).is_err());
+        assert_eq!(
+            (a.ppid, a.common.pid.clone(), a.common.duration),
+            (Some(1), vec![1], Some(2))
+        );
+        assert!(corescope::cli::try_parse_from::<Args, _, _>(
+            SHORTS,
+            ["execsnoop", "--max-args", "0"]
+        )
+        .is_err());
+        assert!(
+            corescope::cli::try_parse_from::<Args, _, _>(SHORTS, ["execsnoop", "-n", "("]).is_err()
+        );
     }
 }
