@@ -7,9 +7,19 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, Args, Parser};
 
+/// Every shared option of a tracing tool: process filters plus run options.
 #[derive(Args, Debug, Clone, Default)]
-#[command(next_help_heading = "Common options")]
 pub struct CommonArgs {
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// Which tasks to trace (applied in the kernel).
+#[derive(Args, Debug, Clone, Default)]
+#[command(next_help_heading = "Filter options")]
+pub struct FilterArgs {
     /// Trace only these processes and their descendants (existing and future)
     #[arg(long = "pid", value_name = "PID[,PID...]", value_delimiter = ',',
           value_parser = clap::value_parser!(u32).range(1..))]
@@ -31,6 +41,15 @@ pub struct CommonArgs {
     #[arg(long, value_name = "NAME", value_parser = parse_comm)]
     pub comm: Option<[u8; 16]>,
 
+    /// Run CMD, trace only it and its descendants, and exit with its status
+    #[arg(last = true, value_name = "CMD")]
+    pub cmd: Vec<OsString>,
+}
+
+/// How to run and print; shared by every tool, tracing or not.
+#[derive(Args, Debug, Clone, Default)]
+#[command(next_help_heading = "Common options")]
+pub struct RunArgs {
     /// Print JSON Lines (one object per event, then a summary) instead of a table
     #[arg(long)]
     pub json: bool,
@@ -50,10 +69,6 @@ pub struct CommonArgs {
     /// More messages: libbpf's debug log, the verifier log on failure
     #[arg(long, action = ArgAction::Count)]
     pub verbose: u8,
-
-    /// Run CMD, trace only it and its descendants, and exit with its status
-    #[arg(last = true, value_name = "CMD")]
-    pub cmd: Vec<OsString>,
 }
 
 fn parse_user(s: &str) -> Result<u32, String> {
@@ -140,9 +155,9 @@ mod tests {
     #[test]
     fn pid_list_and_shorts() {
         let t = p(&["-p", "1,2,3", "-j", "-d", "5", "-t"]).unwrap();
-        assert_eq!(t.common.pid, vec![1, 2, 3]);
-        assert!(t.common.json && t.timestamp);
-        assert_eq!(t.common.duration, Some(5));
+        assert_eq!(t.common.filter.pid, vec![1, 2, 3]);
+        assert!(t.common.run.json && t.timestamp);
+        assert_eq!(t.common.run.duration, Some(5));
     }
 
     #[test]
@@ -156,14 +171,14 @@ mod tests {
 
     #[test]
     fn uid_by_number_and_name() {
-        assert_eq!(p(&["-u", "0"]).unwrap().common.uid, Some(0));
-        assert_eq!(p(&["-u", "root"]).unwrap().common.uid, Some(0));
+        assert_eq!(p(&["-u", "0"]).unwrap().common.filter.uid, Some(0));
+        assert_eq!(p(&["-u", "root"]).unwrap().common.filter.uid, Some(0));
         assert!(p(&["-u", "no-such-user-xyz"]).is_err());
     }
 
     #[test]
     fn trailing_command() {
         let t = p(&["-j", "--", "sh", "-c", "exit 3"]).unwrap();
-        assert_eq!(t.common.cmd, vec!["sh", "-c", "exit 3"]);
+        assert_eq!(t.common.filter.cmd, vec!["sh", "-c", "exit 3"]);
     }
 }

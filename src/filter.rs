@@ -9,7 +9,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
-use crate::cli::CommonArgs;
+use crate::cli::FilterArgs;
 use crate::error::UserError;
 
 const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
@@ -27,7 +27,7 @@ pub struct Filter {
 }
 
 impl Filter {
-    pub fn from_args(a: &CommonArgs) -> Result<Self> {
+    pub fn from_args(a: &FilterArgs) -> Result<Self> {
         for &pid in &a.pid {
             if !Path::new(&format!("/proc/{pid}")).exists() {
                 return Err(UserError::new(format!("no such process: {pid}")).into());
@@ -144,7 +144,7 @@ mod tests {
 
     #[test]
     fn missing_pid_is_an_error() {
-        let a = CommonArgs {
+        let a = FilterArgs {
             pid: vec![u32::MAX - 1],
             ..Default::default()
         };

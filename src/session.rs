@@ -13,7 +13,7 @@ use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
 use libbpf_rs::{MapCore, MapFlags, Object, OpenObject, RingBufferBuilder};
 use serde::Serialize;
 
-use crate::cli::CommonArgs;
+use crate::cli::{CommonArgs, RunArgs};
 use crate::cmd::HeldChild;
 use crate::error::UserError;
 use crate::filter::{self, Filter};
@@ -27,7 +27,7 @@ const PAGE: u32 = 4096;
 
 pub struct Session {
     tool: &'static str,
-    common: CommonArgs,
+    run: RunArgs,
     filter: Filter,
     child: Option<HeldChild>,
     optional: Vec<&'static str>,
@@ -66,22 +66,30 @@ impl Session {
     /// Checks privileges and BTF, resolves the filters, starts `-- CMD` held.
     /// `cols` are the table columns (header) for this run.
     pub fn new(tool: &'static str, common: &CommonArgs, cols: Vec<Col>) -> Result<Self> {
-        libbpf_log::init(common.verbose);
-        load::check_privileges()?;
-        load::check_btf(common.btf.as_deref())?;
-        let filter = Filter::from_args(common)?;
-        let out = Output::new(common.json, cols).context("stdout")?;
-        let child = if common.cmd.is_empty() {
-            None
-        } else {
-            Some(HeldChild::spawn(&common.cmd)?)
-        };
+        let mut s = Self::start(tool, &common.run, cols)?;
+        s.filter = Filter::from_args(&common.filter)?;
+        if !common.filter.cmd.is_empty() {
+            s.child = Some(HeldChild::spawn(&common.filter.cmd)?);
+        }
         load::ensure_tracefs()?;
+        Ok(s)
+    }
+
+    /// A session without process filters (tools that trace no tasks, e.g. XDP).
+    pub fn without_filters(tool: &'static str, run: &RunArgs, cols: Vec<Col>) -> Result<Self> {
+        Self::start(tool, run, cols)
+    }
+
+    fn start(tool: &'static str, run: &RunArgs, cols: Vec<Col>) -> Result<Self> {
+        libbpf_log::init(run.verbose);
+        load::check_privileges()?;
+        load::check_btf(run.btf.as_deref())?;
+        let out = Output::new(run.json, cols).context("stdout")?;
         Ok(Self {
             tool,
-            common: common.clone(),
-            filter,
-            child,
+            run: run.clone(),
+            filter: Filter::default(),
+            child: None,
             optional: Vec::new(),
             out,
         })
@@ -103,7 +111,7 @@ impl Session {
         B: SkelBuilder<'o>,
         B::Output: ToolOpen,
     {
-        if let Some(btf) = &self.common.btf {
+        if let Some(btf) = &self.run.btf {
             builder.object_builder_mut().btf_custom_path(btf)?;
         }
         let mut open = builder.open(storage).context("opening the BPF object")?;
@@ -112,7 +120,7 @@ impl Session {
         let obj = open.open_object_mut();
         for mut m in obj.maps_mut() {
             if m.name() == "events" {
-                m.set_max_entries(self.common.buffer_pages * PAGE)?;
+                m.set_max_entries(self.run.buffer_pages * PAGE)?;
             }
         }
         for mut p in obj.progs_mut() {
@@ -132,7 +140,7 @@ impl Session {
         let log = libbpf_log::release();
         let mut skel = match res {
             Ok(s) => s,
-            Err(e) => return Err(load::load_error(e, &log, self.common.btf.as_deref())),
+            Err(e) => return Err(load::load_error(e, &log, self.run.btf.as_deref())),
         };
         libbpf_log::replay(&log);
 
@@ -194,7 +202,7 @@ impl Session {
     {
         let Session {
             tool,
-            common,
+            run,
             child,
             mut out,
             ..
@@ -207,7 +215,7 @@ impl Session {
         let out_cell = RefCell::new(&mut out);
 
         let started = Instant::now();
-        let deadline = common.duration.map(|d| started + Duration::from_secs(d));
+        let deadline = run.duration.map(|d| started + Duration::from_secs(d));
         let should_stop =
             || STOP.load(Ordering::Relaxed) || deadline.is_some_and(|d| Instant::now() >= d);
         // Set while draining at the end: then every record is consumed.
@@ -290,7 +298,7 @@ impl Session {
         // Drain what is in the ring buffer now (bounded: producers may still
         // be writing), then account for it all.
         draining.set(true);
-        let bound = (common.buffer_pages as usize * PAGE as usize) / 8;
+        let bound = (run.buffer_pages as usize * PAGE as usize) / 8;
         let drained = rb.consume_raw_n(bound);
         if let Some(e) = failure.borrow_mut().take() {
             return Err(e);

@@ -448,7 +448,7 @@ mod tests {
         ]);
         assert!(a.time && a.timestamp && a.fails && a.print_uid && a.quote && a.full_args);
         assert_eq!(
-            (a.ppid, a.common.pid.clone(), a.common.duration),
+            (a.ppid, a.common.filter.pid.clone(), a.common.run.duration),
             (Some(1), vec![1], Some(2))
         );
         assert!(corescope::cli::try_parse_from::<Args, _, _>(
