@@ -21,6 +21,19 @@ pub struct HeldChild {
     exec_err: Option<OwnedFd>,
 }
 
+/// `cmd` itself if it holds a `/`, else the first executable file named
+/// `cmd` in $PATH.
+fn resolve(cmd: &std::ffi::OsStr) -> Option<std::path::PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    if cmd.as_bytes().contains(&b'/') {
+        return Some(cmd.into());
+    }
+    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
+    std::env::split_paths(&path)
+        .map(|d| d.join(cmd))
+        .find(|p| p.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0))
+}
+
 impl HeldChild {
     /// Forks; the child waits for [`HeldChild::release`] before exec'ing `argv`.
     /// Call before any other thread exists (the child runs only
@@ -31,6 +44,16 @@ impl HeldChild {
             .map(|a| CString::new(a.as_bytes()))
             .collect::<Result<_, _>>()
             .context("CMD arguments must not contain NUL bytes")?;
+        // Look CMD up in PATH here, so the child makes exactly one exec
+        // (no failed attempts show up in the trace).
+        let first = argv.first().context("no CMD given")?;
+        let path = resolve(first).ok_or_else(|| {
+            UserError::hint(
+                format!("cannot run {}: command not found", first.to_string_lossy()),
+                "check the command after `--` (it is looked up in PATH)",
+            )
+        })?;
+        let cpath = CString::new(path.as_os_str().as_bytes()).context("CMD path has a NUL byte")?;
         let name = argv
             .first()
             .map(|a| a.to_string_lossy().into_owned())
@@ -47,8 +70,9 @@ impl HeldChild {
             err_w.as_raw_fd(),
         );
 
-        // SAFETY: the child only calls async-signal-safe functions (close,
-        // read, execvp, write, _exit) on data prepared before the fork.
+        // SAFETY: the child only calls close, read, execv (execve with the
+        // current environment), write and _exit on data prepared before the
+        // fork; the process is single-threaded here.
         match unsafe { fork() }.context("fork")? {
             ForkResult::Child => {
                 // SAFETY: raw fds inherited from the parent; see above.
@@ -65,7 +89,7 @@ impl HeldChild {
                             libc::_exit(126); // parent went away before releasing us
                         }
                     }
-                    libc::execvp(ptrs[0], ptrs.as_ptr());
+                    libc::execv(cpath.as_ptr(), ptrs.as_ptr());
                     let errno = *libc::__errno_location();
                     libc::write(err_w_fd, (&errno as *const i32).cast(), 4);
                     libc::_exit(127);

@@ -163,6 +163,12 @@ impl Session {
             )
         })?;
         self.seed_pids(skel.object())?;
+        // Before anything tells the world we are tracing, so a Ctrl-C that
+        // follows is a clean stop; after CMD was forked (the child must not
+        // inherit a thread) and after the mount namespace was set up.
+        STOP.store(false, Ordering::SeqCst);
+        ctrlc::set_handler(|| STOP.store(true, Ordering::SeqCst))
+            .context("installing the Ctrl-C handler")?;
         self.out.clock.reset();
         if let Some(child) = &mut self.child {
             child.release()?;
@@ -244,10 +250,6 @@ impl Session {
         })?;
         let rb = rbb.build()?;
 
-        STOP.store(false, Ordering::SeqCst);
-        // Installed after CMD was forked (the child must not inherit a thread).
-        ctrlc::set_handler(|| STOP.store(true, Ordering::SeqCst))
-            .context("installing the Ctrl-C handler")?;
 
         let mut losses = LossReporter::new();
         let mut exit = ExitCode::SUCCESS;

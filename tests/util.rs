@@ -1,7 +1,16 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
 
 /// Path of a tool binary built by cargo for this test run.
 pub fn tool(name: &str) -> PathBuf {
@@ -25,4 +34,378 @@ pub fn tools() -> Vec<String> {
         .collect();
     v.sort();
     v
+}
+
+// ---------------------------------------------------------------------------
+// Helpers for the root tests (tests/root_execsnoop.rs).
+
+/// Whether a root test should run: yes as root; as another user it skips
+/// (saying why on stderr), except with CI=true, where it fails.
+pub fn root_or_skip(test: &str) -> bool {
+    if nix::unistd::geteuid().is_root() {
+        return true;
+    }
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!(
+            "{test}: root tests must run in CI (CI=true), but euid is {}",
+            nix::unistd::geteuid()
+        );
+    }
+    eprintln!("{test}: skipped: needs root to load BPF programs (run the tests with sudo)");
+    false
+}
+
+/// A string no other test or process will produce: PID, counter, time.
+pub fn marker(tag: &str) -> String {
+    static N: AtomicU64 = AtomicU64::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    let t = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    format!(
+        "csm{}x{n}x{}{}_{tag}",
+        std::process::id(),
+        t.as_secs() % 100_000,
+        t.subsec_nanos()
+    )
+}
+
+/// A fresh directory under the system temp dir, removed on drop.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new(mode: u32) -> Self {
+        use std::os::unix::fs::PermissionsExt;
+        let p = std::env::temp_dir().join(marker("dir"));
+        std::fs::create_dir(&p).expect("creating a temp dir");
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode))
+            .expect("chmod temp dir");
+        Self(p)
+    }
+    pub fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Compiles tests/helpers/NAME.c with `cc` into `dir`; returns the binary.
+pub fn compile_helper(name: &str, dir: &std::path::Path) -> PathBuf {
+    let src = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/helpers"))
+        .join(format!("{name}.c"));
+    let bin = dir.join(name);
+    let out = Command::new("cc")
+        .args(["-Wall", "-O1", "-pthread", "-o"])
+        .arg(&bin)
+        .arg(&src)
+        .stdin(Stdio::null())
+        .output()
+        .expect("running cc");
+    assert!(
+        out.status.success(),
+        "cc {}: {}",
+        src.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    bin
+}
+
+fn sigkill_and_reap(child: &mut Child) {
+    if let Ok(None) = child.try_wait() {
+        // Our own child, not yet reaped: its PID cannot have been reused.
+        let _ = kill(Pid::from_raw(child.id() as i32), Signal::SIGKILL);
+        let _ = child.wait();
+    }
+}
+
+/// A child process killed (SIGKILL, by PID) and reaped when dropped.
+pub struct ChildGuard(pub Child);
+
+impl ChildGuard {
+    pub fn spawn(cmd: &mut Command) -> Self {
+        Self(
+            cmd.spawn()
+                .unwrap_or_else(|e| panic!("spawning {cmd:?}: {e}")),
+        )
+    }
+    pub fn pid(&self) -> u32 {
+        self.0.id()
+    }
+    /// Waits for the exit, at most `timeout` (then panics; Drop kills it).
+    pub fn wait_timeout(&mut self, timeout: Duration) -> ExitStatus {
+        let end = Instant::now() + timeout;
+        loop {
+            if let Some(st) = self.0.try_wait().expect("try_wait") {
+                return st;
+            }
+            assert!(
+                Instant::now() < end,
+                "process {} still running after {timeout:?}",
+                self.pid()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        sigkill_and_reap(&mut self.0);
+    }
+}
+
+/// What a finished tool run left.
+#[derive(Debug)]
+pub struct Finished {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+    /// When the exit was noticed (polled every 5 ms).
+    pub exited_at: Instant,
+}
+
+impl Finished {
+    /// The exit code, or a panic naming the signal that ended the tool.
+    pub fn code(&self) -> i32 {
+        use std::os::unix::process::ExitStatusExt;
+        self.status.code().unwrap_or_else(|| {
+            panic!(
+                "the tool was killed by signal {:?}; stdout:\n{}\nstderr:\n{}",
+                self.status.signal().and_then(|s| Signal::try_from(s).ok()),
+                self.stdout,
+                self.stderr
+            )
+        })
+    }
+}
+
+/// One captured output stream: read line by line in a thread, each line
+/// sent on a channel and appended to the whole text.
+struct Pump {
+    lines: Receiver<String>,
+    all: Arc<Mutex<Vec<u8>>>,
+    done: Receiver<()>,
+}
+
+impl Pump {
+    fn new(r: impl Read + Send + 'static) -> Self {
+        let (line_tx, lines) = mpsc::channel();
+        let (done_tx, done) = mpsc::channel();
+        let all = Arc::new(Mutex::new(Vec::new()));
+        let all2 = Arc::clone(&all);
+        std::thread::spawn(move || {
+            let mut r = BufReader::new(r);
+            let mut line = Vec::new();
+            while matches!(r.read_until(b'\n', &mut line), Ok(n) if n > 0) {
+                all2.lock().unwrap().extend_from_slice(&line);
+                let s = String::from_utf8_lossy(&line);
+                let _ = line_tx.send(s.trim_end_matches('\n').to_string());
+                line.clear();
+            }
+            let _ = done_tx.send(());
+        });
+        Self { lines, all, done }
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.all.lock().unwrap()).into_owned()
+    }
+
+    /// The next line satisfying `pred`, waiting at most until `end`;
+    /// `Err(true)` on timeout, `Err(false)` at EOF.
+    fn find(&self, end: Instant, mut pred: impl FnMut(&str) -> bool) -> Result<String, bool> {
+        loop {
+            let left = end.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(l) if pred(&l) => return Ok(l),
+                Ok(_) => {}
+                Err(RecvTimeoutError::Timeout) => return Err(true),
+                Err(RecvTimeoutError::Disconnected) => return Err(false),
+            }
+        }
+    }
+}
+
+/// A running tool with its stdout and stderr read line by line in threads;
+/// killed (SIGKILL, by PID) and reaped when dropped.
+pub struct ToolRun {
+    child: Child,
+    pub started: Instant,
+    stdout: Pump,
+    stderr: Pump,
+}
+
+impl ToolRun {
+    /// Starts `tool(name)` with `args`; stdin is `stdin`, stdout and stderr
+    /// are captured.
+    pub fn start(name: &str, args: &[&str], stdin: Stdio) -> Self {
+        let mut cmd = Command::new(tool(name));
+        cmd.args(args);
+        Self::start_cmd(cmd, stdin)
+    }
+
+    pub fn start_cmd(mut cmd: Command, stdin: Stdio) -> Self {
+        cmd.stdin(stdin)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let started = Instant::now();
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawning {cmd:?}: {e}"));
+        let stdout = Pump::new(child.stdout.take().expect("stdout"));
+        let stderr = Pump::new(child.stderr.take().expect("stderr"));
+        Self {
+            child,
+            started,
+            stdout,
+            stderr,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn take_stdin(&mut self) -> Option<ChildStdin> {
+        self.child.stdin.take()
+    }
+
+    /// Stderr so far.
+    pub fn stderr_now(&self) -> String {
+        self.stderr.text()
+    }
+
+    fn no_line(&mut self, what: &str, timeout: Duration, timed_out: bool) -> ! {
+        let st = self.child.try_wait();
+        panic!(
+            "{what}: {} ({st:?}); stdout:\n{}\nstderr:\n{}",
+            if timed_out {
+                format!("not seen within {timeout:?}")
+            } else {
+                "the stream ended without it".into()
+            },
+            self.stdout.text(),
+            self.stderr.text()
+        )
+    }
+
+    /// Waits for the `-v` line `execsnoop: tracing, N BPF programs attached`
+    /// and returns N. Panics (with stderr) on timeout or an early exit.
+    pub fn wait_ready(&mut self, timeout: Duration) -> usize {
+        const READY: &str = "execsnoop: tracing, ";
+        let end = Instant::now() + timeout;
+        match self.stderr.find(end, |l| l.starts_with(READY)) {
+            Ok(l) => l[READY.len()..]
+                .split_whitespace()
+                .next()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("bad readiness line {l:?}")),
+            Err(t) => self.no_line("the readiness line", timeout, t),
+        }
+    }
+
+    /// Waits for a stdout line satisfying `pred` and returns it.
+    pub fn wait_stdout(&mut self, timeout: Duration, pred: impl FnMut(&str) -> bool) -> String {
+        let end = Instant::now() + timeout;
+        match self.stdout.find(end, pred) {
+            Ok(l) => l,
+            Err(t) => self.no_line("an expected stdout line", timeout, t),
+        }
+    }
+
+    pub fn signal(&self, sig: Signal) {
+        kill(Pid::from_raw(self.child.id() as i32), sig).expect("kill");
+    }
+
+    /// Waits for the exit (at most `timeout`, else panics; Drop kills),
+    /// then collects stdout and stderr.
+    pub fn wait(&mut self, timeout: Duration) -> Finished {
+        let end = Instant::now() + timeout;
+        let status = loop {
+            if let Some(st) = self.child.try_wait().expect("try_wait") {
+                break st;
+            }
+            if Instant::now() >= end {
+                panic!(
+                    "tool still running after {timeout:?}; stderr:\n{}",
+                    self.stderr_now()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        let exited_at = Instant::now();
+        // A left-over grandchild could hold the pipes open: bounded waits.
+        let grace = Duration::from_secs(10);
+        for (name, p) in [("stdout", &self.stdout), ("stderr", &self.stderr)] {
+            p.done
+                .recv_timeout(grace)
+                .unwrap_or_else(|_| panic!("{name} still open 10 s after the tool exited"));
+        }
+        let stdout = self.stdout.all.lock().unwrap().clone();
+        Finished {
+            status,
+            stdout: String::from_utf8(stdout).expect("stdout is not UTF-8"),
+            stderr: self.stderr_now(),
+            exited_at,
+        }
+    }
+}
+
+impl Drop for ToolRun {
+    fn drop(&mut self) {
+        sigkill_and_reap(&mut self.child);
+    }
+}
+
+/// Every stdout line as JSON; panics naming a line that does not parse.
+pub fn json_lines(stdout: &str) -> Vec<serde_json::Value> {
+    stdout
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            serde_json::from_str(l)
+                .unwrap_or_else(|e| panic!("stdout line {} is not JSON ({e}): {l:?}", i + 1))
+        })
+        .collect()
+}
+
+/// The `type: event` records.
+pub fn json_events(v: &[serde_json::Value]) -> Vec<&serde_json::Value> {
+    v.iter().filter(|r| r["type"] == "event").collect()
+}
+
+/// The single `type: summary` record, which must be the last line.
+pub fn json_summary(v: &[serde_json::Value]) -> &serde_json::Value {
+    let last = v.last().expect("no JSON output at all");
+    assert_eq!(
+        last["type"], "summary",
+        "last line is not the summary: {last}"
+    );
+    assert_eq!(
+        v.iter().filter(|r| r["type"] == "summary").count(),
+        1,
+        "more than one summary"
+    );
+    last
+}
+
+/// argv of an event as strings.
+pub fn argv(ev: &serde_json::Value) -> Vec<String> {
+    ev["argv"]
+        .as_array()
+        .unwrap_or_else(|| panic!("event without argv: {ev}"))
+        .iter()
+        .map(|a| a.as_str().expect("argv string").to_string())
+        .collect()
+}
+
+/// An event field as u64.
+pub fn num(ev: &serde_json::Value, field: &str) -> u64 {
+    ev[field]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no numeric {field} in {ev}"))
 }
