@@ -3,4 +3,5 @@
 
 mod cli;
 mod root_execsnoop;
+mod root_filters;
 mod util;

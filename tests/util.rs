@@ -233,6 +233,7 @@ impl Pump {
 /// A running tool with its stdout and stderr read line by line in threads;
 /// killed (SIGKILL, by PID) and reaped when dropped.
 pub struct ToolRun {
+    name: String,
     child: Child,
     pub started: Instant,
     stdout: Pump,
@@ -248,7 +249,12 @@ impl ToolRun {
         Self::start_cmd(cmd, stdin)
     }
 
+    /// Starts a prepared command running one of the tools.
     pub fn start_cmd(mut cmd: Command, stdin: Stdio) -> Self {
+        let name = std::path::Path::new(cmd.get_program())
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         cmd.stdin(stdin)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -259,6 +265,7 @@ impl ToolRun {
         let stdout = Pump::new(child.stdout.take().expect("stdout"));
         let stderr = Pump::new(child.stderr.take().expect("stderr"));
         Self {
+            name,
             child,
             started,
             stdout,
@@ -293,13 +300,13 @@ impl ToolRun {
         )
     }
 
-    /// Waits for the `-v` line `execsnoop: tracing, N BPF programs attached`
+    /// Waits for the `-v` line `<tool>: tracing, N BPF programs attached`
     /// and returns N. Panics (with stderr) on timeout or an early exit.
     pub fn wait_ready(&mut self, timeout: Duration) -> usize {
-        const READY: &str = "execsnoop: tracing, ";
+        let ready = format!("{}: tracing, ", self.name);
         let end = Instant::now() + timeout;
-        match self.stderr.find(end, |l| l.starts_with(READY)) {
-            Ok(l) => l[READY.len()..]
+        match self.stderr.find(end, |l| l.starts_with(&ready)) {
+            Ok(l) => l[ready.len()..]
                 .split_whitespace()
                 .next()
                 .and_then(|n| n.parse().ok())
