@@ -1,6 +1,7 @@
 # corescope — `sudo make run`, `sudo make test`. See README.md.
 SHELL := /bin/bash
-CARGO ?= cargo
+# sudo resets PATH: fall back to the invoking user's rustup cargo.
+CARGO ?= $(or $(shell command -v cargo 2>/dev/null),$(wildcard $(HOME)/.cargo/bin/cargo),$(if $(SUDO_USER),$(wildcard $(shell getent passwd $(SUDO_USER) | cut -d: -f6)/.cargo/bin/cargo)),cargo)
 TOOL ?= execsnoop
 ARGS ?=
 PREFIX ?= /usr/local

@@ -181,7 +181,12 @@ fn row<'a>(e: &'a Event, payload: &'a [u8], o: &'a Args, out: &Output) -> Exec<'
     }
     truncated |= cut.iter().any(|&c| c);
     Exec {
-        time: out.clock.hms(e.ts_ns),
+        // Formatting the clock costs; only when a column or JSON shows it.
+        time: if o.time || out.json() {
+            out.clock.hms(e.ts_ns)
+        } else {
+            String::new()
+        },
         timestamp: out.clock.elapsed(e.ts_ns),
         uid: e.uid,
         comm: KStr(cstr(&e.comm)),
