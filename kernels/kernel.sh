@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Kernel packages for kernels/run.sh (sourced): resolve a Debian package
 # name, download it once into $CACHE/debs, and extract what the test needs
 # into $CACHE/<release>/: vmlinuz, config, and vmlinux.btf (the kernel's own

@@ -134,7 +134,7 @@ for pid in "${BOOTERS[@]}"; do wait "$pid" || true; done
 BOOTERS=()
 
 # --- Results: one line per check; a tool's cell is its worst check.
-all_tools=$(printf '%s\n' "${TOOLS[@]}" $(ls kernels/smoke | sed 's/\.sh$//') | sort -u)
+all_tools=$( (printf '%s\n' "${TOOLS[@]}"; for f in kernels/smoke/*.sh; do basename "$f" .sh; done) | sort -u)
 rank() { case $1 in fail) echo 3 ;; degraded) echo 2 ;; ok) echo 1 ;; skip) echo 0 ;; *) echo -1 ;; esac; }
 field() { sed -n "s/.* $1=\\([^ ]*\\) .*/\\1/p" <<<"$2"; }
 failures=()

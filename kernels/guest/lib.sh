@@ -1,3 +1,4 @@
+# shellcheck shell=sh disable=SC3043,SC2034  # busybox sh (POSIX plus local); variables for the smoke tests
 # Helpers for the smoke tests (kernels/smoke/<tool>.sh), sourced in the guest
 # by /init before each test. busybox sh: POSIX plus `local`.
 #

@@ -1,3 +1,4 @@
+# shellcheck shell=sh disable=SC3043,SC2154  # busybox sh; sourced after guest/lib.sh
 # execsnoop smoke test (sourced in the guest after lib.sh; see kernels/README.md).
 # Checks:
 #   cmd       -- CMD: the command's own exec, with its exact argv, and its exit status
@@ -50,8 +51,11 @@ trace_check() { # CHECK NAME EXTRA_ARGS...
 	elif [ -z "$ok_ev" ]; then
 		fail "$check" "the exec of csprobe with argv [csprobe,true,$MARK-$check,a b,q\"uote] was not reported"
 		show "$WORK/$name.out"
-	elif ! printf '%s' "$ok_ev" | grep -q '"ret":0,' || ! printf '%s' "$ok_ev" | grep -q '"filename":"/corescope/bin/csprobe"'; then
-		fail "$check" "wrong exec event: $ok_ev"
+	elif ! printf '%s' "$ok_ev" | grep -q '"ret":0,' ||
+		! printf '%s' "$ok_ev" | grep -q '"filename":"/corescope/bin/csprobe"' ||
+		! printf '%s' "$ok_ev" | grep -q "\"ppid\":$$,\"pcomm\":\"sh\""; then
+		# (ppid and pcomm are CO-RE reads of task_struct: they check the relocations)
+		fail "$check" "wrong exec event (want ret 0, filename /corescope/bin/csprobe, ppid $$, pcomm sh): $ok_ev"
 	elif [ -z "$fail_ev" ] || ! printf '%s' "$fail_ev" | grep -q '"ret":-2,'; then
 		fail "$check" "failed exec (-x, ret -2) not reported: ${fail_ev:-none}"
 		show "$WORK/$name.out"

@@ -1,3 +1,4 @@
+# shellcheck shell=sh disable=SC3043,SC2154  # busybox sh; sourced after guest/lib.sh
 # opensnoop smoke test (sourced in the guest after lib.sh; see kernels/README.md).
 # Runs only when the opensnoop binary is in the build.
 # Checks:

@@ -1,3 +1,4 @@
+# shellcheck shell=sh disable=SC3043,SC2154  # busybox sh; sourced after guest/lib.sh
 # tcplife smoke test (sourced in the guest after lib.sh; see kernels/README.md).
 # Runs only when the tcplife binary is in the build.
 # Checks:
@@ -18,7 +19,7 @@ else
 	stop_tool 30
 	# The connection's rows: the server port as a number, both byte counts
 	# (field names aside: any field holding exactly 3000 and 5000).
-	rows=$(grep -F '"type":"event"' "$WORK/tcp.out" | grep -E "\":$PORT[,}]")
+	rows=$(grep -F '"type":"event"' "$WORK/tcp.out" | grep -E "\":${PORT}[,}]")
 	with_bytes=$(printf '%s\n' "$rows" | grep -E '":3000[,}]' | grep -E '":5000[,}]' | head -n1)
 	if [ "$RC" != 0 ]; then
 		fail loopback "Ctrl-C: exit $RC, want 0"

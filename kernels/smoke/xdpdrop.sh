@@ -1,3 +1,4 @@
+# shellcheck shell=sh disable=SC3043,SC2154  # busybox sh; sourced after guest/lib.sh
 # xdpdrop smoke test (sourced in the guest after lib.sh; see kernels/README.md).
 # Runs only when the xdpdrop binary is in the build.
 # Checks, on `lo` (generic/skb XDP; `--mode auto` falls back to it):
@@ -24,7 +25,7 @@ else
 	after=$(csprobe udp "$PORT" 5 1000)
 	# A counter for the rule: a number field equal to N in a non-event
 	# record (periodic table or summary), field names aside.
-	counter=$(grep -v '"type":"event"' "$WORK/drop.out" | grep -E "\":$N[,}]" | tail -n1)
+	counter=$(grep -v '"type":"event"' "$WORK/drop.out" | grep -E "\":${N}[,}]" | tail -n1)
 	if [ "$RC" != 0 ]; then
 		fail drop "Ctrl-C: exit $RC, want 0"
 		show "$WORK/drop.err" 20
