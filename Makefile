@@ -7,10 +7,12 @@ ARGS ?=
 PREFIX ?= /usr/local
 DESTDIR ?=
 TOOLS := $(patsubst tools/%.rs,%,$(wildcard tools/*.rs))
-# Debian packages needed to build and test (libbpf itself is vendored by libbpf-sys).
-DEB_PKGS := clang llvm libelf-dev zlib1g-dev pkg-config bpftool make gcc iproute2
+# Debian packages needed to build and test (libbpf itself is vendored by libbpf-sys);
+# the second line is for test-kernels (qemu guests with a busybox initramfs).
+DEB_PKGS := clang llvm libelf-dev zlib1g-dev pkg-config bpftool make gcc iproute2 \
+	qemu-system-x86 busybox-static cpio xz-utils zstd
 
-.PHONY: all deps build run test test-unit test-root bench vmlinux lint install uninstall clean
+.PHONY: all deps build run test test-unit test-root test-kernels bench vmlinux lint install uninstall clean
 
 all: build
 
@@ -30,10 +32,17 @@ build: deps
 run: build
 	./target/release/$(TOOL) $(ARGS)
 
-# Unit tests (no root) and root tests against the running kernel. Off CI,
-# without root, the root tests skip and say why; with CI=true they must run.
+# Unit tests (no root) and root tests against the running kernel, then the
+# same binaries on other kernels (test-kernels). Off CI, without root, the
+# root tests and test-kernels skip and say why; with CI=true they must run.
 test: deps
 	$(CARGO) test --all-targets -- --test-threads=2
+	$(MAKE) --no-print-directory test-kernels
+
+# Every tool's smoke test (kernels/smoke/) in qemu guests booting Debian's
+# kernels (cached in target/kernels/); writes target/kernels/matrix.md.
+test-kernels: build
+	./kernels/run.sh
 
 bench: build
 	./bench/run.sh

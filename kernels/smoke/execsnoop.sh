@@ -1,0 +1,115 @@
+# shellcheck shell=sh disable=SC3043,SC2154  # busybox sh; sourced after guest/lib.sh
+# execsnoop smoke test (sourced in the guest after lib.sh; see kernels/README.md).
+# Checks:
+#   cmd       -- CMD: the command's own exec, with its exact argv, and its exit status
+#   trace     system-wide with -x: an exec and a failed exec (-ENOENT) made
+#             after attach, each with its argv; Ctrl-C ends it with a summary
+#   no-btf    /sys/kernel/btf/vmlinux hidden, no --btf: the documented
+#             one-line error and hint, exit 1
+#   btf-file  /sys/kernel/btf/vmlinux hidden, --btf FILE (bpftool gen
+#             min_core_btf from this kernel's BTF, made on the host): traces
+#             as in `trace` (libbpf's log shows the CO-RE relocations)
+#   btf-cmd   hidden, --btf FILE -- CMD: refused with the documented message
+#             (process tracking is a tp_btf program: needs the kernel's BTF)
+
+MARK="cs$$x$(date +%s)"
+
+# --- cmd: -- CMD, exact argv (argv[0] included), exit status passed through.
+argv='["/bin/sh","-c","exit 7","'"$MARK-cmd"'","two words"]'
+run_tool cmd 60 --json -- /bin/sh -c "exit 7" "$MARK-cmd" "two words"
+ev=$(event_with "$WORK/cmd.out" "\"argv\":$argv")
+if [ "$RC" = 7 ] && [ -n "$ev" ] &&
+	grep '"type":"summary"' "$WORK/cmd.out" | grep -q '"cmd_exit_code":7'; then
+	ok cmd "-- CMD traced with exact argv, exit status 7 passed through"
+elif [ "$RC" = 1 ] || [ "$RC" = timeout ]; then
+	judge_failure cmd cmd "$FEATURE_RE" "-- CMD run failed"
+else
+	fail cmd "exit $RC (want 7 from CMD); event with argv $argv: ${ev:-none}; summary: $(grep '"type":"summary"' "$WORK/cmd.out")"
+	show "$WORK/cmd.err"
+	show "$WORK/cmd.out"
+fi
+
+# --- trace: system-wide, -x, started in the background, stopped with Ctrl-C.
+trace_check() { # CHECK NAME EXTRA_ARGS...
+	local check=$1 name=$2 ok_ev fail_ev
+	shift 2
+	start_tool "$name" --json -x -v "$@"
+	if ! wait_attached "$name" 60; then
+		stop_tool 10
+		judge_failure "$check" "$name" "$FEATURE_RE" "not attached within 60 s"
+		return
+	fi
+	csprobe true "$MARK-$check" "a b" 'q"uote'
+	"/tmp/$MARK-missing" "$MARK-$check-failed" 2>/dev/null
+	usleep 300000
+	stop_tool 30
+	ok_ev=$(event_with "$WORK/$name.out" "\"argv\":[\"csprobe\",\"true\",\"$MARK-$check\",\"a b\",\"q\\\"uote\"]")
+	fail_ev=$(event_with "$WORK/$name.out" "\"filename\":\"/tmp/$MARK-missing\"")
+	if [ "$RC" != 0 ]; then
+		fail "$check" "Ctrl-C: exit $RC, want 0"
+		show "$WORK/$name.err" 20
+	elif [ -z "$ok_ev" ]; then
+		fail "$check" "the exec of csprobe with argv [csprobe,true,$MARK-$check,a b,q\"uote] was not reported"
+		show "$WORK/$name.out"
+	elif ! printf '%s' "$ok_ev" | grep -q '"ret":0,' ||
+		! printf '%s' "$ok_ev" | grep -q '"filename":"/corescope/bin/csprobe"' ||
+		! printf '%s' "$ok_ev" | grep -q "\"ppid\":$$,\"pcomm\":\"sh\""; then
+		# (ppid and pcomm are CO-RE reads of task_struct: they check the relocations)
+		fail "$check" "wrong exec event (want ret 0, filename /corescope/bin/csprobe, ppid $$, pcomm sh): $ok_ev"
+	elif [ -z "$fail_ev" ] || ! printf '%s' "$fail_ev" | grep -q '"ret":-2,'; then
+		fail "$check" "failed exec (-x, ret -2) not reported: ${fail_ev:-none}"
+		show "$WORK/$name.out"
+	elif ! has_summary "$WORK/$name.out"; then
+		fail "$check" "no summary record after Ctrl-C"
+	else
+		ok "$check" "$(grep -m1 "^$TOOL: tracing" "$WORK/$name.err"); exec + failed exec seen with argv; $(grep "^$TOOL: [0-9]* events" "$WORK/$name.err")"
+	fi
+}
+trace_check trace trace
+
+# --- Without /sys/kernel/btf/vmlinux: a tmpfs over /sys/kernel/btf hides it.
+if [ ! -f /sys/kernel/btf/vmlinux ]; then
+	fail no-btf "this kernel has no /sys/kernel/btf/vmlinux to hide"
+elif ! KERNEL_BTF_SHA256=$(sha256sum /sys/kernel/btf/vmlinux | cut -d' ' -f1) ||
+	! mount -t tmpfs -o size=4k,mode=0755 corescope-nobtf /sys/kernel/btf; then
+	fail no-btf "cannot mount a tmpfs over /sys/kernel/btf"
+else
+	# no-btf: the documented error (src/load.rs, check_btf) and its hint.
+	run_tool nobtf 30 -d 1
+	err=$(error_line "$WORK/nobtf.err")
+	want="$TOOL: error: this kernel has no BTF (/sys/kernel/btf/vmlinux is missing)"
+	if [ "$RC" = 1 ] && [ "$err" = "$want" ] && grep -q '^hint: pass --btf FILE' "$WORK/nobtf.err"; then
+		ok no-btf "$err / $(grep -m1 '^hint: ' "$WORK/nobtf.err")"
+	else
+		fail no-btf "exit $RC, want 1 with '$want' + hint"
+		show "$WORK/nobtf.err"
+	fi
+
+	# btf-file: the same tracing, CO-RE relocated against a minimal BTF file.
+	BTF=/corescope/btf/min_core.btf
+	if [ ! -s "$BTF" ]; then
+		fail btf-file "no $BTF in the initramfs"
+	elif [ "$KERNEL_BTF_SHA256" != "$BTF_SHA256" ]; then
+		fail btf-file "$BTF was made from a BTF (sha256 $BTF_SHA256) that is not this kernel's ($KERNEL_BTF_SHA256)"
+	else
+		trace_check btf-file btf --btf "$BTF"
+		# The relocations were made (libbpf's -v log) while the only BTF in
+		# reach was FILE: no-btf above showed the kernel's own is hidden.
+		if ! grep -q "libbpf: prog 'handle_exec': relo #.*matching candidate" "$WORK/btf.err"; then
+			fail btf-file "libbpf's log shows no CO-RE relocation of handle_exec against $BTF"
+			show "$WORK/btf.err" 30
+		fi
+
+		# btf-cmd: -- CMD needs the kernel's own BTF (its process tracking is
+		# a tp_btf program); --btf cannot stand in: the documented refusal.
+		run_tool btfcmd 30 --btf "$BTF" -- /bin/true
+		err=$(error_line "$WORK/btfcmd.err")
+		if [ "$RC" = 1 ] && printf '%s' "$err" | grep -q "need the kernel's own BTF" && has_hint "$WORK/btfcmd.err"; then
+			ok btf-cmd "refused as documented: $err"
+		else
+			fail btf-cmd "exit $RC, want 1 with \"--pid and -- CMD need the kernel's own BTF\" + hint"
+			show "$WORK/btfcmd.err"
+		fi
+	fi
+	umount /sys/kernel/btf
+fi
