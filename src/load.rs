@@ -72,20 +72,6 @@ pub fn check_btf(custom: Option<&Path>) -> Result<()> {
 }
 
 /// `--btf FILE` stands in for the kernel's BTF in CO-RE relocations only:
-/// BTF-typed programs (`tp_btf`, such as the process-tree tracking behind
-/// `--pid` and `-- CMD`) are checked by the kernel against its own BTF, so
-/// they cannot run where /sys/kernel/btf/vmlinux is missing.
-pub fn check_process_tree_btf(custom: Option<&Path>, pids_on: bool) -> Result<()> {
-    if !pids_on || custom.is_none() || Path::new(KERNEL_BTF).exists() {
-        return Ok(());
-    }
-    Err(UserError::hint(
-        format!("--pid and -- CMD need the kernel's own BTF ({KERNEL_BTF} is missing; --btf FILE only serves CO-RE relocations)"),
-        "without kernel BTF, trace system-wide and narrow with --comm, --uid or --cgroup; or use a kernel built with CONFIG_DEBUG_INFO_BTF=y",
-    )
-    .into())
-}
-
 /// Makes tracefs available to this process (libbpf resolves tracepoint IDs
 /// through it). If it is not mounted, mounts it in a private mount namespace
 /// of our own, so nothing is left mounted on the host. Call while
@@ -217,8 +203,8 @@ pub fn load_error(
     } else if err.kind() == libbpf_rs::ErrorKind::PermissionDenied && text.is_empty() {
         privilege_error()
     } else if btf.is_some() && text.contains("failed to find valid kernel BTF") {
-        // A BTF-typed program (tp_btf, fentry, typed ksyms) needs the
-        // kernel's own BTF even when --btf serves the CO-RE relocations.
+        // A BTF-typed program (tp_btf, fentry, typed ksyms; none in the
+        // shared layer) needs the kernel's own BTF even with --btf.
         UserError::hint(
             format!("a BTF-typed program needs the kernel's own BTF ({KERNEL_BTF} is missing; --btf FILE only serves CO-RE relocations) ({err})"),
             "use a kernel built with CONFIG_DEBUG_INFO_BTF=y (run with -v for libbpf's log)",
@@ -328,16 +314,6 @@ mod tests {
         let u = e.downcast_ref::<UserError>().unwrap();
         assert!(u.msg.contains("needs the kernel's own BTF"), "{}", u.msg);
         assert!(u.hint.as_deref().unwrap().contains("CONFIG_DEBUG_INFO_BTF"));
-    }
-
-    #[test]
-    fn process_tree_with_custom_btf_needs_kernel_btf() {
-        let custom = Some(Path::new("/tmp/min.btf"));
-        assert!(check_process_tree_btf(None, true).is_ok());
-        assert!(check_process_tree_btf(custom, false).is_ok());
-        let r = check_process_tree_btf(custom, true);
-        // Decided by this machine's /sys/kernel/btf/vmlinux.
-        assert_eq!(r.is_ok(), Path::new(KERNEL_BTF).exists());
     }
 
     #[test]

@@ -68,7 +68,6 @@ impl Session {
     pub fn new(tool: &'static str, common: &CommonArgs, cols: Vec<Col>) -> Result<Self> {
         let mut s = Self::start(tool, &common.run, cols)?;
         s.filter = Filter::from_args(&common.filter)?;
-        load::check_process_tree_btf(common.run.btf.as_deref(), s.filter.pids_on())?;
         if !common.filter.cmd.is_empty() {
             s.child = Some(HeldChild::spawn(&common.filter.cmd)?);
         }

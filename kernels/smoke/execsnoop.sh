@@ -9,8 +9,9 @@
 #   btf-file  /sys/kernel/btf/vmlinux hidden, --btf FILE (bpftool gen
 #             min_core_btf from this kernel's BTF, made on the host): traces
 #             as in `trace` (libbpf's log shows the CO-RE relocations)
-#   btf-cmd   hidden, --btf FILE -- CMD: refused with the documented message
-#             (process tracking is a tp_btf program: needs the kernel's BTF)
+#   btf-cmd   hidden, --btf FILE -- CMD: the process-tree filter (classic
+#             tracepoints) works without the kernel's BTF: CMD's child exec is
+#             traced and CMD's exit status passed through
 
 MARK="cs$$x$(date +%s)"
 
@@ -100,15 +101,15 @@ else
 			show "$WORK/btf.err" 30
 		fi
 
-		# btf-cmd: -- CMD needs the kernel's own BTF (its process tracking is
-		# a tp_btf program); --btf cannot stand in: the documented refusal.
-		run_tool btfcmd 30 --btf "$BTF" -- /bin/true
-		err=$(error_line "$WORK/btfcmd.err")
-		if [ "$RC" = 1 ] && printf '%s' "$err" | grep -q "need the kernel's own BTF" && has_hint "$WORK/btfcmd.err"; then
-			ok btf-cmd "refused as documented: $err"
+		# btf-cmd: -- CMD (fork tracking on classic tracepoints) with --btf.
+		run_tool btfcmd 30 --btf "$BTF" --json -- /bin/sh -c "/bin/true $MARK-btfcmd; exit 5"
+		ev=$(event_with "$WORK/btfcmd.out" "\"argv\":[\"/bin/true\",\"$MARK-btfcmd\"]")
+		if [ "$RC" = 5 ] && [ -n "$ev" ] && has_summary "$WORK/btfcmd.out"; then
+			ok btf-cmd "-- CMD traced with --btf, exit status 5 passed through"
 		else
-			fail btf-cmd "exit $RC, want 1 with \"--pid and -- CMD need the kernel's own BTF\" + hint"
+			fail btf-cmd "exit $RC (want 5), child exec event: ${ev:-none}"
 			show "$WORK/btfcmd.err"
+			show "$WORK/btfcmd.out"
 		fi
 	fi
 	umount /sys/kernel/btf

@@ -114,19 +114,22 @@ static __always_inline void *cs_reserve(__u64 size)
 	return rec;
 }
 
-/* Process-tree tracking, loaded only when cs_cfg.pids_on. tp_btf gives both
- * task pointers, so a new thread (same TGID) is told apart from a new
- * process; the classic tracepoint only carries TIDs. */
-SEC("tp_btf/sched_process_fork")
-int BPF_PROG(cs_track_fork, struct task_struct *parent, struct task_struct *child)
+/* Process-tree tracking, loaded only when cs_cfg.pids_on. Classic
+ * tracepoints, so it also works where the kernel has no BTF of its own
+ * (--btf). The fork tracepoint runs in the parent and carries only the
+ * child's TID: a new thread's TID is added too. That is harmless (lookups
+ * are by TGID, and a live thread's TID is no other process's TGID) and the
+ * key goes away when the thread exits. */
+SEC("tp/sched/sched_process_fork")
+int cs_track_fork(struct trace_event_raw_sched_process_fork *ctx)
 {
-	__u32 ptgid = BPF_CORE_READ(parent, tgid);
-	__u32 ctgid = BPF_CORE_READ(child, tgid);
+	__u32 ptgid = bpf_get_current_pid_tgid() >> 32;
+	__u32 child = ctx->child_pid;
 	__u8 one = 1;
 
-	if (ptgid == ctgid || !bpf_map_lookup_elem(&cs_pids, &ptgid))
+	if (!bpf_map_lookup_elem(&cs_pids, &ptgid))
 		return 0;
-	if (bpf_map_update_elem(&cs_pids, &ctgid, &one, BPF_ANY))
+	if (bpf_map_update_elem(&cs_pids, &child, &one, BPF_ANY))
 		cs_drop(CS_DROP_TRACK);
 	return 0;
 }
@@ -135,8 +138,13 @@ SEC("tp/sched/sched_process_exit")
 int cs_track_exit(void *ctx)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32, tid = (__u32)id;
 
+	if (!cs_cfg.pids_on)
+		return 0;
+	if (tid != tgid)
+		bpf_map_delete_elem(&cs_pids, &tid);
 	/* signal->live reaches 0 when the last thread of the group exits. */
 	if (BPF_CORE_READ(task, signal, live.counter) == 0)
 		bpf_map_delete_elem(&cs_pids, &tgid);
