@@ -248,7 +248,9 @@ fn row<'a>(e: &'a Event, payload: &'a [u8], o: &'a Args, out: &Output) -> Open<'
             let addrs = stack.chunks_exact(8).map(|c| {
                 u64::from_ne_bytes(c.try_into().unwrap_or_default())
             });
-            addrs.take_while(|&a| a != 0).map(Frame::unknown).collect()
+            // 0 ends the stack; no user address reaches 2^56 (a broken
+            // frame-pointer chain reads data as addresses).
+            addrs.take_while(|&a| a != 0 && a < 1 << 56).map(Frame::unknown).collect()
         }),
         opts: o,
     }
