@@ -8,6 +8,31 @@ use blazesym::symbolize::{Input, Symbolized, Symbolizer as Blaze};
 use blazesym::Pid;
 use serde::Serialize;
 
+use crate::escape::escape;
+use crate::output::Output;
+
+/// User return addresses from a `bpf_get_stack(.., BPF_F_USER_STACK)`
+/// buffer (native-endian u64s), innermost first. A 0 ends the stack, and so
+/// does a value no user address can have (>= 2^56): a frame-pointer chain
+/// through code built without frame pointers reads data as addresses.
+pub fn user_stack(raw: &[u8]) -> Vec<u64> {
+    raw.chunks_exact(8)
+        .map(|c| u64::from_ne_bytes(c.try_into().unwrap_or_default()))
+        .take_while(|&a| a != 0 && a < 1 << 56)
+        .collect()
+}
+
+/// Prints frames under the last table row, one per line, indented and
+/// escaped; nothing in JSON mode (frames belong in the row there).
+pub fn print_frames(out: &mut Output, frames: &[Frame]) -> anyhow::Result<()> {
+    if !out.json() {
+        for f in frames {
+            out.raw_line(&format!("        {}", escape(f.describe().as_bytes())))?;
+        }
+    }
+    Ok(())
+}
+
 /// One stack frame, symbolized as far as possible.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Frame {
@@ -116,6 +141,18 @@ mod tests {
         assert!(name.contains("corescope_sym_probe"), "{:?}", f[0]);
         assert_eq!(f[0].offset, 0);
         assert!(f[0].module.is_some(), "{:?}", f[0]);
+    }
+
+    #[test]
+    fn user_stack_stops_at_zero_and_non_addresses() {
+        let raw: Vec<u8> = [0x401000u64, 0x3131_3131_3131_3131, 0x402000]
+            .iter()
+            .flat_map(|a| a.to_ne_bytes())
+            .collect();
+        assert_eq!(user_stack(&raw), [0x401000]);
+        let raw: Vec<u8> = [7u64, 0, 9].iter().flat_map(|a| a.to_ne_bytes()).collect();
+        assert_eq!(user_stack(&raw), [7]);
+        assert!(user_stack(&[1, 2, 3]).is_empty());
     }
 
     #[test]

@@ -76,7 +76,10 @@ fn helper() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
         let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("opensnoop_helper");
-        let src = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/helpers/opensnoop_helper.c");
+        let src = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/helpers/opensnoop_helper.c"
+        );
         let st = Command::new("cc")
             .args(["-O0", "-g", "-fno-omit-frame-pointer"])
             .args(["-mno-omit-leaf-frame-pointer", "-o"])
@@ -187,7 +190,10 @@ fn existing_and_missing_files() {
     assert_eq!(ok[0]["err"], 0);
     let bad = with_path(&ev, &missing);
     assert_eq!(bad.len(), 1, "{ev:?}");
-    assert_eq!((bad[0]["fd"].as_i64(), bad[0]["err"].as_i64()), (Some(-1), Some(2)));
+    assert_eq!(
+        (bad[0]["fd"].as_i64(), bad[0]["err"].as_i64()),
+        (Some(-1), Some(2))
+    );
 
     // -x: only the failed one (and every row shown is a failure).
     let ev = opensnoop(&["-j", "-x"], &args, &dir.0).events();
@@ -215,9 +221,17 @@ fn extended_fields_show_creat_flags_and_mode() {
     let flags = u32::from_str_radix(flags, 8).unwrap();
     assert_ne!(flags & libc::O_CREAT as u32, 0, "{line}");
     assert_eq!(mode, "0640", "{line}");
-    assert_eq!(header.find("PATH"), line.find(p), "aligned:\n{header}\n{line}");
+    assert_eq!(
+        header.find("PATH"),
+        line.find(p),
+        "aligned:\n{header}\n{line}"
+    );
     // Without O_CREAT the mode is n/a.
-    assert!(run.stdout.lines().any(|l| l.contains(" n/a ")), "{}", run.stdout);
+    assert!(
+        run.stdout.lines().any(|l| l.contains(" n/a ")),
+        "{}",
+        run.stdout
+    );
 
     let ev = opensnoop(&["-e", "-j"], &args, &dir.0).events();
     let e = with_path(&ev, &new);
@@ -259,16 +273,24 @@ fn full_path_resolves_dirfd_and_cwd() {
     // cwd is the temp dir, the dirfd is /usr/share: the path is under the latter.
     let args = ["openat", "/usr/share", rel.as_str()];
     let ev = opensnoop(&["-j", "-F"], &args, &dir.0).events();
-    let e: Vec<_> = ev.iter().filter(|e| e["filename"] == rel.as_str()).collect();
+    let e: Vec<_> = ev
+        .iter()
+        .filter(|e| e["filename"] == rel.as_str())
+        .collect();
     assert_eq!(e.len(), 1, "{ev:?}");
     assert_eq!(e[0]["path"], format!("/usr/share/{rel}"));
     assert_eq!(e[0]["resolved"], true);
     // Without -F the path is as passed.
     let ev = opensnoop(&["-j"], &args, &dir.0).events();
-    assert!(ev.iter().any(|e| e["path"] == rel.as_str() && e["resolved"] == false));
+    assert!(ev
+        .iter()
+        .any(|e| e["path"] == rel.as_str() && e["resolved"] == false));
     // A dirfd on another mount (/dev/shm is a tmpfs under devtmpfs).
     let ev = opensnoop(&["-j", "-F"], &["openat", "/dev/shm", rel.as_str()], &dir.0).events();
-    assert!(ev.iter().any(|e| e["path"] == format!("/dev/shm/{rel}")), "{ev:?}");
+    assert!(
+        ev.iter().any(|e| e["path"] == format!("/dev/shm/{rel}")),
+        "{ev:?}"
+    );
 
     // AT_FDCWD: under the cwd, here changed by the helper itself.
     let sub = dir.0.join("sub");
@@ -278,7 +300,10 @@ fn full_path_resolves_dirfd_and_cwd() {
     let want = sub.join("rel-file");
     let e = with_path(&ev, &want);
     assert_eq!(e.len(), 1, "{ev:?}");
-    assert_eq!((&e[0]["resolved"], &e[0]["filename"]), (&Value::Bool(true), &Value::from("rel-file")));
+    assert_eq!(
+        (&e[0]["resolved"], &e[0]["filename"]),
+        (&Value::Bool(true), &Value::from("rel-file"))
+    );
 }
 
 #[test]
@@ -290,7 +315,12 @@ fn path_filter_is_applied_in_the_kernel() {
     let dir = TempDir::new(&m);
     let yes = dir.file("wanted-file");
     let no = dir.file("other-file");
-    let args = [OsStr::new("open"), yes.as_os_str(), no.as_os_str(), yes.as_os_str()];
+    let args = [
+        OsStr::new("open"),
+        yes.as_os_str(),
+        no.as_os_str(),
+        yes.as_os_str(),
+    ];
     for pat in [
         dir.0.join("wanted").to_str().unwrap().to_string(),
         format!("*{m}/wanted"),
@@ -301,7 +331,11 @@ fn path_filter_is_applied_in_the_kernel() {
         assert_eq!(ev.len(), 2, "{pat}: only matching opens: {ev:?}");
         // Received from the kernel = shown: nothing was filtered in user space.
         let s = run.summary();
-        assert_eq!((s["events"].as_u64(), s["filtered"].as_u64()), (Some(2), Some(0)), "{s}");
+        assert_eq!(
+            (s["events"].as_u64(), s["filtered"].as_u64()),
+            (Some(2), Some(0)),
+            "{s}"
+        );
     }
 }
 
@@ -354,9 +388,17 @@ fn callers_name_the_opening_function() {
         .iter()
         .position(|l| l.ends_with(f.to_str().unwrap()))
         .expect("row");
-    let under: Vec<&&str> = lines[i + 1..].iter().take_while(|l| l.starts_with("    ")).collect();
+    let under: Vec<&&str> = lines[i + 1..]
+        .iter()
+        .take_while(|l| l.starts_with("    "))
+        .collect();
     assert!((1..=5).contains(&under.len()), "{lines:?}");
-    assert!(under.iter().any(|l| l.contains("corescope_distinct_opener+0x")), "{under:?}");
+    assert!(
+        under
+            .iter()
+            .any(|l| l.contains("corescope_distinct_opener+0x")),
+        "{under:?}"
+    );
 }
 
 #[test]
@@ -375,12 +417,20 @@ fn hostile_filename_stays_on_one_escaped_row() {
     let rows: Vec<&str> = run.stdout.lines().filter(|l| l.contains(&m)).collect();
     assert_eq!(rows.len(), 1, "{}", run.stdout);
     assert!(rows[0].ends_with(&want), "{}", rows[0]);
-    assert!(rows[0].split_whitespace().next().unwrap().parse::<u32>().is_ok());
+    assert!(rows[0]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse::<u32>()
+        .is_ok());
 
     let ev = opensnoop(&["-j"], &args, &dir.0).events();
     let e = with_path(&ev, &p);
     assert_eq!(e.len(), 1, "{ev:?}");
-    assert_eq!(e[0]["path"].as_str().unwrap().as_bytes(), p.as_os_str().as_bytes());
+    assert_eq!(
+        e[0]["path"].as_str().unwrap().as_bytes(),
+        p.as_os_str().as_bytes()
+    );
 }
 
 #[test]
