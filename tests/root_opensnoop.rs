@@ -4,7 +4,7 @@
 //! here with frame pointers) and uses unique file names.
 
 use std::ffi::OsStr;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -26,7 +26,11 @@ fn root(test: &str) -> bool {
     if std::env::var("CI").as_deref() == Ok("true") {
         panic!("{test}: root tests must run on CI, but this is not root");
     }
-    eprintln!("skipping {test}: needs root (run `sudo make test`)");
+    // Straight to fd 2: libtest would hide an eprintln! of a passing test.
+    let _ = writeln!(
+        std::io::stderr(),
+        "skipping {test}: needs root (run `sudo make test`)"
+    );
     false
 }
 
@@ -349,7 +353,7 @@ fn cmd_traces_just_cmd() {
     let mine = dir.file("mine");
     let other = dir.file("other");
     // Another process opening a file all along.
-    let _bg = Guard(
+    let mut bg = Guard(
         Command::new(helper())
             .args([OsStr::new("loop"), OsStr::new("20000"), other.as_os_str()])
             .spawn()
@@ -361,6 +365,11 @@ fn cmd_traces_just_cmd() {
     let ev = run.events();
     assert_eq!(with_path(&ev, &mine).len(), 300, "{}", run.stderr);
     assert!(with_path(&ev, &other).is_empty());
+    // It was opening all along (so it would have been seen).
+    assert!(
+        bg.0.try_wait().unwrap().is_none(),
+        "background opener ended early"
+    );
     let pids: std::collections::BTreeSet<_> = ev.iter().map(|e| e["pid"].as_u64()).collect();
     assert_eq!(pids.len(), 1, "only CMD's PID: {pids:?}");
 }
