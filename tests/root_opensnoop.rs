@@ -457,3 +457,36 @@ fn burst_of_2000_opens_is_complete() {
     assert_eq!(shown + lost, 2000, "{}", run.stderr);
     assert_eq!(lost, 0);
 }
+
+#[test]
+fn every_open_syscall_is_traced() {
+    if !root("every_open_syscall_is_traced") {
+        return;
+    }
+    let m = marker("sys");
+    let dir = TempDir::new(&m);
+    let f = dir.file("target");
+    let args = [OsStr::new("syscalls"), f.as_os_str()];
+    let ev = opensnoop(&["-j", "-e"], &args, &dir.0).events();
+    let seen: Vec<&str> = with_path(&ev, &f)
+        .iter()
+        .filter_map(|e| e["syscall"].as_str())
+        .collect();
+    // arm64 and riscv have neither open(2) nor creat(2).
+    let x86 = cfg!(target_arch = "x86_64");
+    let want: &[&str] = if x86 {
+        &["open", "creat", "openat2"]
+    } else {
+        &["openat2"]
+    };
+    assert_eq!(seen, want, "{ev:?}");
+    if x86 {
+        let creat = with_path(&ev, &f)
+            .into_iter()
+            .find(|e| e["syscall"] == "creat");
+        let creat = creat.unwrap();
+        let flags = creat["flags"].as_u64().unwrap() as i32;
+        assert_eq!(flags, libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC);
+        assert_eq!(creat["mode"], 0o600);
+    }
+}

@@ -10,6 +10,8 @@
  *   cwd DIR REL             chdir(DIR), then open(REL, O_RDONLY)
  *   burst N PATH            N x open(PATH) as fast as possible
  *   loop MS PATH            open(PATH) every millisecond for MS milliseconds
+ *   syscalls PATH           PATH through each of open, creat, openat2 (raw
+ *                           syscalls, where the architecture has them)
  *   callers PATH            open(PATH) from corescope_distinct_opener() (raw
  *                           syscall), then stay alive 1 s for symbolization
  */
@@ -115,6 +117,26 @@ int main(int argc, char **argv)
 			open_close(argv[3], O_RDONLY, 0);
 			sleep_ms(1);
 		}
+	} else if (!strcmp(cmd, "syscalls")) {
+		struct { unsigned long long flags, mode, resolve; } how = { O_RDONLY, 0, 0 };
+		long fd;
+#ifdef SYS_open
+		fd = syscall(SYS_open, argv[2], O_RDONLY, 0);
+		if (fd >= 0)
+			close((int)fd);
+#endif
+#ifdef SYS_creat
+		fd = syscall(SYS_creat, argv[2], 0600);
+		if (fd >= 0)
+			close((int)fd);
+#endif
+#ifdef SYS_openat2
+		fd = syscall(SYS_openat2, AT_FDCWD, argv[2], &how, sizeof(how));
+		if (fd >= 0)
+			close((int)fd);
+#endif
+		(void)how;
+		(void)fd;
 	} else if (!strcmp(cmd, "callers")) {
 		corescope_distinct_opener(argv[2]);
 		sleep_ms(1000);
