@@ -243,6 +243,29 @@ static __always_inline bool path_wanted(__u8 *buf, __u32 base, __u32 len)
 	return c.found;
 }
 
+/* --path PREFIX, cheaply: reads only as many bytes of the filename as the
+ * prefix has. False only when the path as shown cannot match (with -F, a
+ * relative path gets a directory in front, so it is not ruled out here). */
+static __always_inline bool prefix_may_match(__u64 fname)
+{
+	__u8 head[OPENSNOOP_PATTERN_CAP + 1];
+	__u32 n = path_len + 1;
+	long r;
+
+	if (n > sizeof(head))
+		n = sizeof(head);
+	r = bpf_probe_read_user_str(head, n, (void *)fname);
+	if (r <= 0 || (full_path && head[0] != '/'))
+		return true; /* decided on the whole path */
+	for (__u32 i = 0; i < OPENSNOOP_PATTERN_CAP; i++) {
+		if (i >= path_len)
+			break;
+		if (head[i] != path_pat[i])
+			return false;
+	}
+	return true;
+}
+
 static __always_inline int handle_exit(void *ctx, long ret)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
@@ -269,6 +292,8 @@ static __always_inline int handle_exit(void *ctx, long ret)
 	if (failed_only && ret >= 0)
 		return 0;
 
+	if (path_match == OPENSNOOP_MATCH_PREFIX && !prefix_may_match(sv.fname))
+		return 0;
 	s = bpf_map_lookup_elem(&scratch, &zero);
 	if (!s)
 		return 0;
