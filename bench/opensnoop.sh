@@ -3,7 +3,8 @@
 # (Debian package libbpf-tools, installed here if missing), in one run.
 #
 #   1. bursts of 2 000 and 20 000 opens and a 200 000-open storm, each traced
-#      by both tools (-p PID of the workload): rows shown and events lost;
+#      by both tools (-p PID of the workload, then system-wide), rows written
+#      to a file: rows shown and events lost;
 #   2. an open/close loop: untraced; traced by ours with every event
 #      filtered out in the kernel (--path on a prefix nothing has); traced by
 #      ours and by libbpf-tools, system-wide, printing every row to /dev/null.
@@ -22,12 +23,14 @@ OURS=${OURS:-$ROOT/target/release/opensnoop}
 THEIRS=/usr/sbin/opensnoop
 WORK=$(mktemp -d /tmp/corescope-bench.XXXXXX)
 MOUNTED=
+STATS=
 PIDS=()
 
 cleanup() {
 	for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
 	wait 2>/dev/null || true
 	rm -rf "$WORK"
+	if [ -n "$STATS" ]; then echo "$STATS" >/proc/sys/kernel/bpf_stats_enabled; fi
 	if [ -n "$MOUNTED" ]; then umount /sys/kernel/tracing || true; fi
 }
 trap cleanup EXIT
@@ -97,17 +100,21 @@ wait_header() {
 	die "tracer did not start: $(cat "$2")"
 }
 
-# burst TOOL N: prints "shown lost"
+# burst TOOL N [all]: prints "shown lost"; traces the workload's PID, or
+# with `all` the whole system (rows of other processes are not counted as
+# shown, but their losses count as lost).
 burst() {
-	local tool=$1 n=$2 out="$WORK/out" err="$WORK/err" wpid tpid lost shown
+	local tool=$1 n=$2 out="$WORK/out" err="$WORK/err" wpid tpid lost shown filter
 	"$WORK/w" stop "$n" "$TARGET" >/dev/null &
 	wpid=$!
 	PIDS+=("$wpid")
 	until grep -q '^State:.*T' "/proc/$wpid/status" 2>/dev/null; do sleep 0.01; done
+	filter=(-p "$wpid")
+	[ "${3:-}" = all ] && filter=()
 	if [ "$tool" = ours ]; then
-		"$OURS" -p "$wpid" >"$out" 2>"$err" &
+		"$OURS" "${filter[@]}" >"$out" 2>"$err" &
 	else
-		theirs stdbuf -oL "$THEIRS" -p "$wpid" >"$out" 2>"$err" &
+		theirs stdbuf -oL "$THEIRS" "${filter[@]}" >"$out" 2>"$err" &
 	fi
 	tpid=$!
 	PIDS+=("$tpid")
@@ -156,16 +163,47 @@ loop() {
 	printf '%s\n' "${vals[@]}" | sort -n | sed -n "$(((REPS + 1) / 2))p"
 }
 
+# kcost NAME CMD...: starts the tracer CMD, runs the loop once, and prints
+# the tracer's average run time per openat enter and exit program
+# (kernel.bpf_stats_enabled; the stats add two clock reads to each run).
+kcost() {
+	local name_=$1 tpid
+	shift
+	"$@" >/dev/null 2>"$WORK/err" &
+	tpid=$!
+	PIDS+=("$tpid")
+	sleep 1.5
+	taskset -c 1 "$WORK/w" go "$ITER" "$TARGET" >/dev/null
+	local f id name rt rc enter=? exit=?
+	for f in /proc/"$tpid"/fdinfo/*; do
+		id=$(awk '/^prog_id:/ {print $2}' "$f" 2>/dev/null)
+		[ -n "$id" ] || continue
+		name=$(bpftool prog show id "$id" | awk 'NR == 1 {for (i = 1; i < NF; i++) if ($i == "name") print $(i + 1)}')
+		rt=$(awk '/^run_time_ns:/ {print $2}' "$f")
+		rc=$(awk '/^run_cnt:/ {print $2}' "$f")
+		[ "${rc:-0}" -gt 0 ] || continue
+		case $name in
+		*enter_openat) enter=$((rt / rc)) ;;
+		*exit_openat) exit=$((rt / rc)) ;;
+		esac
+	done
+	echo "| $name_ | $enter | $exit |"
+	kill -INT "$tpid"
+	wait "$tpid" || true
+}
+
 echo "# opensnoop benchmark, $(date -u +%Y-%m-%d), kernel $(uname -r)"
 echo "# CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(nproc) CPUs"
 echo "# ours: $OURS; libbpf-tools: $(dpkg-query -W -f='${Version}' libbpf-tools 2>/dev/null)"
 echo
 echo "| opens | ours shown | ours lost | libbpf-tools shown | libbpf-tools lost |"
 echo "| ---: | ---: | ---: | ---: | ---: |"
-for n in 2000 20000 200000; do
-	read -r os ol < <(burst ours "$n")
-	read -r ts tl < <(burst theirs "$n")
-	echo "| $n | $os | $ol | $ts | $tl |"
+for scope in pid all; do
+	for n in 2000 20000 200000; do
+		read -r os ol < <(burst ours "$n" "$scope")
+		read -r ts tl < <(burst theirs "$n" "$scope")
+		echo "| $n ($([ $scope = pid ] && echo "-p PID" || echo "system-wide")) | $os | $ol | $ts | $tl |"
+	done
 done
 echo
 echo "open+close loop, $ITER iterations pinned to CPU 1, median of $REPS (ns per iteration):"
@@ -190,3 +228,15 @@ awk -v b="$base" -v f="$filt" -v o="$ours" -v t="$theirs" -v o0="$ours0" -v t0="
 	printf "| libbpf-tools, printing, tracer pinned to CPU 0 | %.0f | %.0f%% |\n", t0, 100 * b / t0
 	printf "\nours printing vs libbpf-tools printing: %.2fx faster (tracers pinned to CPU 0: %.2fx)\n", t / o, t0 / o0
 }'
+
+echo
+echo "in-kernel cost per openat, one loop of $ITER (bpf_stats, ns per program run):"
+echo
+STATS=$(cat /proc/sys/kernel/bpf_stats_enabled)
+echo 1 >/proc/sys/kernel/bpf_stats_enabled
+echo "| tracer | enter | exit |"
+echo "| --- | ---: | ---: |"
+kcost "ours, --tid 1 (rejected at once)" "$OURS" --tid 1
+kcost "ours, --path (all filtered out)" "$OURS" --path /nonexistent-corescope-prefix/
+kcost "ours, printing" "$OURS"
+kcost "libbpf-tools, printing" theirs "$THEIRS"

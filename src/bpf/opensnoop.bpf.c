@@ -345,7 +345,7 @@ static __always_inline int handle_exit(void *ctx, long ret)
 	asm volatile("" : "+r"(size));
 	if (size > SCRATCH_SIZE - FN_OFF)
 		return 0;
-	cs_output(s->buf + start, size);
+	cs_output_lazy(s->buf + start, size);
 	return 0;
 }
 
