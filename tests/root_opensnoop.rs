@@ -490,3 +490,31 @@ fn every_open_syscall_is_traced() {
         assert_eq!(creat["mode"], 0o600);
     }
 }
+
+#[test]
+fn full_path_is_seen_from_the_process_root() {
+    if !root("full_path_is_seen_from_the_process_root") {
+        return;
+    }
+    let m = marker("chroot");
+    let dir = TempDir::new(&m);
+    std::fs::create_dir(dir.0.join("d")).unwrap();
+    let src = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/helpers/opensnoop_helper.c"
+    );
+    let st = Command::new("cc")
+        .args(["-static", "-O0", "-o"])
+        .arg(dir.0.join("h"))
+        .arg(src)
+        .status()
+        .unwrap();
+    assert!(st.success(), "cc -static failed");
+    // A chrooted process: its paths are shown as it sees them.
+    let cmd = ["chroot", dir.0.to_str().unwrap(), "/h", "cwd", "/d", "rel"];
+    let cmd: Vec<&OsStr> = cmd.iter().map(OsStr::new).collect();
+    let ev = run_cmd(&["-j", "-F"], &cmd, &dir.0).events();
+    let e: Vec<_> = ev.iter().filter(|e| e["filename"] == "rel").collect();
+    assert_eq!(e.len(), 1, "{ev:?}");
+    assert_eq!(e[0]["path"], "/d/rel");
+}
