@@ -16,6 +16,7 @@ pub mod load;
 pub mod output;
 pub mod session;
 pub mod stream;
+pub mod sym;
 
 pub use error::{main, UserError};
 pub use session::Session;

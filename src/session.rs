@@ -251,6 +251,8 @@ impl Session {
         let rb = rbb.build()?;
 
 
+        // Records consumed per call outside `poll` (producers may keep writing).
+        let bound = (run.buffer_pages as usize * PAGE as usize) / 8;
         let mut losses = LossReporter::new();
         let mut exit = ExitCode::SUCCESS;
         let mut cmd_code: Option<u8> = None;
@@ -272,6 +274,11 @@ impl Session {
 
         loop {
             let polled = rb.poll(Duration::from_millis(100));
+            // Records written without a wakeup (cs_output_lazy) are taken
+            // here: at least every 100 ms (bounded, as under a storm).
+            if polled.is_ok() && !interrupted.get() {
+                let _ = rb.consume_raw_n(bound);
+            }
             if let Some(e) = failure.borrow_mut().take() {
                 return Err(e);
             }
@@ -300,7 +307,6 @@ impl Session {
         // Drain what is in the ring buffer now (bounded: producers may still
         // be writing), then account for it all.
         draining.set(true);
-        let bound = (run.buffer_pages as usize * PAGE as usize) / 8;
         let drained = rb.consume_raw_n(bound);
         if let Some(e) = failure.borrow_mut().take() {
             return Err(e);

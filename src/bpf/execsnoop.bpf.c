@@ -148,8 +148,10 @@ static __always_inline int stage(__u64 filename, __u64 argv)
 
 	if (!cs_trace_task(id >> 32, tid))
 		return 0;
-	if (bpf_map_update_elem(&staging, &tid, &a, BPF_ANY))
-		cs_drop(CS_DROP_MAP_FULL);
+	/* A full map is not counted here: the exec may well succeed (and be
+	 * reported from sched_process_exec); a failed one finds no entry at
+	 * its exit and is counted there, once. */
+	bpf_map_update_elem(&staging, &tid, &a, BPF_ANY);
 	return 0;
 }
 
@@ -176,7 +178,8 @@ static __always_inline int report_failed(struct trace_event_raw_sys_exit *ctx)
 
 	a = bpf_map_lookup_elem(&staging, &tid);
 	if (!a) {
-		/* A failed exec we should have staged (map full at enter). */
+		/* A failed exec we should have staged (map full at enter, or
+		 * tracing started during the call). */
 		if (ctx->ret < 0 && cs_trace_task(bpf_get_current_pid_tgid() >> 32, tid))
 			cs_drop(CS_DROP_UNPAIRED);
 		return 0;

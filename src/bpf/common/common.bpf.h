@@ -105,6 +105,22 @@ static __always_inline int cs_output(void *data, __u64 size)
 	return err;
 }
 
+/* Like cs_output(), for high-rate events: the consumer is woken only once
+ * 1/16 of the ring is waiting, not for every record it would otherwise be
+ * woken for (a wakeup is a cross-CPU IPI: microseconds in a VM). The session
+ * loop consumes every 100 ms anyway, so a quiet record waits at most that. */
+static __always_inline int cs_output_lazy(void *data, __u64 size)
+{
+	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+	__u64 ring = bpf_ringbuf_query(&events, BPF_RB_RING_SIZE);
+	__u64 flags = avail + size >= ring / 16 ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+	long err = bpf_ringbuf_output(&events, data, size, flags);
+
+	if (err)
+		cs_drop(CS_DROP_RINGBUF);
+	return err;
+}
+
 static __always_inline void *cs_reserve(__u64 size)
 {
 	void *rec = bpf_ringbuf_reserve(&events, size, 0);

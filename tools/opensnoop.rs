@@ -1,0 +1,535 @@
+//! opensnoop: trace open() syscalls (open, openat, openat2, creat), one row
+//! per open. Based on opensnoop(8) from BCC and libbpf-tools.
+
+use anyhow::Context;
+use corescope::escape::cstr;
+use corescope::output::{Line, Output};
+use corescope::prelude::*;
+use corescope::skel::opensnoop::types::{
+    opensnoop_consts as consts, opensnoop_event as Event, opensnoop_status as status,
+};
+use corescope::skel::opensnoop::OpensnoopSkelBuilder;
+use corescope::sym::{print_frames, user_stack, Frame, Symbolizer};
+
+#[rustfmt::skip]
+const SHORTS: &[(&str, char)] = &[("pid", 'p'), ("tid", 't'), ("uid", 'u'), ("cgroup", 'c'),
+    ("json", 'j'), ("duration", 'd'), ("buffer_pages", 'b'), ("verbose", 'v')];
+
+const EXAMPLES: &str = "EXAMPLES:
+    opensnoop                    # trace all open() syscalls
+    opensnoop -T -U -e           # add TIME(s), UID, FLAGS (octal) and MODE columns
+    opensnoop -x                 # only failed opens
+    opensnoop -p 181             # only PID 181 and its descendants (-t: one TID)
+    opensnoop -u 1000 -d 10      # only UID 1000 (or a name), for 10 seconds
+    opensnoop -n main            # only commands whose name contains \"main\"
+    opensnoop -f O_WRONLY -f O_RDWR   # only opens for writing
+    opensnoop -F                 # full paths (relative ones resolved in the kernel)
+    opensnoop --path /etc/       # only paths starting with /etc/ (in the kernel)
+    opensnoop --path '*passwd'   # only paths containing \"passwd\"
+    opensnoop --callers=4        # the 4 innermost user-space callers of each open
+    opensnoop -j -- make         # run make, trace it and its children, as JSON";
+
+/// Trace open() syscalls (open, openat, openat2, creat), one row per open.
+#[derive(Parser, Debug)]
+#[command(name = "opensnoop", version, after_help = EXAMPLES)]
+struct Args {
+    /// Include a TIME(s) column: seconds since tracing started
+    #[arg(short = 'T', long)]
+    timestamp: bool,
+    /// Include a UID column
+    #[arg(short = 'U', long)]
+    print_uid: bool,
+    /// Only show failed opens (filtered in the kernel)
+    #[arg(short = 'x', long)]
+    failed: bool,
+    /// Only show commands whose name (comm) contains NAME
+    #[arg(short = 'n', long, value_name = "NAME")]
+    name: Option<String>,
+    /// Include FLAGS (octal) and MODE (n/a without O_CREAT/O_TMPFILE) columns
+    #[arg(short = 'e', long, alias = "extended_fields")]
+    extended_fields: bool,
+    /// Only show opens with this flag, e.g. O_WRONLY (repeatable: any of them)
+    #[arg(short = 'f', long, alias = "flag_filter", value_name = "FLAG", value_parser = parse_flag)]
+    flag_filter: Vec<u32>,
+    /// Show full paths: a relative path is resolved against its dirfd or the cwd
+    #[arg(short = 'F', long)]
+    full_path: bool,
+    /// Only show paths starting with PATTERN, or containing it if it starts with '*'
+    #[arg(long, value_name = "PATTERN", value_parser = parse_pattern)]
+    path: Option<Pattern>,
+    /// Show the N innermost user-space callers of each open (default 3)
+    #[arg(long, value_name = "N", num_args = 0..=1, require_equals = true,
+          default_missing_value = "3", value_parser = clap::value_parser!(u8).range(1..=16))]
+    callers: Option<u8>,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+/// -f O_RDONLY: the access mode bits are zero, so it gets a bit no open flag uses.
+const RDONLY: u32 = 1 << 31;
+
+#[rustfmt::skip]
+const FLAGS: &[(&str, i32)] = &[
+    ("WRONLY", libc::O_WRONLY), ("RDWR", libc::O_RDWR), ("CREAT", libc::O_CREAT),
+    ("EXCL", libc::O_EXCL), ("NOCTTY", libc::O_NOCTTY), ("TRUNC", libc::O_TRUNC),
+    ("APPEND", libc::O_APPEND), ("NONBLOCK", libc::O_NONBLOCK), ("NDELAY", libc::O_NDELAY),
+    ("DSYNC", libc::O_DSYNC), ("SYNC", libc::O_SYNC), ("ASYNC", libc::O_ASYNC),
+    ("DIRECT", libc::O_DIRECT), ("DIRECTORY", libc::O_DIRECTORY),
+    ("NOFOLLOW", libc::O_NOFOLLOW), ("NOATIME", libc::O_NOATIME),
+    ("CLOEXEC", libc::O_CLOEXEC), ("PATH", libc::O_PATH), ("TMPFILE", libc::O_TMPFILE),
+    ("RDONLY", RDONLY as i32),
+];
+
+/// A flag name (O_ optional, any case) or a number (0x hex, 0 octal).
+fn parse_flag(s: &str) -> Result<u32, String> {
+    let up = s.to_ascii_uppercase();
+    let name = up.strip_prefix("O_").unwrap_or(&up);
+    if let Some(&(_, v)) = FLAGS.iter().find(|(n, _)| *n == name) {
+        return Ok(v as u32);
+    }
+    let num = match (s.strip_prefix("0x"), s.strip_prefix('0')) {
+        (Some(h), _) => u32::from_str_radix(h, 16),
+        (None, Some(o)) if !o.is_empty() => u32::from_str_radix(o, 8),
+        _ => s.parse(),
+    };
+    num.ok()
+        .filter(|&m| m != 0 && m & RDONLY == 0)
+        .ok_or_else(|| "a flag name such as O_WRONLY, or a number (0x hex, 0 octal)".into())
+}
+
+/// --path: the bytes, and whether they are a substring (leading '*') or a prefix.
+type Pattern = (Vec<u8>, bool);
+
+fn parse_pattern(s: &str) -> Result<Pattern, String> {
+    let t = s.strip_prefix('*').unwrap_or(s);
+    let t = t.strip_suffix('*').unwrap_or(t);
+    if t.is_empty() || t.len() > consts::OPENSNOOP_PATTERN_CAP.0 as usize {
+        return Err("1 to 64 bytes, besides a leading or trailing '*'".into());
+    }
+    Ok((t.as_bytes().to_vec(), s.starts_with('*')))
+}
+
+fn columns(a: &Args) -> Vec<Col> {
+    let mut c = Vec::new();
+    a.timestamp.then(|| c.push(Col::left("TIME(s)", 14)));
+    a.print_uid.then(|| c.push(Col::left("UID", 6)));
+    let tid = a.common.filter.tid.is_some();
+    c.push(Col::left(if tid { "TID" } else { "PID" }, 6));
+    c.push(Col::left("COMM", 16));
+    c.push(Col::right("FD", 4));
+    c.push(Col::right("ERR", 3));
+    if a.extended_fields {
+        c.push(Col::left("FLAGS", 8));
+        c.push(Col::left("MODE", 4));
+    }
+    c.push(Col::left("PATH", 0));
+    c
+}
+
+#[derive(Serialize)]
+struct Open<'a> {
+    timestamp: f64,
+    uid: u32,
+    pid: u32,
+    tid: u32,
+    comm: KStr<'a>,
+    fd: i32,
+    err: i32,
+    syscall: &'static str,
+    flags: u32,
+    /// None when the kernel ignores it (no O_CREAT / O_TMPFILE).
+    mode: Option<u32>,
+    path: KStr<'a>,
+    /// -F: the directory was prepended in the kernel.
+    resolved: bool,
+    /// The path lacks its beginning (-F: deeper than 64 levels) or its end.
+    path_truncated: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    filename: Option<KStr<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    callers: Option<Vec<Frame>>,
+    #[serde(skip)]
+    opts: &'a Args,
+}
+
+impl Row for Open<'_> {
+    fn cells(&self, l: &mut Line<'_>) {
+        let o = self.opts;
+        let id = [self.pid, self.tid][usize::from(o.common.filter.tid.is_some())];
+        (o.timestamp).then(|| l.cell(format_args!("{:.9}", self.timestamp)));
+        o.print_uid.then(|| l.cell(self.uid));
+        l.cell(id);
+        l.text(self.comm.0);
+        l.cell(self.fd);
+        l.cell(self.err);
+        if o.extended_fields {
+            l.cell(format_args!("{:08o}", self.flags));
+            let na = || "n/a".to_string();
+            l.cell(self.mode.map_or_else(na, |m| format!("{m:04o}")));
+        }
+        l.with(|s| {
+            (self.path_truncated && self.resolved).then(|| s.push_str("..."));
+            escape_into(s, self.path.0, false);
+        });
+    }
+}
+
+const SYSCALLS: [&str; 4] = ["open", "openat", "openat2", "creat"];
+
+fn has_mode(flags: u32) -> bool {
+    let tmp = libc::O_TMPFILE as u32;
+    flags & libc::O_CREAT as u32 != 0 || flags & tmp == tmp
+}
+
+/// Event (header + payload: callers, directory prefix, filename) → row.
+fn row<'a>(e: &'a Event, payload: &'a [u8], o: &'a Args, out: &Output) -> Open<'a> {
+    let nc = (e.nr_callers as usize * 8).min(payload.len());
+    let (stack, rest) = payload.split_at(nc);
+    let dl = (e.dir_len as usize).min(rest.len());
+    let path = cstr(&rest[..(dl + e.fname_len as usize).min(rest.len())]);
+    let st = e.status;
+    let resolved = st & status::OPENSNOOP_S_RESOLVED.0 as u16 != 0 && dl > 0;
+    let trunc = status::OPENSNOOP_S_DIR_TRUNC.0 | status::OPENSNOOP_S_FNAME_TRUNC.0;
+    let frames = user_stack(stack).into_iter().map(Frame::unknown).collect();
+    Open {
+        timestamp: out.clock.elapsed(e.ts_ns),
+        uid: e.uid,
+        pid: e.pid,
+        tid: e.tid,
+        comm: KStr(cstr(&e.comm)),
+        fd: if e.ret >= 0 { e.ret } else { -1 },
+        err: if e.ret >= 0 { 0 } else { -e.ret },
+        syscall: SYSCALLS.get(e.syscall as usize).unwrap_or(&"?"),
+        flags: e.flags,
+        mode: has_mode(e.flags).then_some(e.mode),
+        path: KStr(path),
+        resolved,
+        path_truncated: st & trunc as u16 != 0,
+        filename: resolved.then(|| KStr(path.get(dl..).unwrap_or_default())),
+        callers: o.callers.map(|_| frames),
+        opts: o,
+    }
+}
+
+/// -n: substring of the command name, in user space (as BCC).
+fn name_wanted(r: &Open<'_>, o: &Args) -> bool {
+    o.name
+        .as_deref()
+        .is_none_or(|n| n.is_empty() || r.comm.0.windows(n.len()).any(|w| w == n.as_bytes()))
+}
+
+/// Left out when missing: arm64 and riscv have no open(2) nor creat(2).
+#[rustfmt::skip]
+const OPTIONAL: &[&str] = &["handle_enter_open", "handle_exit_open", "handle_enter_creat",
+    "handle_exit_creat", "handle_enter_openat2", "handle_exit_openat2"];
+
+fn main() -> ExitCode {
+    corescope::main(|| {
+        let args: Args = parse(SHORTS);
+        let mut session = Session::new("opensnoop", &args.common, columns(&args))?;
+        session.optional_programs(OPTIONAL);
+        let mut storage = MaybeUninit::uninit();
+        let mut open = session.open(&mut storage, OpensnoopSkelBuilder::default())?;
+        let ro = open.maps.rodata_data.as_deref_mut().context("no .rodata")?;
+        ro.failed_only = u8::from(args.failed);
+        ro.full_path = u8::from(args.full_path);
+        let flags = args.flag_filter.iter().fold(0, |a, f| a | f);
+        ro.flag_mask = flags & !RDONLY;
+        ro.flag_rdonly = u8::from(flags & RDONLY != 0);
+        if let Some((text, substring)) = &args.path {
+            ro.path_match = if *substring { 2 } else { 1 };
+            ro.path_len = text.len() as u32;
+            ro.path_pat[..text.len()].copy_from_slice(text);
+        }
+        ro.callers_n = args.callers.map_or(0, u32::from);
+        let skel = session.load(open)?;
+        let sym = Symbolizer::new();
+        session.stream(&skel, |e: &Event, payload: &[u8], out: &mut Output| {
+            let mut r = row(e, payload, &args, out);
+            if !name_wanted(&r, &args) {
+                return Ok(());
+            }
+            if let Some(frames) = &mut r.callers {
+                let addrs: Vec<u64> = frames.iter().map(|f| f.addr).collect();
+                *frames = sym.user(e.pid, &addrs);
+            }
+            out.row(&r)?;
+            print_frames(out, r.callers.as_deref().unwrap_or_default())
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use corescope::output::{header_line, json_line, table_line};
+
+    fn args(a: &[&str]) -> Args {
+        corescope::cli::try_parse_from(
+            SHORTS,
+            std::iter::once("opensnoop").chain(a.iter().copied()),
+        )
+        .unwrap()
+    }
+
+    fn fails(a: &[&str]) -> bool {
+        corescope::cli::try_parse_from::<Args, _, _>(
+            SHORTS,
+            std::iter::once("opensnoop").chain(a.iter().copied()),
+        )
+        .is_err()
+    }
+
+    /// An event and its payload: callers, directory prefix, filename + NUL.
+    fn event(ret: i32, callers: &[u64], dir: &[u8], file: &[u8]) -> (Event, Vec<u8>) {
+        let mut e = Event {
+            pid: 4242,
+            tid: 4243,
+            uid: 1000,
+            ret,
+            nr_callers: callers.len() as u8,
+            dir_len: dir.len() as u16,
+            fname_len: file.len() as u16 + 1,
+            ..Default::default()
+        };
+        e.comm[..3].copy_from_slice(b"cat");
+        let mut p: Vec<u8> = callers.iter().flat_map(|a| a.to_ne_bytes()).collect();
+        p.extend_from_slice(dir);
+        p.extend_from_slice(file);
+        p.push(0);
+        if !dir.is_empty() {
+            e.status = status::OPENSNOOP_S_RESOLVED.0 as u16;
+        }
+        (e, p)
+    }
+
+    fn render(a: &Args, e: &Event, p: &[u8]) -> String {
+        let out = Output::new(false, columns(a)).unwrap();
+        table_line(&columns(a), &row(e, p, a, &out))
+    }
+
+    fn json(a: &Args, e: &Event, p: &[u8]) -> serde_json::Value {
+        let out = Output::new(true, columns(a)).unwrap();
+        let mut buf = Vec::new();
+        json_line("event", &row(e, p, a, &out), &mut buf).unwrap();
+        assert_eq!(buf.iter().filter(|&&b| b == b'\n').count(), 1);
+        serde_json::from_slice(&buf).unwrap()
+    }
+
+    #[test]
+    fn default_rows_match_bcc_layout() {
+        let a = args(&[]);
+        let h = header_line(&columns(&a));
+        assert_eq!(h, "PID    COMM               FD ERR PATH");
+        let (e, p) = event(3, &[], b"", b"/etc/passwd");
+        let r = render(&a, &e, &p);
+        assert_eq!(r, "4242   cat                 3   0 /etc/passwd");
+        let (e, p) = event(-2, &[], b"", b"/no/such");
+        let r2 = render(&a, &e, &p);
+        assert_eq!(r2, "4242   cat                -1   2 /no/such");
+        assert_eq!(h.find("PATH"), r.find('/'));
+        // -t: the first column is the TID.
+        let a = args(&["-t", "4243"]);
+        assert!(header_line(&columns(&a)).starts_with("TID "));
+        assert!(render(&a, &e, &p).starts_with("4243 "));
+    }
+
+    #[test]
+    fn optional_columns_stay_aligned() {
+        let a = args(&["-T", "-U", "-e"]);
+        let h = header_line(&columns(&a));
+        assert_eq!(
+            h,
+            "TIME(s)        UID    PID    COMM               FD ERR FLAGS    MODE PATH"
+        );
+        let (mut e, p) = event(5, &[], b"", b"/tmp/new");
+        let now = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC).unwrap();
+        e.ts_ns = now.tv_sec() as u64 * 1_000_000_000 + now.tv_nsec() as u64 + 1_500_000_000;
+        e.flags = (libc::O_CREAT | libc::O_WRONLY) as u32;
+        e.mode = 0o640;
+        let r = render(&a, &e, &p);
+        let t = r.split(' ').next().unwrap();
+        assert!(
+            t.len() == 11 && (1.0..2.0).contains(&t.parse::<f64>().unwrap()),
+            "{r}"
+        );
+        assert!(
+            r.ends_with("1000   4242   cat                 5   0 00000101 0640 /tmp/new"),
+            "{r}"
+        );
+        assert_eq!(h.find("PATH"), r.find("/tmp"));
+        assert_eq!(h.find("UID"), r.find("1000"));
+        e.flags = libc::O_RDONLY as u32;
+        let r = render(&a, &e, &p);
+        assert!(r.ends_with(" 00000000 n/a  /tmp/new"), "{r}");
+        assert_eq!(h.find("PATH"), r.find("/tmp"));
+    }
+
+    #[test]
+    fn hostile_path_stays_on_one_escaped_row() {
+        let a = args(&[]);
+        let (e, p) = event(3, &[], b"", b"/tmp/a\nb\x1b[2J\xff");
+        let r = render(&a, &e, &p);
+        assert!(r.ends_with(" /tmp/a\\nb\\e[2J\\xff"), "{r}");
+        assert!(!r.contains('\n') && !r.contains('\x1b'));
+        let (e, p) = event(3, &[], b"", b"/tmp/a\nb\x1bc");
+        let v = json(&args(&["-j"]), &e, &p);
+        assert_eq!(v["path"], "/tmp/a\nb\x1bc");
+    }
+
+    #[test]
+    fn json_has_numbers_and_flags() {
+        let a = args(&["-j", "-e"]);
+        let (mut e, p) = event(-13, &[], b"", b"/root/x");
+        e.flags = libc::O_CREAT as u32;
+        e.mode = 0o600;
+        e.syscall = 2;
+        let v = json(&a, &e, &p);
+        assert_eq!(v["type"], "event");
+        assert_eq!((v["fd"].as_i64(), v["err"].as_i64()), (Some(-1), Some(13)));
+        assert_eq!(
+            (v["pid"].as_u64(), v["tid"].as_u64()),
+            (Some(4242), Some(4243))
+        );
+        assert_eq!(v["flags"], libc::O_CREAT);
+        assert_eq!(v["mode"], 0o600);
+        assert_eq!(v["syscall"], "openat2");
+        assert_eq!(v["resolved"], false);
+        assert!(v.get("callers").is_none() && v.get("filename").is_none());
+        e.flags = 0;
+        assert!(json(&a, &e, &p)["mode"].is_null());
+    }
+
+    #[test]
+    fn full_path_prefix_and_resolved_flag() {
+        let a = args(&["-F", "-j"]);
+        let (e, p) = event(3, &[], b"/usr/share/", b"rel/name");
+        assert!(render(&a, &e, &p).ends_with(" /usr/share/rel/name"));
+        let v = json(&a, &e, &p);
+        assert_eq!(v["path"], "/usr/share/rel/name");
+        assert_eq!(
+            (&v["resolved"], &v["filename"]),
+            (&true.into(), &"rel/name".into())
+        );
+        // A directory chain too deep to walk whole is marked.
+        let (mut e, p) = event(3, &[], b"/deep/", b"x");
+        e.status |= status::OPENSNOOP_S_DIR_TRUNC.0 as u16;
+        assert!(render(&a, &e, &p).ends_with(" .../deep/x"));
+        assert_eq!(json(&a, &e, &p)["path_truncated"], true);
+    }
+
+    #[test]
+    fn callers_are_read_from_the_payload() {
+        let a = args(&["--callers=4"]);
+        let (e, p) = event(
+            3,
+            &[0x401000, 0x402000, 0x3131_3131_3131_3131, 0],
+            b"",
+            b"/f",
+        );
+        let out = Output::new(false, columns(&a)).unwrap();
+        let r = row(&e, &p, &a, &out);
+        let addrs: Vec<u64> = r.callers.iter().flatten().map(|f| f.addr).collect();
+        assert_eq!(
+            addrs,
+            [0x401000, 0x402000],
+            "stops at 0 and at non-addresses"
+        );
+        assert!(render(&a, &e, &p).ends_with(" /f"));
+        assert!(row(&e, &p, &args(&[]), &out).callers.is_none());
+    }
+
+    #[test]
+    fn name_filter_is_a_substring() {
+        let (e, p) = event(3, &[], b"", b"/f");
+        let out = Output::new(false, vec![]).unwrap();
+        for (flags, want) in [
+            (&["-n", "at"][..], true),
+            (&["-n", "dog"], false),
+            (&[], true),
+        ] {
+            let a = args(flags);
+            assert_eq!(name_wanted(&row(&e, &p, &a, &out), &a), want, "{flags:?}");
+        }
+    }
+
+    #[test]
+    fn every_flag_parses() {
+        let a = args(&[
+            "-T",
+            "-U",
+            "-x",
+            "-p",
+            "1",
+            "-t",
+            "2",
+            "-u",
+            "0",
+            "-d",
+            "3",
+            "-n",
+            "cat",
+            "-e",
+            "-f",
+            "O_WRONLY",
+            "-f",
+            "rdwr",
+            "-f",
+            "O_RDONLY",
+            "-F",
+            "-b",
+            "64",
+            "-c",
+            "/sys/fs/cgroup",
+            "--comm",
+            "sh",
+            "-j",
+            "--path",
+            "/etc/",
+            "--callers",
+            "-v",
+            "--btf",
+            "/x",
+        ]);
+        assert!(a.timestamp && a.print_uid && a.failed && a.extended_fields && a.full_path);
+        assert_eq!(a.common.filter.pid, vec![1]);
+        assert_eq!(
+            (a.common.filter.tid, a.common.filter.uid),
+            (Some(2), Some(0))
+        );
+        assert_eq!(
+            (a.common.run.duration, a.common.run.buffer_pages),
+            (Some(3), 64)
+        );
+        assert!(a.common.run.json && a.common.filter.cgroup.is_some());
+        assert_eq!(a.callers, Some(3));
+        let want = [libc::O_WRONLY as u32, libc::O_RDWR as u32, RDONLY];
+        assert_eq!(a.flag_filter, want);
+        assert_eq!(a.path, Some((b"/etc/".to_vec(), false)));
+        // BCC's spellings, numbers, substring patterns, N callers.
+        let a = args(&[
+            "--extended_fields",
+            "--flag_filter",
+            "0100",
+            "--path",
+            "*passwd*",
+        ]);
+        assert!(a.extended_fields);
+        assert_eq!(a.flag_filter, [0o100]);
+        assert_eq!(a.path, Some((b"passwd".to_vec(), true)));
+        assert_eq!(args(&["--callers=7"]).callers, Some(7));
+        assert_eq!(args(&["-f", "0x40"]).flag_filter, [0x40]);
+        for bad in [
+            &["-f", "O_BOGUS"][..],
+            &["-f", "0"],
+            &["--path", "*"],
+            &["--path", &"x".repeat(65)],
+            &["--callers=0"],
+            &["--callers=17"],
+            &["-b", "3"],
+            &["-p", "x"],
+        ] {
+            assert!(fails(bad), "{bad:?} should be refused");
+        }
+    }
+}
