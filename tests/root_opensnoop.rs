@@ -4,42 +4,18 @@
 //! here with frame pointers) and uses unique file names.
 
 use std::ffi::OsStr;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::util::tool;
+use crate::util::{marker, root_or_skip as root, tool, ChildGuard as Guard};
 
 // ---- small utilities (kept local; see the execsnoop root tests) ----------
-
-/// Whether root tests can run here; skips (printed) off CI, fails on CI.
-fn root(test: &str) -> bool {
-    if nix::unistd::geteuid().is_root() {
-        return true;
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{test}: root tests must run on CI, but this is not root");
-    }
-    // Straight to fd 2: libtest would hide an eprintln! of a passing test.
-    let _ = writeln!(
-        std::io::stderr(),
-        "skipping {test}: needs root (run `sudo make test`)"
-    );
-    false
-}
-
-/// A unique name fragment for this test run.
-fn marker(test: &str) -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    let n = N.fetch_add(1, Ordering::Relaxed);
-    format!("csos-{}-{n}-{test}", std::process::id())
-}
 
 /// A directory removed on drop.
 struct TempDir(PathBuf);
@@ -60,18 +36,6 @@ impl TempDir {
 impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A child process killed (by its PID) and reaped on drop.
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        if let Ok(None) = self.0.try_wait() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
     }
 }
 

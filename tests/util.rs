@@ -51,7 +51,12 @@ pub fn root_or_skip(test: &str) -> bool {
             nix::unistd::geteuid()
         );
     }
-    eprintln!("{test}: skipped: needs root to load BPF programs (run the tests with sudo)");
+    // Straight to fd 2: libtest hides eprintln! output of passing tests.
+    use std::io::Write as _;
+    let _ = writeln!(
+        std::io::stderr(),
+        "{test}: skipped: needs root to load BPF programs (run the tests with sudo)"
+    );
     false
 }
 
