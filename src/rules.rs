@@ -262,7 +262,11 @@ impl Rule {
                 }
                 _ => match parse_proto(&key) {
                     Ok(p) => set_once(&mut r.proto, p, "a protocol")?,
-                    Err(_) => return Err(err(format!("unknown word '{w}'"), GRAMMAR)),
+                    Err(_) => {
+                        let names: Vec<&str> = PROTOS.iter().map(|(n, _)| *n).collect();
+                        let hint = format!("protocols are {}; {GRAMMAR}", names.join(", "));
+                        return Err(err(format!("unknown protocol or keyword '{w}'"), hint));
+                    }
                 },
             }
         }
@@ -799,12 +803,16 @@ mod tests {
     fn invalid_rules_say_why() {
         for (input, want) in [
             ("", "empty rule"),
-            ("# only a comment", "unknown word '#'"),
+            ("# only a comment", "unknown protocol or keyword '#'"),
             ("udp dst-port 70000", "port 70000 is out of range (0-65535)"),
             ("udp dst-port 9-3", "port range 9-3 is reversed"),
             ("udp dst-port x", "bad port 'x'"),
             ("udp dst-port", "'dst-port' needs a value"),
-            ("tpc", "unknown word 'tpc'"),
+            ("tpc", "unknown protocol or keyword 'tpc'"),
+            (
+                "udp dest-port 53",
+                "unknown protocol or keyword 'dest-port'",
+            ),
             ("proto tpc", "unknown protocol 'tpc'"),
             ("proto 256", "protocol number 256 is out of range (0-255)"),
             (

@@ -81,16 +81,18 @@ struct xd_ports {
 	__be16 dport;
 };
 
-/* One packet, as far as the rules need it. */
+/* One packet, as far as the rules need it. parse() copies out everything
+ * match() reads, so that no packet pointer is live after parsing: the
+ * verifier can then merge the many parsing paths (VLAN tags, IPv4 / IPv6,
+ * extension headers) before matching instead of multiplying them. */
 struct pkt {
-	void *end;     /* data_end, to re-check reads the verifier cannot tie to family */
-	__u8 *smac;
-	__u8 *saddr;
-	__u8 *daddr;
-	__u32 slot;    /* IP protocol 0..255, XD_PROTO_NONIP */
-	__u32 sport;   /* host order, when has_ports */
+	struct xdpdrop_lpm4 src4, dst4; /* LPM keys (/32), when IPv4 */
+	struct xdpdrop_lpm6 src6, dst6; /* LPM keys (/128), when IPv6 */
+	struct xdpdrop_mac mac;         /* source MAC, when a rule needs it */
+	__u32 slot;                     /* IP protocol 0..255, or XD_PROTO_NONIP */
+	__u32 sport;                    /* host order, when has_ports */
 	__u32 dport;
-	__u8 family;   /* 0 (not IP), 4, 6 */
+	__u8 family;                    /* 0 (not IP), 4, 6 */
 	__u8 has_ports;
 };
 
@@ -168,104 +170,183 @@ static __always_inline int is_ext_hdr(__u8 h)
 	       h == 139 || h == 140;
 }
 
-/* Fills p; returns 0, or -1 for a truncated or malformed packet. */
-static __always_inline int parse(void *data, void *end, struct pkt *p)
+/* Parsing has two paths. The fast one reads an untagged IPv4 packet, or an
+ * untagged IPv6 packet without extension headers, in place. Everything
+ * else (VLAN tags, IPv6 extension headers) goes through the slow one, which
+ * copies each header out with bpf_xdp_load_bytes() at a scalar offset.
+ * Reading in place at an offset makes the verifier track that offset
+ * precisely, so every combination of tag count and extension header sizes
+ * would be a separate path (exponential in the number of headers); an
+ * offset only passed to a helper is not tracked, and the loops converge. */
+
+/* IPv4 header → p; *hl: its length with options, *first: first fragment. */
+static __always_inline int ip4_hdr(const struct xd_ip4 *ip, struct pkt *p, __u32 *hl,
+				   __u8 *proto, int *first)
 {
-	struct xd_eth *eth = data;
-	void *cur = eth + 1;
-	void *l4;
-	__be16 type;
-	__u8 proto;
-	int first_frag = 1;
+	__u32 dims = xd_cfg.dims;
 
-	p->end = end;
-	if (cur > end)
+	*hl = (ip->vihl & 0xf) * 4;
+	if ((ip->vihl >> 4) != 4 || *hl < sizeof(*ip))
 		return -1;
-	p->smac = eth->src;
-	type = eth->proto;
-#pragma unroll
-	for (int i = 0; i < 2; i++) {
-		struct xd_vlan *vh = cur;
+	p->family = 4;
+	if (dims & XD_D_SRC4) {
+		p->src4.prefixlen = 32;
+		__builtin_memcpy(p->src4.addr, ip->saddr, 4);
+	}
+	if (dims & XD_D_DST4) {
+		p->dst4.prefixlen = 32;
+		__builtin_memcpy(p->dst4.addr, ip->daddr, 4);
+	}
+	*proto = ip->proto;
+	*first = (bpf_ntohs(ip->frag_off) & 0x1fff) == 0;
+	return 0;
+}
 
+static __always_inline int ip6_hdr(const struct xd_ip6 *ip6, struct pkt *p, __u8 *proto)
+{
+	__u32 dims = xd_cfg.dims;
+
+	if ((ip6->vtc >> 4) != 6)
+		return -1;
+	p->family = 6;
+	if (dims & XD_D_SRC6) {
+		p->src6.prefixlen = 128;
+		__builtin_memcpy(p->src6.addr, ip6->saddr, 16);
+	}
+	if (dims & XD_D_DST6) {
+		p->dst6.prefixlen = 128;
+		__builtin_memcpy(p->dst6.addr, ip6->daddr, 16);
+	}
+	*proto = ip6->nexthdr;
+	return 0;
+}
+
+static __always_inline int has_ports(__u8 proto, int first)
+{
+	return first && (proto == XD_IPPROTO_TCP || proto == XD_IPPROTO_UDP);
+}
+
+/* The slow path, from the EtherType `type` at offset 12. */
+static __always_inline int parse_slow(struct xdp_md *ctx, __be16 type, struct pkt *p)
+{
+	__u32 off = sizeof(struct xd_eth), hl;
+	__u8 proto;
+	int first = 1;
+	union {
+		struct xd_vlan vlan;
+		struct xd_ip4 ip4;
+		struct xd_ip6 ip6;
+		struct xd_ext ext;
+		__u8 l4[20];
+	} h;
+
+	for (int i = 0; i < 2; i++) {
 		if (type != bpf_htons(XD_ETH_P_8021Q) && type != bpf_htons(XD_ETH_P_8021AD))
 			break;
-		if ((void *)(vh + 1) > end)
+		if (bpf_xdp_load_bytes(ctx, off, &h.vlan, sizeof(h.vlan)))
 			return -1;
-		type = vh->proto;
-		cur = vh + 1;
+		type = h.vlan.proto;
+		off += sizeof(h.vlan);
 	}
-
 	if (type == bpf_htons(XD_ETH_P_IP)) {
-		struct xd_ip4 *ip = cur;
-		__u32 hl;
-
-		if ((void *)(ip + 1) > end)
+		if (bpf_xdp_load_bytes(ctx, off, &h.ip4, sizeof(h.ip4)) ||
+		    ip4_hdr(&h.ip4, p, &hl, &proto, &first))
 			return -1;
-		hl = (ip->vihl & 0xf) * 4;
-		if ((ip->vihl >> 4) != 4 || hl < sizeof(*ip))
-			return -1;
-		l4 = cur + hl; /* past the options */
-		if (l4 > end)
-			return -1;
-		p->family = 4;
-		p->saddr = ip->saddr;
-		p->daddr = ip->daddr;
-		proto = ip->proto;
-		first_frag = (bpf_ntohs(ip->frag_off) & 0x1fff) == 0;
+		off += hl;
 	} else if (type == bpf_htons(XD_ETH_P_IPV6)) {
-		struct xd_ip6 *ip6 = cur;
-
-		if ((void *)(ip6 + 1) > end)
+		if (bpf_xdp_load_bytes(ctx, off, &h.ip6, sizeof(h.ip6)) || ip6_hdr(&h.ip6, p, &proto))
 			return -1;
-		if ((ip6->vtc >> 4) != 6)
-			return -1;
-		p->family = 6;
-		p->saddr = ip6->saddr;
-		p->daddr = ip6->daddr;
-		proto = ip6->nexthdr;
-		l4 = ip6 + 1;
-		for (int i = 0; i < XD_MAX_EXT_HDRS; i++) {
-			struct xd_ext *h = l4;
+		off += sizeof(h.ip6);
+		for (int i = 0; i < XD_MAX_EXT_HDRS && is_ext_hdr(proto); i++) {
+			__u8 cur = proto;
 
-			if (!is_ext_hdr(proto))
-				break;
-			if ((void *)(h + 1) > end)
+			if (bpf_xdp_load_bytes(ctx, off, &h.ext, sizeof(h.ext)))
 				return -1;
-			if (proto == 44) {
-				/* fragment header: offset in the top 13 bits */
-				if (bpf_ntohs(h->frag_off) & 0xfff8)
-					first_frag = 0;
-				l4 += 8;
-			} else if (proto == 51) {
-				l4 += ((__u32)h->hdrlen + 2) * 4;
+			proto = h.ext.nexthdr;
+			if (cur == 44) { /* fragment: 8 bytes, offset in the top 13 bits */
+				first = first && !(bpf_ntohs(h.ext.frag_off) & 0xfff8);
+				off += 8;
+			} else if (cur == 51) { /* AH: in 4-byte units, minus 2 */
+				off += ((__u32)h.ext.hdrlen + 2) * 4;
 			} else {
-				l4 += ((__u32)h->hdrlen + 1) * 8;
+				off += ((__u32)h.ext.hdrlen + 1) * 8;
 			}
-			proto = h->nexthdr;
 		}
 		if (is_ext_hdr(proto))
 			return -1; /* more extension headers than we skip */
-		if (l4 > end)
-			return -1;
 	} else {
-		p->family = 0;
-		p->slot = XD_PROTO_NONIP;
-		return 0;
+		return 0; /* not IP */
 	}
 	p->slot = proto;
+	if (has_ports(proto, first)) {
+		/* the whole minimal header must be there: 20 bytes TCP, 8 UDP */
+		if (proto == XD_IPPROTO_TCP ? bpf_xdp_load_bytes(ctx, off, h.l4, 20)
+					    : bpf_xdp_load_bytes(ctx, off, h.l4, 8))
+			return -1;
+		p->sport = bpf_ntohs(((struct xd_ports *)h.l4)->sport);
+		p->dport = bpf_ntohs(((struct xd_ports *)h.l4)->dport);
+		p->has_ports = 1;
+	} else if (off > ctx->data_end - ctx->data) {
+		return -1; /* headers longer than the packet */
+	}
+	return 0;
+}
 
-	if (first_frag && (proto == XD_IPPROTO_TCP || proto == XD_IPPROTO_UDP)) {
+/* Fills p; returns 0, or -1 for a truncated or malformed packet. */
+static __always_inline int parse(struct xdp_md *ctx, struct pkt *p)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	struct xd_eth *eth = data;
+	void *l4;
+	__u32 hl;
+	__u8 proto;
+	int first = 1;
+
+	p->family = 0;
+	p->has_ports = 0;
+	p->slot = XD_PROTO_NONIP;
+	if ((void *)(eth + 1) > end)
+		return -1;
+	if (xd_cfg.dims & XD_D_MAC) {
+		__builtin_memcpy(p->mac.addr, eth->src, 6);
+		p->mac.addr[6] = p->mac.addr[7] = 0;
+	}
+	if (eth->proto == bpf_htons(XD_ETH_P_IP)) {
+		struct xd_ip4 *ip = (void *)(eth + 1);
+
+		if ((void *)(ip + 1) > end || ip4_hdr(ip, p, &hl, &proto, &first))
+			return -1;
+		l4 = (void *)ip + hl;
+	} else if (eth->proto == bpf_htons(XD_ETH_P_IPV6)) {
+		struct xd_ip6 *ip6 = (void *)(eth + 1);
+
+		if ((void *)(ip6 + 1) > end)
+			return -1;
+		if (is_ext_hdr(ip6->nexthdr))
+			return parse_slow(ctx, eth->proto, p);
+		if (ip6_hdr(ip6, p, &proto))
+			return -1;
+		l4 = ip6 + 1;
+	} else if (eth->proto == bpf_htons(XD_ETH_P_8021Q) ||
+		   eth->proto == bpf_htons(XD_ETH_P_8021AD)) {
+		return parse_slow(ctx, eth->proto, p);
+	} else {
+		return 0; /* not IP */
+	}
+	p->slot = proto;
+	if (has_ports(proto, first)) {
 		struct xd_ports *ports = l4;
 		/* the whole minimal header must be there: 20 bytes TCP, 8 UDP */
 		__u32 need = proto == XD_IPPROTO_TCP ? 20 : 8;
 
-		if (l4 + need > end)
-			return -1;
-		if ((void *)(ports + 1) > end)
+		if (l4 + need > end || (void *)(ports + 1) > end)
 			return -1;
 		p->sport = bpf_ntohs(ports->sport);
 		p->dport = bpf_ntohs(ports->dport);
 		p->has_ports = 1;
+	} else if (l4 > end) {
+		return -1; /* headers longer than the packet */
 	}
 	return 0;
 }
@@ -293,24 +374,13 @@ static __always_inline struct xdpdrop_bits *wild(__u32 which)
 static __always_inline struct xdpdrop_bits *addr_bits(struct pkt *p, int src)
 {
 	__u32 dims = xd_cfg.dims;
-	__u8 *a = src ? p->saddr : p->daddr;
 
-	if (p->family == 4 && (dims & (src ? XD_D_SRC4 : XD_D_DST4))) {
-		struct xdpdrop_lpm4 k = { .prefixlen = 32 };
-
-		if ((void *)(a + 4) > p->end)
-			return NULL;
-		__builtin_memcpy(k.addr, a, 4);
-		return bpf_map_lookup_elem(src ? (void *)&xd_src4 : (void *)&xd_dst4, &k);
-	}
-	if (p->family == 6 && (dims & (src ? XD_D_SRC6 : XD_D_DST6))) {
-		struct xdpdrop_lpm6 k = { .prefixlen = 128 };
-
-		if ((void *)(a + 16) > p->end)
-			return NULL;
-		__builtin_memcpy(k.addr, a, 16);
-		return bpf_map_lookup_elem(src ? (void *)&xd_src6 : (void *)&xd_dst6, &k);
-	}
+	if (p->family == 4 && (dims & (src ? XD_D_SRC4 : XD_D_DST4)))
+		return src ? bpf_map_lookup_elem(&xd_src4, &p->src4)
+			   : bpf_map_lookup_elem(&xd_dst4, &p->dst4);
+	if (p->family == 6 && (dims & (src ? XD_D_SRC6 : XD_D_DST6)))
+		return src ? bpf_map_lookup_elem(&xd_src6, &p->src6)
+			   : bpf_map_lookup_elem(&xd_dst6, &p->dst6);
 	return wild(src ? XD_W_SRC : XD_W_DST);
 }
 
@@ -329,75 +399,60 @@ static __always_inline struct xdpdrop_bits *port_bits(void *classes, void *bits,
 	return bpf_map_lookup_elem(bits, &cls);
 }
 
+/* acc &= b, over the words in use. Each bitmap is folded into the stack
+ * accumulator as soon as it is looked up, so that no map value pointer
+ * stays live across the other lookups: the verifier then sees one path per
+ * dimension instead of their product. */
+static __always_inline int and_bits(__u64 *acc, struct xdpdrop_bits *b)
+{
+	if (!b)
+		return -1;
+#pragma unroll
+	for (__u32 i = 0; i < XD_WORDS; i++)
+		if (i < xd_cfg.nwords)
+			acc[i] &= b->w[i];
+	return 0;
+}
+
 /* The first rule the packet matches, -1 for none, -2 on an internal error. */
 static __always_inline int match(struct pkt *p)
 {
 	__u32 dims = xd_cfg.dims;
-	struct xdpdrop_bits *b_ip = NULL, *b_src = NULL, *b_dst = NULL;
-	struct xdpdrop_bits *b_sport = NULL, *b_dport = NULL, *b_mac = NULL;
+	__u64 acc[XD_WORDS];
+
+#pragma unroll
+	for (__u32 i = 0; i < XD_WORDS; i++)
+		if (i < xd_cfg.nwords)
+			acc[i] = ~0ULL;
 
 	if (p->family == 0) {
-		b_ip = wild(XD_W_NONIP);
-		if (!b_ip)
+		if (and_bits(acc, wild(XD_W_NONIP)))
 			return -2;
 	} else {
-		if (dims & XD_D_PROTO) {
-			b_ip = bpf_map_lookup_elem(&xd_proto, &p->slot);
-			if (!b_ip)
-				return -2;
-		}
-		if (dims & XD_D_SRC) {
-			b_src = addr_bits(p, 1);
-			if (!b_src)
-				return -2;
-		}
-		if (dims & XD_D_DST) {
-			b_dst = addr_bits(p, 0);
-			if (!b_dst)
-				return -2;
-		}
-		if (dims & XD_D_SPORT) {
-			b_sport = port_bits(&xd_sport_class, &xd_sport_bits, p->has_ports, p->sport);
-			if (!b_sport)
-				return -2;
-		}
-		if (dims & XD_D_DPORT) {
-			b_dport = port_bits(&xd_dport_class, &xd_dport_bits, p->has_ports, p->dport);
-			if (!b_dport)
-				return -2;
-		}
+		if ((dims & XD_D_PROTO) && and_bits(acc, bpf_map_lookup_elem(&xd_proto, &p->slot)))
+			return -2;
+		if ((dims & XD_D_SRC) && and_bits(acc, addr_bits(p, 1)))
+			return -2;
+		if ((dims & XD_D_DST) && and_bits(acc, addr_bits(p, 0)))
+			return -2;
+		if ((dims & XD_D_SPORT) &&
+		    and_bits(acc, port_bits(&xd_sport_class, &xd_sport_bits, p->has_ports, p->sport)))
+			return -2;
+		if ((dims & XD_D_DPORT) &&
+		    and_bits(acc, port_bits(&xd_dport_class, &xd_dport_bits, p->has_ports, p->dport)))
+			return -2;
 	}
 	if (dims & XD_D_MAC) {
-		struct xdpdrop_mac k = {};
+		struct xdpdrop_bits *b = bpf_map_lookup_elem(&xd_mac, &p->mac);
 
-		__builtin_memcpy(k.addr, p->smac, 6);
-		b_mac = bpf_map_lookup_elem(&xd_mac, &k);
-		if (!b_mac)
-			b_mac = wild(XD_W_MAC);
-		if (!b_mac)
+		if (and_bits(acc, b ? b : wild(XD_W_MAC)))
 			return -2;
 	}
 
-	for (__u32 i = 0; i < XD_WORDS; i++) {
-		__u64 m = ~0ULL;
-
-		if (i >= xd_cfg.nwords)
-			break;
-		if (b_ip)
-			m &= b_ip->w[i];
-		if (b_src)
-			m &= b_src->w[i];
-		if (b_dst)
-			m &= b_dst->w[i];
-		if (b_sport)
-			m &= b_sport->w[i];
-		if (b_dport)
-			m &= b_dport->w[i];
-		if (b_mac)
-			m &= b_mac->w[i];
-		if (m)
-			return i * 64 + ctz64(m);
-	}
+#pragma unroll
+	for (__u32 i = 0; i < XD_WORDS; i++)
+		if (i < xd_cfg.nwords && acc[i])
+			return i * 64 + ctz64(acc[i]);
 	return -1;
 }
 
@@ -414,11 +469,9 @@ static __always_inline int verdict(int drop, __u64 len)
 SEC("xdp")
 int xdpdrop(struct xdp_md *ctx)
 {
-	void *data = (void *)(long)ctx->data;
-	void *end = (void *)(long)ctx->data_end;
-	__u64 len = end - data;
-	struct pkt p = {};
-	int bad = parse(data, end, &p);
+	__u64 len = ctx->data_end - ctx->data;
+	struct pkt p;
+	int bad = parse(ctx, &p);
 	int rule;
 
 	if (xd_cfg.drop_all) {
