@@ -32,6 +32,22 @@ pub struct Count {
     pub bytes: u64,
 }
 
+impl std::ops::Add for Count {
+    type Output = Count;
+    fn add(self, o: Count) -> Count {
+        Count {
+            packets: self.packets + o.packets,
+            bytes: self.bytes + o.bytes,
+        }
+    }
+}
+
+impl std::iter::Sum for Count {
+    fn sum<I: Iterator<Item = Count>>(it: I) -> Count {
+        it.fold(Count::default(), |a, b| a + b)
+    }
+}
+
 /// Slots `0..n` of a per-CPU array of [`Count`]s, summed over the CPUs.
 pub fn counts(map: &dyn MapCore, n: usize) -> Result<Vec<Count>> {
     (0..n as u32)

@@ -37,6 +37,14 @@ impl XdpMode {
         }
     }
 
+    /// Fails for a mode xdpdrop cannot attach in (hardware offload).
+    pub fn check(self) -> Result<(), UserError> {
+        match self {
+            Self::Offload => Err(offload_error()),
+            _ => Ok(()),
+        }
+    }
+
     fn flags(self) -> u32 {
         match self {
             Self::Native => sys::XDP_FLAGS_DRV_MODE,
@@ -201,9 +209,7 @@ impl XdpLink {
         mode: XdpMode,
         force: bool,
     ) -> Result<Self> {
-        if mode == XdpMode::Offload {
-            return Err(offload_error().into());
-        }
+        mode.check()?;
         for e in existing(ifindex)? {
             if !force {
                 let how = match e.link_id {

@@ -19,7 +19,9 @@ use std::net::IpAddr;
 
 use anyhow::{anyhow, Context, Result};
 use libbpf_rs::{Map, MapCore, MapFlags, Object, OpenObject};
+use serde::Serialize;
 
+use crate::counters::Count;
 use crate::error::UserError;
 
 /// Most rules in one set (one bit each in the matcher's bitmaps).
@@ -58,14 +60,18 @@ const GRAMMAR: &str = "a rule is words ANDed together: [tcp|udp|icmp|icmpv6|prot
                        [src CIDR] [dst CIDR] [src-port P[-P]] [dst-port P[-P]] [src-mac MAC], \
                        e.g. 'udp dst-port 53' or 'src 10.0.0.0/8 tcp dst-port 1024-2047'";
 
-/// Name of IP protocol `p`, if it has one here.
-pub fn proto_name(p: u8) -> Option<&'static str> {
+fn known_proto(p: u8) -> Option<&'static str> {
     PROTOS.iter().find(|(_, n)| *n == p).map(|(s, _)| *s)
+}
+
+/// Name of IP protocol `p` (`udp`), or its number if it has no name here.
+pub fn proto_name(p: u8) -> String {
+    known_proto(p).map_or(p.to_string(), str::to_string)
 }
 
 /// `17 udp` (number and name), or just the number.
 pub fn proto_label(p: u8) -> String {
-    proto_name(p).map_or(p.to_string(), |n| format!("{p} {n}"))
+    known_proto(p).map_or(p.to_string(), |n| format!("{p} {n}"))
 }
 
 /// An IPv4 or IPv6 prefix; host bits are cleared.
@@ -328,7 +334,7 @@ struct ProtoName(u8);
 
 impl fmt::Display for ProtoName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match proto_name(self.0) {
+        match known_proto(self.0) {
             Some(n) => f.write_str(n),
             None => write!(f, "proto {}", self.0),
         }
@@ -419,6 +425,66 @@ pub fn check_count(n: usize) -> Result<(), UserError> {
         ));
     }
     Ok(())
+}
+
+/// What is done with the packets that match: dropped (the default), or
+/// passed with everything else dropped (`allow_only`); with `dry_run`,
+/// nothing is dropped, what would have been is counted. Also the options.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::Args)]
+pub struct Policy {
+    /// Invert the rules: pass packets matching one, drop all others
+    #[arg(long)]
+    pub allow_only: bool,
+    /// Count what would be dropped, but pass everything
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
+}
+
+/// Per-action totals (`malformed` and `would_drop` are parts of `pass`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Actions {
+    pub drop: Count,
+    pub pass: Count,
+    pub aborted: Count,
+    pub malformed: Count,
+    pub would_drop: Count,
+}
+
+impl Policy {
+    /// The per-action totals, from what the matcher counted: packets that
+    /// matched a rule (`hit`), matched none (`miss`), could not be parsed
+    /// (passed), or aborted.
+    pub fn actions(&self, hit: Count, miss: Count, malformed: Count, aborted: Count) -> Actions {
+        let (drop, keep) = if self.allow_only {
+            (miss, hit)
+        } else {
+            (hit, miss)
+        };
+        let mut a = Actions {
+            drop,
+            pass: keep + malformed,
+            aborted,
+            malformed,
+            would_drop: Count::default(),
+        };
+        if self.dry_run {
+            (a.pass, a.would_drop, a.drop) = (a.pass + drop, drop, Count::default());
+        }
+        a
+    }
+}
+
+impl Actions {
+    /// (table label, JSON name, count), in display order.
+    pub fn list(&self) -> [(&'static str, &'static str, Count); 5] {
+        [
+            ("DROP", "drop", self.drop),
+            ("PASS", "pass", self.pass),
+            ("ABORTED", "aborted", self.aborted),
+            ("PASS (malformed)", "malformed", self.malformed),
+            ("PASS (dry run)", "would_drop", self.would_drop),
+        ]
+    }
 }
 
 /// A bitmap of rules, `nwords` long.
@@ -852,6 +918,34 @@ mod tests {
         let e = parse_arg("udp dport 1-").unwrap_err();
         assert_eq!(e.msg, "--drop 'udp dport 1-': bad port ''");
         assert!(check_count(MAX_RULES).is_ok() && check_count(MAX_RULES + 1).is_err());
+    }
+
+    #[test]
+    fn actions_follow_from_the_counts_and_the_policy() {
+        let c = |packets, bytes| Count { packets, bytes };
+        let (hit, miss, mal, ab) = (c(10, 1000), c(5, 500), c(2, 20), c(1, 10));
+        let p = |allow_only, dry_run| Policy {
+            allow_only,
+            dry_run,
+        };
+        let a = p(false, false).actions(hit, miss, mal, ab);
+        assert_eq!(
+            (a.drop, a.pass, a.aborted, a.malformed),
+            (hit, c(7, 520), ab, mal)
+        );
+        let a = p(true, false).actions(hit, miss, mal, ab);
+        assert_eq!(
+            (a.drop, a.pass, a.would_drop),
+            (miss, c(12, 1020), Count::default())
+        );
+        let a = p(false, true).actions(hit, miss, mal, ab);
+        assert_eq!(
+            (a.drop, a.pass, a.would_drop),
+            (Count::default(), c(17, 1520), hit)
+        );
+        let a = p(true, true).actions(hit, miss, mal, ab);
+        assert_eq!((a.drop, a.would_drop), (Count::default(), miss));
+        assert_eq!(a.list()[4], ("PASS (dry run)", "would_drop", miss));
     }
 
     #[test]

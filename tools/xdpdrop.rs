@@ -13,7 +13,7 @@ use corescope::counters::{self, counts, Count, CounterRow};
 use corescope::net::{self, XdpLink, XdpMode};
 use corescope::output::Output;
 use corescope::prelude::*;
-use corescope::rules::{self, Rule, Tables};
+use corescope::rules::{self, proto_label, proto_name, Actions, Policy, Rule, Tables};
 use corescope::skel::xdpdrop::types::xdpdrop_stat as St;
 use corescope::skel::xdpdrop::{XdpdropSkel, XdpdropSkelBuilder};
 use corescope::UserError;
@@ -24,12 +24,10 @@ const SHORTS: &[(&str, char)] = &[("json", 'j'), ("duration", 'd'), ("verbose", 
 const EXAMPLES: &str = "EXAMPLES:
     xdpdrop eth0                           # drop everything; dropped pkt/s per IP protocol
     xdpdrop eth0 --drop 'udp dst-port 53'  # drop UDP to port 53, pass the rest
-    xdpdrop eth0 --drop 'src 192.0.2.0/24' --drop 'src 2001:db8::/32'
-    xdpdrop eth0 --drop 'tcp dst-port 6000-6063 src-mac 02:00:00:00:00:01'
+    xdpdrop eth0 --drop 'tcp src 10.0.0.0/8 dst-port 6000-6063' --drop 'src 2001:db8::/32'
     xdpdrop eth0 --rules deny.rules        # one rule a line, # comments
     xdpdrop eth0 --allow-only --rules allow.rules   # pass matches, drop the rest (ARP too)
-    xdpdrop eth0 -n --drop udp             # dry run: count what would be dropped
-    xdpdrop eth0 -j -i 5 -d 60 --drop icmp # JSON records every 5 s, for a minute
+    xdpdrop eth0 -n -j -i 5 --drop udp     # dry run: count only; JSON every 5 s
     xdpdrop eth0 --mode skb --force        # generic XDP, replacing an attached program";
 
 /// Drop packets at XDP by rules (all packets if none), with live counters.
@@ -44,12 +42,8 @@ struct Args {
     /// Read rules from FILE: one rule a line, # starts a comment
     #[arg(long, value_name = "FILE")]
     rules: Option<PathBuf>,
-    /// Invert the rules: pass packets matching one, drop all others
-    #[arg(long)]
-    allow_only: bool,
-    /// Count what would be dropped, but pass everything
-    #[arg(short = 'n', long)]
-    dry_run: bool,
+    #[command(flatten)]
+    policy: Policy,
     /// XDP mode
     #[arg(short = 'm', long, value_enum, default_value_t)]
     mode: XdpMode,
@@ -64,23 +58,16 @@ struct Args {
     run: RunArgs,
 }
 
-/// Action counters (enum xdpdrop_stat): index, table label, JSON name.
-const ACTIONS: [(St, &str, &str); 5] = [
-    (St::XD_ST_DROP, "DROP", "drop"),
-    (St::XD_ST_PASS, "PASS", "pass"),
-    (St::XD_ST_ABORTED, "ABORTED", "aborted"),
-    (St::XD_ST_MALFORMED, "PASS (malformed)", "malformed"),
-    (St::XD_ST_WOULD_DROP, "PASS (dry run)", "would_drop"),
-];
-
-/// Counters summed over CPUs: per rule, per action, per protocol slot.
-type Snap = Vec<Vec<Count>>;
-
-/// Rows of one block: JSON record type, row.
-type Rows = Vec<(&'static str, CounterRow<Key>)>;
+/// Counters summed over CPUs: per rule, per protocol slot (no rules: 258),
+/// per action.
+#[derive(Clone, Default)]
+struct Snap(Vec<Count>, Vec<Count>, Actions);
 
 /// What a row counts, in JSON: `"rule": N` (from 1), `"proto": P` or neither.
 type Key = BTreeMap<&'static str, usize>;
+
+/// Rows of one block: JSON record type, row.
+type Rows = Vec<(&'static str, CounterRow<Key>)>;
 
 struct Tool {
     a: Args,
@@ -88,19 +75,21 @@ struct Tool {
 }
 
 impl Tool {
-    fn zero(&self) -> Snap {
-        let protos = if self.rules.is_empty() { 258 } else { 0 };
-        [self.rules.len(), ACTIONS.len(), protos]
-            .map(|n| vec![Count::default(); n])
-            .into()
-    }
-
+    /// The BPF side counts each packet once: on its rule (or its protocol
+    /// without rules), or as no match, malformed or aborted.
     fn read(&self, s: &XdpdropSkel<'_>) -> Result<Snap> {
-        let maps = [&s.maps.xd_rules, &s.maps.xd_stats, &s.maps.xd_protos];
-        maps.iter()
-            .zip(self.zero())
-            .map(|(m, z)| counts(*m, z.len()))
-            .collect()
+        let m = &s.maps;
+        let rules = counts(&m.xd_rules, self.rules.len())?;
+        let protos = counts(&m.xd_protos, 258 * usize::from(self.rules.is_empty()))?;
+        let st = counts(&m.xd_stats, St::XD_ST_MAX.0 as usize)?;
+        let raw = |i: St| st[i.0 as usize];
+        let (miss, mal) = (raw(St::XD_ST_NOMATCH), raw(St::XD_ST_MALFORMED));
+        let hit = rules.iter().chain(&protos).copied().sum();
+        let acts = self
+            .a
+            .policy
+            .actions(hit, miss, mal, raw(St::XD_ST_ABORTED));
+        Ok(Snap(rules, protos, acts))
     }
 
     /// Rows from `prev` to `now` in `secs` (`time` None: the totals): protocols
@@ -110,35 +99,36 @@ impl Tool {
             CounterRow::new(time, key, name, label, *c, *p, secs)
         };
         let mut v = Vec::new();
-        for (i, cp) in now[2].iter().zip(&prev[2]).enumerate() {
-            let (name, label) = match i {
-                256.. => (["non-IP", "malformed"][i - 256].to_string(), None),
-                p => (
-                    rules::proto_name(p as u8).map_or(p.to_string(), String::from),
-                    Some(p),
-                ),
-            };
-            let key = Key::from_iter(label.map(|p| ("proto", p)));
-            let label = label.map_or(name.clone(), |p| rules::proto_label(p as u8));
-            if cp.0.packets > cp.1.packets {
-                v.push(("proto", row(key, name, label, cp)));
+        let at = |v: &Vec<Count>, i: usize| v.get(i).copied().unwrap_or_default();
+        for (i, c) in now.1.iter().enumerate() {
+            let named = ["non-IP", "malformed"]
+                .get(i.wrapping_sub(256))
+                .map(|s| s.to_string());
+            let key = Key::from_iter(named.is_none().then_some(("proto", i)));
+            let name = named.clone().unwrap_or_else(|| proto_name(i as u8));
+            let label = named.unwrap_or_else(|| proto_label(i as u8));
+            let p = at(&prev.1, i);
+            if c.packets > p.packets {
+                v.push(("proto", row(key, name, label, (c, &p))));
             }
         }
-        for (i, cp) in now[0].iter().zip(&prev[0]).enumerate() {
-            if self.rules.len() <= 32 || self.a.run.json || cp.0.packets > cp.1.packets {
-                let (text, key) = (self.rules[i].to_string(), Key::from([("rule", i + 1)]));
+        for (i, c) in now.0.iter().enumerate() {
+            let p = at(&prev.0, i);
+            if self.rules.len() <= 32 || self.a.run.json || c.packets > p.packets {
+                let (t, key) = (self.rules[i].to_string(), Key::from([("rule", i + 1)]));
                 v.push((
                     "rule",
-                    row(key, text.clone(), format!("#{} {text}", i + 1), cp),
+                    row(key, t.clone(), format!("#{} {t}", i + 1), (c, &p)),
                 ));
             }
         }
-        for (st, label, name) in ACTIONS.iter().filter(|_| !self.rules.is_empty()) {
-            let cp = (&now[1][st.0 as usize], &prev[1][st.0 as usize]);
-            if st.0 <= 2 || (*st == St::XD_ST_WOULD_DROP && self.a.dry_run) || cp.0.packets > 0 {
+        let acts = now.2.list().into_iter().zip(prev.2.list());
+        for (i, ((label, name, c), (.., p))) in acts.enumerate() {
+            let shown = i <= 2 || c.packets > 0 || (name == "would_drop" && self.a.policy.dry_run);
+            if shown && !self.rules.is_empty() {
                 v.push((
                     "action",
-                    row(Key::new(), name.to_string(), label.to_string(), cp),
+                    row(Key::new(), name.into(), label.into(), (&c, &p)),
                 ));
             }
         }
@@ -148,7 +138,7 @@ impl Tool {
     /// At exit: the totals (table rows, JSON summary) and one line on stderr.
     fn finish(&self, now: &Snap, secs: f64, link: (&str, u32), out: &mut Output) -> Result<()> {
         let (mut by_rule, mut by_proto) = (Vec::new(), Vec::new());
-        for (ty, c) in self.rows(now, &self.zero(), secs, None) {
+        for (ty, c) in self.rows(now, &Snap::default(), secs, None) {
             if !out.json() {
                 out.row_as(ty, &c)?;
             }
@@ -158,21 +148,25 @@ impl Tool {
                 _ => {}
             }
         }
-        let n = |i: St| now[1][i.0 as usize];
-        let actions: BTreeMap<_, _> = ACTIONS.iter().map(|(i, _, name)| (*name, n(*i))).collect();
         let a = &self.a;
         let s = serde_json::json!({
             "iface": a.iface, "mode": link.0, "prog_id": link.1, "duration_s": secs,
-            "dry_run": a.dry_run, "allow_only": a.allow_only,
-            "rules": by_rule, "protos": by_proto, "actions": actions,
+            "dry_run": a.policy.dry_run, "allow_only": a.policy.allow_only,
+            "rules": by_rule, "protos": by_proto, "actions": now.2,
         });
         out.record("summary", &s)?;
         out.flush()?;
-        let dry = format!(", {} would drop", n(St::XD_ST_WOULD_DROP).packets);
+        let dry = a.policy.dry_run;
+        let list = now
+            .2
+            .list()
+            .into_iter()
+            .filter(|l| l.1 != "would_drop" || dry);
+        let totals: Vec<_> = list.map(|(_, n, c)| format!("{} {n}", c.packets)).collect();
+        let totals = totals.join(", ");
         eprintln!(
-            "xdpdrop: detached from {} after {secs:.1}s: {} dropped, {} passed ({} malformed{}), {} aborted",
-            a.iface, n(St::XD_ST_DROP).packets, n(St::XD_ST_PASS).packets,
-            n(St::XD_ST_MALFORMED).packets, if a.dry_run { &dry } else { "" }, n(St::XD_ST_ABORTED).packets
+            "xdpdrop: detached from {} after {secs:.1}s: {totals}",
+            a.iface
         );
         Ok(())
     }
@@ -182,13 +176,11 @@ fn main() -> ExitCode {
     corescope::main(|| {
         let a: Args = parse(SHORTS);
         let rules = rules::gather(&a.drop, a.rules.as_deref())?;
-        if a.allow_only && rules.is_empty() {
+        if a.policy.allow_only && rules.is_empty() {
             let hint = "give the rules of what to pass with --drop or --rules";
             return Err(UserError::hint("--allow-only needs at least one rule", hint).into());
         }
-        if a.mode == XdpMode::Offload {
-            return Err(net::offload_error().into());
-        }
+        a.mode.check()?; // before anything is loaded
         let ifindex = net::ifindex(&a.iface)?;
         let mut session = Session::without_filters("xdpdrop", &a.run, counters::columns())?;
         session.defer_header(); // printed once attached
@@ -200,25 +192,25 @@ fn main() -> ExitCode {
         let ro = open.maps.rodata_data.as_deref_mut().context("no .rodata")?;
         let c = &mut ro.xd_cfg;
         (c.nwords, c.dims, c.drop_all) = (t.nwords as u32, t.dims, u8::from(rules.is_empty()));
-        (c.allow_only, c.dry_run) = (u8::from(a.allow_only), u8::from(a.dry_run));
+        (c.allow_only, c.dry_run) = (u8::from(a.policy.allow_only), u8::from(a.policy.dry_run));
         let skel = session.load(open)?;
         t.fill(skel.object())?;
         let fd = skel.progs.xdpdrop.as_fd();
         let link = XdpLink::attach("xdpdrop", fd, &a.iface, ifindex, a.mode, a.force)?;
         let info = (link.mode.name(), link.prog_id);
-        let what = match (rules.len(), a.allow_only) {
+        let what = match (rules.len(), a.policy.allow_only) {
             (0, _) => "dropping every packet".to_string(),
-            (n, false) => format!("dropping packets that match {n} rule(s)"),
-            (n, true) => format!("passing only packets that match {n} rule(s)"),
+            (n, false) => format!("dropping what matches {n} rule(s)"),
+            (n, true) => format!("passing only what matches {n} rule(s)"),
         };
-        let dry = [" (dry run: nothing is dropped)", ""][usize::from(!a.dry_run)];
+        let dry = [" (dry run: nothing is dropped)", ""][usize::from(!a.policy.dry_run)];
         let (iface, mode, id) = (&a.iface, info.0, info.1);
         eprintln!(
             "xdpdrop: attached to {iface} ({mode} mode, prog id {id}), {what}{dry}; Ctrl-C to stop"
         );
         let interval = Duration::from_secs(a.interval);
         let tool = Tool { a, rules };
-        let (mut link, mut gone, mut prev) = (Some(link), false, tool.zero());
+        let (mut link, mut gone, mut prev) = (Some(link), false, Snap::default());
         let code = session.every(interval, |tick, out| {
             if tick.last {
                 drop(link.take()); // detach, then read the final counts

@@ -180,11 +180,9 @@ static __always_inline int is_ext_hdr(__u8 h)
  * offset only passed to a helper is not tracked, and the loops converge. */
 
 /* IPv4 header → p; *hl: its length with options, *first: first fragment. */
-static __always_inline int ip4_hdr(const struct xd_ip4 *ip, struct pkt *p, __u32 *hl,
-				   __u8 *proto, int *first)
+static __always_inline int ip4_hdr(const struct xd_ip4 *ip, struct pkt *p, __u32 dims,
+				   __u32 *hl, __u8 *proto, int *first)
 {
-	__u32 dims = xd_cfg.dims;
-
 	*hl = (ip->vihl & 0xf) * 4;
 	if ((ip->vihl >> 4) != 4 || *hl < sizeof(*ip))
 		return -1;
@@ -202,10 +200,9 @@ static __always_inline int ip4_hdr(const struct xd_ip4 *ip, struct pkt *p, __u32
 	return 0;
 }
 
-static __always_inline int ip6_hdr(const struct xd_ip6 *ip6, struct pkt *p, __u8 *proto)
+static __always_inline int ip6_hdr(const struct xd_ip6 *ip6, struct pkt *p, __u32 dims,
+				   __u8 *proto)
 {
-	__u32 dims = xd_cfg.dims;
-
 	if ((ip6->vtc >> 4) != 6)
 		return -1;
 	p->family = 6;
@@ -227,7 +224,8 @@ static __always_inline int has_ports(__u8 proto, int first)
 }
 
 /* The slow path, from the EtherType `type` at offset 12. */
-static __always_inline int parse_slow(struct xdp_md *ctx, __be16 type, struct pkt *p)
+static __always_inline int parse_slow(struct xdp_md *ctx, __be16 type, struct pkt *p,
+				      __u32 dims)
 {
 	__u32 off = sizeof(struct xd_eth), hl;
 	__u8 proto;
@@ -250,11 +248,12 @@ static __always_inline int parse_slow(struct xdp_md *ctx, __be16 type, struct pk
 	}
 	if (type == bpf_htons(XD_ETH_P_IP)) {
 		if (bpf_xdp_load_bytes(ctx, off, &h.ip4, sizeof(h.ip4)) ||
-		    ip4_hdr(&h.ip4, p, &hl, &proto, &first))
+		    ip4_hdr(&h.ip4, p, dims, &hl, &proto, &first))
 			return -1;
 		off += hl;
 	} else if (type == bpf_htons(XD_ETH_P_IPV6)) {
-		if (bpf_xdp_load_bytes(ctx, off, &h.ip6, sizeof(h.ip6)) || ip6_hdr(&h.ip6, p, &proto))
+		if (bpf_xdp_load_bytes(ctx, off, &h.ip6, sizeof(h.ip6)) ||
+		    ip6_hdr(&h.ip6, p, dims, &proto))
 			return -1;
 		off += sizeof(h.ip6);
 		for (int i = 0; i < XD_MAX_EXT_HDRS && is_ext_hdr(proto); i++) {
@@ -293,7 +292,7 @@ static __always_inline int parse_slow(struct xdp_md *ctx, __be16 type, struct pk
 }
 
 /* Fills p; returns 0, or -1 for a truncated or malformed packet. */
-static __always_inline int parse(struct xdp_md *ctx, struct pkt *p)
+static __always_inline int parse(struct xdp_md *ctx, struct pkt *p, __u32 dims)
 {
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
@@ -308,14 +307,14 @@ static __always_inline int parse(struct xdp_md *ctx, struct pkt *p)
 	p->slot = XD_PROTO_NONIP;
 	if ((void *)(eth + 1) > end)
 		return -1;
-	if (xd_cfg.dims & XD_D_MAC) {
+	if (dims & XD_D_MAC) {
 		__builtin_memcpy(p->mac.addr, eth->src, 6);
 		p->mac.addr[6] = p->mac.addr[7] = 0;
 	}
 	if (eth->proto == bpf_htons(XD_ETH_P_IP)) {
 		struct xd_ip4 *ip = (void *)(eth + 1);
 
-		if ((void *)(ip + 1) > end || ip4_hdr(ip, p, &hl, &proto, &first))
+		if ((void *)(ip + 1) > end || ip4_hdr(ip, p, dims, &hl, &proto, &first))
 			return -1;
 		l4 = (void *)ip + hl;
 	} else if (eth->proto == bpf_htons(XD_ETH_P_IPV6)) {
@@ -324,13 +323,13 @@ static __always_inline int parse(struct xdp_md *ctx, struct pkt *p)
 		if ((void *)(ip6 + 1) > end)
 			return -1;
 		if (is_ext_hdr(ip6->nexthdr))
-			return parse_slow(ctx, eth->proto, p);
-		if (ip6_hdr(ip6, p, &proto))
+			return parse_slow(ctx, eth->proto, p, dims);
+		if (ip6_hdr(ip6, p, dims, &proto))
 			return -1;
 		l4 = ip6 + 1;
 	} else if (eth->proto == bpf_htons(XD_ETH_P_8021Q) ||
 		   eth->proto == bpf_htons(XD_ETH_P_8021AD)) {
-		return parse_slow(ctx, eth->proto, p);
+		return parse_slow(ctx, eth->proto, p, dims);
 	} else {
 		return 0; /* not IP */
 	}
@@ -351,18 +350,19 @@ static __always_inline int parse(struct xdp_md *ctx, struct pkt *p)
 	return 0;
 }
 
-/* Index of the lowest set bit of a non-zero x (BPF has no ctz). */
+/* Index of the lowest set bit of a non-zero x. BPF has no ctz (and clang
+ * cannot lower __builtin_ctzll for it): isolate the bit, multiply by a de
+ * Bruijn sequence, look the top 6 bits up. */
+static const __u8 xd_debruijn[64] = {
+	0,  1,  2,  53, 3,  7,  54, 27, 4,  38, 41, 8,  34, 55, 48, 28,
+	62, 5,  39, 46, 44, 42, 22, 9,  24, 35, 59, 56, 49, 18, 29, 11,
+	63, 52, 6,  26, 37, 40, 33, 47, 61, 45, 43, 21, 23, 58, 17, 10,
+	51, 25, 36, 32, 60, 20, 57, 16, 50, 31, 19, 15, 30, 14, 13, 12,
+};
+
 static __always_inline __u32 ctz64(__u64 x)
 {
-	__u32 n = 0;
-
-	if (!(x & 0xffffffffULL)) { n += 32; x >>= 32; }
-	if (!(x & 0xffffULL)) { n += 16; x >>= 16; }
-	if (!(x & 0xffULL)) { n += 8; x >>= 8; }
-	if (!(x & 0xfULL)) { n += 4; x >>= 4; }
-	if (!(x & 0x3ULL)) { n += 2; x >>= 2; }
-	if (!(x & 0x1ULL)) { n += 1; }
-	return n;
+	return xd_debruijn[((x & -x) * 0x022fdd63cc95386dULL) >> 58];
 }
 
 static __always_inline struct xdpdrop_bits *wild(__u32 which)
@@ -371,10 +371,8 @@ static __always_inline struct xdpdrop_bits *wild(__u32 which)
 }
 
 /* Rules satisfied by the packet's source (src != 0) or destination address. */
-static __always_inline struct xdpdrop_bits *addr_bits(struct pkt *p, int src)
+static __always_inline struct xdpdrop_bits *addr_bits(struct pkt *p, __u32 dims, int src)
 {
-	__u32 dims = xd_cfg.dims;
-
 	if (p->family == 4 && (dims & (src ? XD_D_SRC4 : XD_D_DST4)))
 		return src ? bpf_map_lookup_elem(&xd_src4, &p->src4)
 			   : bpf_map_lookup_elem(&xd_dst4, &p->dst4);
@@ -399,95 +397,115 @@ static __always_inline struct xdpdrop_bits *port_bits(void *classes, void *bits,
 	return bpf_map_lookup_elem(bits, &cls);
 }
 
-/* acc &= b, over the words in use. Each bitmap is folded into the stack
- * accumulator as soon as it is looked up, so that no map value pointer
- * stays live across the other lookups: the verifier then sees one path per
- * dimension instead of their product. */
-static __always_inline int and_bits(__u64 *acc, struct xdpdrop_bits *b)
+static __always_inline struct xdpdrop_bits *mac_bits(struct pkt *p)
 {
-	if (!b)
-		return -1;
-#pragma unroll
-	for (__u32 i = 0; i < XD_WORDS; i++)
-		if (i < xd_cfg.nwords)
-			acc[i] &= b->w[i];
-	return 0;
+	struct xdpdrop_bits *b = bpf_map_lookup_elem(&xd_mac, &p->mac);
+
+	return b ? b : wild(XD_W_MAC);
 }
 
-/* The first rule the packet matches, -1 for none, -2 on an internal error. */
-static __always_inline int match(struct pkt *p)
+/* FOLD(bitmap) for each bitmap the packet selects, in the dimensions some
+ * rule uses (the others are dead code for the verifier). FOLD folds the
+ * bitmap into an accumulator right away, so that no map value pointer
+ * stays live across the next lookup: the verifier then walks one path per
+ * dimension instead of the product of their sources. */
+#define FOR_EACH_BITMAP(p, dims, FOLD)                                                  \
+	do {                                                                            \
+		if ((p)->family == 0) {                                                 \
+			FOLD(wild(XD_W_NONIP));                                         \
+		} else {                                                                \
+			if ((dims) & XD_D_PROTO)                                        \
+				FOLD(bpf_map_lookup_elem(&xd_proto, &(p)->slot));       \
+			if ((dims) & XD_D_SRC)                                          \
+				FOLD(addr_bits(p, dims, 1));                            \
+			if ((dims) & XD_D_DST)                                          \
+				FOLD(addr_bits(p, dims, 0));                            \
+			if ((dims) & XD_D_SPORT)                                        \
+				FOLD(port_bits(&xd_sport_class, &xd_sport_bits,         \
+					       (p)->has_ports, (p)->sport));            \
+			if ((dims) & XD_D_DPORT)                                        \
+				FOLD(port_bits(&xd_dport_class, &xd_dport_bits,         \
+					       (p)->has_ports, (p)->dport));            \
+		}                                                                       \
+		if ((dims) & XD_D_MAC)                                                  \
+			FOLD(mac_bits(p));                                              \
+	} while (0)
+
+/* The first rule the packet matches, -1 for none, -2 on an internal error;
+ * up to 64 rules: one word, kept in a register. */
+static __always_inline int match1(struct pkt *p, __u32 dims)
 {
-	__u32 dims = xd_cfg.dims;
+	struct xdpdrop_bits *b;
+	__u64 m = ~0ULL;
+
+#define FOLD1(e)                     \
+	{                            \
+		b = (e);             \
+		if (!b)              \
+			return -2;   \
+		m &= b->w[0];        \
+	}
+	FOR_EACH_BITMAP(p, dims, FOLD1);
+#undef FOLD1
+	return m ? (int)ctz64(m) : -1;
+}
+
+/* The same for 65 to XD_MAX_RULES rules: nw words, on the stack. */
+static __always_inline int match_n(struct pkt *p, __u32 dims, __u32 nw)
+{
+	struct xdpdrop_bits *b;
 	__u64 acc[XD_WORDS];
 
 #pragma unroll
 	for (__u32 i = 0; i < XD_WORDS; i++)
-		if (i < xd_cfg.nwords)
+		if (i < nw)
 			acc[i] = ~0ULL;
-
-	if (p->family == 0) {
-		if (and_bits(acc, wild(XD_W_NONIP)))
-			return -2;
-	} else {
-		if ((dims & XD_D_PROTO) && and_bits(acc, bpf_map_lookup_elem(&xd_proto, &p->slot)))
-			return -2;
-		if ((dims & XD_D_SRC) && and_bits(acc, addr_bits(p, 1)))
-			return -2;
-		if ((dims & XD_D_DST) && and_bits(acc, addr_bits(p, 0)))
-			return -2;
-		if ((dims & XD_D_SPORT) &&
-		    and_bits(acc, port_bits(&xd_sport_class, &xd_sport_bits, p->has_ports, p->sport)))
-			return -2;
-		if ((dims & XD_D_DPORT) &&
-		    and_bits(acc, port_bits(&xd_dport_class, &xd_dport_bits, p->has_ports, p->dport)))
-			return -2;
+#define FOLDN(e)                                            \
+	{                                                   \
+		b = (e);                                    \
+		if (!b)                                     \
+			return -2;                          \
+		_Pragma("unroll")                           \
+		for (__u32 i = 0; i < XD_WORDS; i++)        \
+			if (i < nw)                         \
+				acc[i] &= b->w[i];          \
 	}
-	if (dims & XD_D_MAC) {
-		struct xdpdrop_bits *b = bpf_map_lookup_elem(&xd_mac, &p->mac);
-
-		if (and_bits(acc, b ? b : wild(XD_W_MAC)))
-			return -2;
-	}
-
+	FOR_EACH_BITMAP(p, dims, FOLDN);
+#undef FOLDN
 #pragma unroll
 	for (__u32 i = 0; i < XD_WORDS; i++)
-		if (i < xd_cfg.nwords && acc[i])
+		if (i < nw && acc[i])
 			return i * 64 + ctz64(acc[i]);
 	return -1;
-}
-
-static __always_inline int verdict(int drop, __u64 len)
-{
-	if (drop && xd_cfg.dry_run) {
-		count(&xd_stats, XD_ST_WOULD_DROP, len);
-		drop = 0;
-	}
-	count(&xd_stats, drop ? XD_ST_DROP : XD_ST_PASS, len);
-	return drop ? XDP_DROP : XDP_PASS;
 }
 
 SEC("xdp")
 int xdpdrop(struct xdp_md *ctx)
 {
+	/* Read once: each access to a const volatile is a load. */
+	__u32 dims = xd_cfg.dims, nw = xd_cfg.nwords;
 	__u64 len = ctx->data_end - ctx->data;
 	struct pkt p;
-	int bad = parse(ctx, &p);
-	int rule;
+	int bad = parse(ctx, &p, dims);
+	int rule, drop;
 
 	if (xd_cfg.drop_all) {
 		count(&xd_protos, bad ? XD_PROTO_MALFORMED : p.slot, len);
-		return verdict(1, len);
+		return xd_cfg.dry_run ? XDP_PASS : XDP_DROP;
 	}
 	if (bad) {
 		count(&xd_stats, XD_ST_MALFORMED, len);
-		return verdict(0, len);
+		return XDP_PASS;
 	}
-	rule = match(&p);
+	rule = nw == 1 ? match1(&p, dims) : match_n(&p, dims, nw);
 	if (rule == -2) {
 		count(&xd_stats, XD_ST_ABORTED, len);
 		return XDP_ABORTED;
 	}
 	if (rule >= 0)
 		count(&xd_rules, rule, len);
-	return verdict(xd_cfg.allow_only ? rule < 0 : rule >= 0, len);
+	else
+		count(&xd_stats, XD_ST_NOMATCH, len);
+	drop = xd_cfg.allow_only ? rule < 0 : rule >= 0;
+	return drop && !xd_cfg.dry_run ? XDP_DROP : XDP_PASS;
 }

@@ -24,14 +24,15 @@ enum xdpdrop_limits {
 	XD_PROTO_MALFORMED = 257,    /* truncated or malformed */
 };
 
-/* Per-action totals (xd_stats index). */
+/* Packets counted outside the rules (xd_stats index). Every packet is
+ * counted exactly once: on the rule it matched (xd_rules), or here, or with
+ * no rules on its protocol (xd_protos). User space derives the per-action
+ * totals (DROP / PASS / would drop) from these and the mode. */
 enum xdpdrop_stat {
 	XD_ST_ABORTED = 0,   /* XDP_ABORTED: an internal error (never expected) */
-	XD_ST_DROP = 1,      /* XDP_DROP */
-	XD_ST_PASS = 2,      /* XDP_PASS */
-	XD_ST_MALFORMED = 3, /* passed because it could not be parsed (part of PASS) */
-	XD_ST_WOULD_DROP = 4, /* --dry-run: would have been dropped (part of PASS) */
-	XD_ST_MAX = 5,
+	XD_ST_NOMATCH = 1,   /* matched no rule */
+	XD_ST_MALFORMED = 2, /* could not be parsed: passed */
+	XD_ST_MAX = 3,
 };
 
 /* Dimensions in use (xdpdrop_cfg.dims); an unused one is never looked up. */
