@@ -634,6 +634,44 @@ fn forced_out_instance_notices_and_fails() {
 }
 
 #[test]
+fn duration_intervals_table_and_json() {
+    if !root("duration_intervals_table_and_json") {
+        return;
+    }
+    let net = Net::new("dur");
+    let (st, out, err) = run(
+        &net.a,
+        &["xd0", "-j", "-d", "2", "-i", "1", "--drop", "udp"],
+    );
+    assert_eq!(st.code(), Some(0), "{err}");
+    let recs: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let times: std::collections::BTreeSet<&str> = recs
+        .iter()
+        .filter(|r| r["type"] == "rule")
+        .map(|r| r["time"].as_str().unwrap())
+        .collect();
+    assert!((1..=3).contains(&times.len()), "one block a second: {out}");
+    assert_eq!(recs.last().unwrap()["type"], "summary");
+    assert!(recs.iter().all(|r| r["type"] != "event"), "{out}");
+    let (st, out, _) = run(&net.a, &["xd0", "-d", "1", "--drop", "udp"]);
+    assert_eq!(st.code(), Some(0));
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[0],
+        "TIME            PKT/S         PKTS        BYTES COUNTER"
+    );
+    assert!(
+        lines.last().unwrap().starts_with("total ") && lines.last().unwrap().ends_with(" ABORTED"),
+        "{out}"
+    );
+    assert!(lines.iter().any(|l| l.ends_with(" #1 udp")), "{out}");
+    assert!(!net.xdp_on("xd0"));
+}
+
+#[test]
 fn sigkill_leaves_no_program_attached() {
     if !root("sigkill_leaves_no_program_attached") {
         return;

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * xdpdrop: drop (or count) packets at XDP by rules, with per-rule and
- * per-action per-CPU counters. See xdpdrop.h for the matching scheme.
+ * xdpdrop: drop (or count) packets at XDP by rules. Each packet bumps one
+ * per-CPU counter: its rule's, or no-match / malformed / aborted (xd_stats),
+ * or without rules its protocol's. See xdpdrop.h for the matching scheme.
  *
  * Parsing: Ethernet, up to two VLAN tags (802.1Q / 802.1ad), IPv4 with
  * options, IPv6 with up to XD_MAX_EXT_HDRS extension headers, then the
