@@ -46,6 +46,11 @@ impl Clock {
         ts_ns as i128 + self.wall_offset
     }
 
+    /// Local HH:MM:SS now (periodic output).
+    pub fn hms_now(&self) -> String {
+        self.hms(now_ns(ClockId::CLOCK_MONOTONIC) as u64)
+    }
+
     /// Local HH:MM:SS of a monotonic timestamp.
     pub fn hms(&self, ts_ns: u64) -> String {
         let secs = (self.wall_ns(ts_ns).div_euclid(1_000_000_000) as i64 + self.utc_offset)

@@ -1,25 +1,28 @@
 //! corescope's shared layer: everything a tool needs except its CLI and its
 //! event → row mapping. A tool calls, in order:
 //! [`cli::parse`] → [`Session::new`] → [`Session::open`] (then writes its own
-//! `.rodata` knobs) → [`Session::load`] → [`Session::stream`], all inside
-//! [`main`], which turns errors into one line plus a hint and sets the exit
-//! code.
+//! `.rodata` knobs) → [`Session::load`] → [`Session::stream`] (events) or
+//! [`Session::every`] (periodic: counters, histograms), all inside [`main`],
+//! which turns errors into one line plus a hint and sets the exit code.
 
 pub mod cli;
 pub mod clock;
 pub mod cmd;
+pub mod counters;
 pub mod error;
 pub mod escape;
 pub mod filter;
 pub mod libbpf_log;
 pub mod load;
+pub mod xdp;
 pub mod output;
+pub mod rules;
 pub mod session;
 pub mod stream;
 pub mod sym;
 
 pub use error::{main, UserError};
-pub use session::Session;
+pub use session::{Session, Tick};
 
 /// The generated skeletons, one module per `src/bpf/<tool>.bpf.c`.
 pub mod skel {

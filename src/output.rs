@@ -199,9 +199,15 @@ impl Output {
 
     /// Writes one event row.
     pub fn row<R: Row>(&mut self, row: &R) -> io::Result<()> {
+        self.row_as("event", row)
+    }
+
+    /// Writes one row: a table line, or in JSON a record of type `ty`
+    /// (periodic tools: `rule`, `action`, … instead of `event`).
+    pub fn row_as<R: Row>(&mut self, ty: &str, row: &R) -> io::Result<()> {
         if self.json {
             self.jbuf.clear();
-            json_line("event", row, &mut self.jbuf)?;
+            json_line(ty, row, &mut self.jbuf)?;
             self.w.write_all(&self.jbuf)?;
         } else {
             self.line.clear();

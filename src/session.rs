@@ -32,6 +32,20 @@ pub struct Session {
     child: Option<HeldChild>,
     optional: Vec<&'static str>,
     out: Output,
+    /// Print the header when the loop starts, not at load.
+    defer_header: bool,
+}
+
+/// Where a periodic loop is: see [`Session::every`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tick {
+    /// The final call: the run is ending (Ctrl-C, SIGTERM, --duration, the
+    /// end of `-- CMD`, or the handler asked to stop).
+    pub last: bool,
+    /// Time since the loop started.
+    pub elapsed: Duration,
+    /// Time since the previous call (since the start for the first one).
+    pub since_last: Duration,
 }
 
 #[derive(Serialize)]
@@ -92,7 +106,15 @@ impl Session {
             child: None,
             optional: Vec::new(),
             out,
+            defer_header: false,
         })
+    }
+
+    /// Prints the table header when the loop (`stream` / `every`) starts
+    /// instead of at `load`: for tools that attach by themselves after
+    /// loading and may still fail.
+    pub fn defer_header(&mut self) {
+        self.defer_header = true;
     }
 
     /// Programs that may be left out when their tracepoint is missing.
@@ -177,7 +199,9 @@ impl Session {
             let n = skel.object().progs().filter(|p| p.autoload()).count();
             eprintln!("{}: tracing, {n} BPF programs attached", self.tool);
         }
-        self.out.header()?;
+        if !self.defer_header {
+            self.out.header()?;
+        }
         Ok(skel)
     }
 
@@ -211,8 +235,12 @@ impl Session {
             run,
             child,
             mut out,
+            defer_header,
             ..
         } = self;
+        if defer_header {
+            out.header()?;
+        }
         let obj = skel.object();
         let events = find_map(obj, "events")?;
         let dropped = find_map(obj, "cs_dropped")?;
@@ -249,7 +277,6 @@ impl Session {
             0
         })?;
         let rb = rbb.build()?;
-
 
         // Records consumed per call outside `poll` (producers may keep writing).
         let bound = (run.buffer_pages as usize * PAGE as usize) / 8;
@@ -340,6 +367,74 @@ impl Session {
                 String::new()
             }
         );
+        Ok(exit)
+    }
+
+    /// Runs a periodic loop for tools that read maps rather than events:
+    /// calls `f` every `interval` until Ctrl-C / SIGTERM, --duration, the
+    /// end of `-- CMD`, a closed stdout, or `f` returning `Break`; then once
+    /// more with `last` set (to detach, print the last interval and the
+    /// summary). Exits 0 (or with CMD's status).
+    pub fn every<F>(self, interval: Duration, mut f: F) -> Result<ExitCode>
+    where
+        F: FnMut(&Tick, &mut Output) -> Result<std::ops::ControlFlow<()>>,
+    {
+        let Session {
+            run,
+            child,
+            mut out,
+            defer_header,
+            ..
+        } = self;
+        if defer_header {
+            out.header()?;
+        }
+        // The Ctrl-C handler was installed by `load`.
+        let started = Instant::now();
+        let deadline = run.duration.map(|d| started + Duration::from_secs(d));
+        let interval = interval.max(Duration::from_millis(1));
+        let (mut prev, mut next) = (started, started + interval);
+        let mut exit = ExitCode::SUCCESS;
+        loop {
+            let now = Instant::now();
+            if STOP.load(Ordering::Relaxed) || deadline.is_some_and(|d| now >= d) {
+                break;
+            }
+            if let Some((code, _)) = child.as_ref().map(|c| c.try_wait()).transpose()?.flatten() {
+                exit = code;
+                break;
+            }
+            if now >= next {
+                let tick = Tick {
+                    last: false,
+                    elapsed: now - started,
+                    since_last: now - prev,
+                };
+                prev = now;
+                while next <= now {
+                    next += interval;
+                }
+                if f(&tick, &mut out)?.is_break() {
+                    break;
+                }
+            }
+            out.tick()?;
+            let wake = [Some(next), deadline, Some(now + Duration::from_millis(100))]
+                .into_iter()
+                .flatten()
+                .min()
+                .unwrap_or(next);
+            std::thread::sleep(wake.saturating_duration_since(Instant::now()));
+        }
+        let now = Instant::now();
+        let tick = Tick {
+            last: true,
+            elapsed: now - started,
+            since_last: now - prev,
+        };
+        // The last call's own Break changes nothing: the loop is over.
+        let _ = f(&tick, &mut out)?;
+        out.flush()?;
         Ok(exit)
     }
 }

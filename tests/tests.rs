@@ -5,4 +5,5 @@ mod cli;
 mod root_execsnoop;
 mod root_filters;
 mod root_opensnoop;
+mod root_xdpdrop;
 mod util;

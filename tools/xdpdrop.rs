@@ -1,0 +1,240 @@
+//! xdpdrop: drop packets at XDP by rules (or all of them), with per-rule and
+//! per-action counters. Based on BCC's xdp_drop_count.py and xdp-filter.
+
+use std::collections::BTreeMap;
+use std::ops::ControlFlow::{Break, Continue};
+use std::os::fd::AsFd;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use corescope::cli::RunArgs;
+use corescope::counters::{self, counts, Count, CounterRow};
+use corescope::xdp::{self, XdpLink, XdpMode};
+use corescope::output::Output;
+use corescope::prelude::*;
+use corescope::rules::{self, proto_label, proto_name, Actions, Policy, Rule, Tables};
+use corescope::skel::xdpdrop::types::xdpdrop_stat as St;
+use corescope::skel::xdpdrop::{XdpdropSkel, XdpdropSkelBuilder};
+use corescope::UserError;
+use libbpf_rs::skel::{OpenSkel, Skel};
+
+const SHORTS: &[(&str, char)] = &[("json", 'j'), ("duration", 'd'), ("verbose", 'v')];
+
+const EXAMPLES: &str = "EXAMPLES:
+    xdpdrop eth0                           # drop everything; dropped pkt/s per IP protocol
+    xdpdrop eth0 --drop 'udp dst-port 53'  # drop UDP to port 53, pass the rest
+    xdpdrop eth0 --drop 'tcp src 10.0.0.0/8 dst-port 6000-6063' --drop 'src 2001:db8::/32'
+    xdpdrop eth0 --rules deny.rules        # one rule a line, # comments
+    xdpdrop eth0 --allow-only --rules allow.rules   # pass matches, drop the rest (ARP too)
+    xdpdrop eth0 -n -j -i 5 --drop udp     # dry run: count only; JSON every 5 s
+    xdpdrop eth0 --mode skb --force        # generic XDP, replacing an attached program";
+
+/// Drop packets at XDP by rules (all packets if none), with live counters.
+#[derive(Parser, Debug)]
+#[command(name = "xdpdrop", version, after_help = EXAMPLES)]
+struct Args {
+    /// Network interface to attach to
+    iface: String,
+    /// Drop packets matching RULE (repeatable; words ANDed, rules ORed), e.g. 'udp dst-port 53'
+    #[arg(long, value_name = "RULE")]
+    drop: Vec<String>,
+    /// Read rules from FILE: one rule a line, # starts a comment
+    #[arg(long, value_name = "FILE")]
+    rules: Option<PathBuf>,
+    #[command(flatten)]
+    policy: Policy,
+    /// XDP mode
+    #[arg(short = 'm', long, value_enum, default_value_t)]
+    mode: XdpMode,
+    /// Replace an XDP program already attached to IFACE (it is not restored)
+    #[arg(short = 'f', long)]
+    force: bool,
+    /// Print the counters every SECS seconds
+    #[arg(short = 'i', long, value_name = "SECS", default_value_t = 1,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    interval: u64,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+/// Counters summed over CPUs: per rule, per protocol slot (no rules: 258),
+/// per action.
+#[derive(Clone, Default)]
+struct Snap(Vec<Count>, Vec<Count>, Actions);
+
+/// What a row counts, in JSON: `"rule": N` (from 1), `"proto": P` or neither.
+type Key = BTreeMap<&'static str, usize>;
+
+/// Rows of one block: JSON record type, row.
+type Rows = Vec<(&'static str, CounterRow<Key>)>;
+
+struct Tool {
+    a: Args,
+    rules: Vec<Rule>,
+}
+
+impl Tool {
+    /// The BPF side counts each packet once: on its rule (or its protocol
+    /// without rules), or as no match, malformed or aborted.
+    fn read(&self, s: &XdpdropSkel<'_>) -> Result<Snap> {
+        let m = &s.maps;
+        let rules = counts(&m.xd_rules, self.rules.len())?;
+        let protos = counts(&m.xd_protos, 258 * usize::from(self.rules.is_empty()))?;
+        let st = counts(&m.xd_stats, St::XD_ST_MAX.0 as usize)?;
+        let raw = |i: St| st[i.0 as usize];
+        let (miss, mal) = (raw(St::XD_ST_NOMATCH), raw(St::XD_ST_MALFORMED));
+        let hit = rules.iter().chain(&protos).copied().sum();
+        let acts = self
+            .a
+            .policy
+            .actions(hit, miss, mal, raw(St::XD_ST_ABORTED));
+        Ok(Snap(rules, protos, acts))
+    }
+
+    /// Rows from `prev` to `now` in `secs` (`time` None: the totals): protocols
+    /// with drops (no rules), or the rules (when over 32, those hit) and actions.
+    fn rows(&self, now: &Snap, prev: &Snap, secs: f64, time: Option<&str>) -> Rows {
+        let row = |key, name: String, label, (c, p): (&Count, &Count)| {
+            CounterRow::new(time, key, name, label, *c, *p, secs)
+        };
+        let mut v = Vec::new();
+        let at = |v: &Vec<Count>, i: usize| v.get(i).copied().unwrap_or_default();
+        for (i, c) in now.1.iter().enumerate() {
+            let named = ["non-IP", "malformed"]
+                .get(i.wrapping_sub(256))
+                .map(|s| s.to_string());
+            let key = Key::from_iter(named.is_none().then_some(("proto", i)));
+            let name = named.clone().unwrap_or_else(|| proto_name(i as u8));
+            let label = named.unwrap_or_else(|| proto_label(i as u8));
+            let p = at(&prev.1, i);
+            if c.packets > p.packets {
+                v.push(("proto", row(key, name, label, (c, &p))));
+            }
+        }
+        for (i, c) in now.0.iter().enumerate() {
+            let p = at(&prev.0, i);
+            if self.rules.len() <= 32 || self.a.run.json || c.packets > p.packets {
+                let (t, key) = (self.rules[i].to_string(), Key::from([("rule", i + 1)]));
+                v.push((
+                    "rule",
+                    row(key, t.clone(), format!("#{} {t}", i + 1), (c, &p)),
+                ));
+            }
+        }
+        let acts = now.2.list().into_iter().zip(prev.2.list());
+        for (i, ((label, name, c), (.., p))) in acts.enumerate() {
+            let shown = i <= 2 || c.packets > 0 || (name == "would_drop" && self.a.policy.dry_run);
+            if shown && !self.rules.is_empty() {
+                v.push((
+                    "action",
+                    row(Key::new(), name.into(), label.into(), (&c, &p)),
+                ));
+            }
+        }
+        v
+    }
+
+    /// At exit: the totals (table rows, JSON summary) and one line on stderr.
+    fn finish(&self, now: &Snap, secs: f64, link: (&str, u32), out: &mut Output) -> Result<()> {
+        let (mut by_rule, mut by_proto) = (Vec::new(), Vec::new());
+        for (ty, c) in self.rows(now, &Snap::default(), secs, None) {
+            if !out.json() {
+                out.row_as(ty, &c)?;
+            }
+            match ty {
+                "rule" => by_rule.push(c),
+                "proto" => by_proto.push(c),
+                _ => {}
+            }
+        }
+        let a = &self.a;
+        let s = serde_json::json!({
+            "iface": a.iface, "mode": link.0, "prog_id": link.1, "duration_s": secs,
+            "dry_run": a.policy.dry_run, "allow_only": a.policy.allow_only,
+            "rules": by_rule, "protos": by_proto, "actions": now.2,
+        });
+        out.record("summary", &s)?;
+        out.flush()?;
+        let dry = a.policy.dry_run;
+        let list = now
+            .2
+            .list()
+            .into_iter()
+            .filter(|l| l.1 != "would_drop" || dry);
+        let totals: Vec<_> = list.map(|(_, n, c)| format!("{} {n}", c.packets)).collect();
+        let totals = totals.join(", ");
+        eprintln!(
+            "xdpdrop: detached from {} after {secs:.1}s: {totals}",
+            a.iface
+        );
+        Ok(())
+    }
+}
+
+fn main() -> ExitCode {
+    corescope::main(|| {
+        let a: Args = parse(SHORTS);
+        let rules = rules::gather(&a.drop, a.rules.as_deref())?;
+        if a.policy.allow_only && rules.is_empty() {
+            let hint = "give the rules of what to pass with --drop or --rules";
+            return Err(UserError::hint("--allow-only needs at least one rule", hint).into());
+        }
+        a.mode.check()?; // before anything is loaded
+        let ifindex = xdp::ifindex(&a.iface)?;
+        let mut session = Session::without_filters("xdpdrop", &a.run, counters::columns())?;
+        session.defer_header(); // printed once attached
+        let mut storage = MaybeUninit::uninit();
+        let mut open = session.open(&mut storage, XdpdropSkelBuilder::default())?;
+        let t = Tables::compile(&rules);
+        open.maps.events.set_max_entries(4096)?; // xdpdrop sends no events
+        t.size_maps(open.open_object_mut(), rules.len())?;
+        let ro = open.maps.rodata_data.as_deref_mut().context("no .rodata")?;
+        let c = &mut ro.xd_cfg;
+        (c.nwords, c.dims, c.drop_all) = (t.nwords as u32, t.dims, u8::from(rules.is_empty()));
+        (c.allow_only, c.dry_run) = (u8::from(a.policy.allow_only), u8::from(a.policy.dry_run));
+        let skel = session.load(open)?;
+        t.fill(skel.object())?;
+        let fd = skel.progs.xdpdrop.as_fd();
+        let link = XdpLink::attach("xdpdrop", fd, &a.iface, ifindex, a.mode, a.force)?;
+        let info = (link.mode.name(), link.prog_id);
+        let what = match (rules.len(), a.policy.allow_only) {
+            (0, _) => "dropping every packet".to_string(),
+            (n, false) => format!("dropping what matches {n} rule(s)"),
+            (n, true) => format!("passing only what matches {n} rule(s)"),
+        };
+        let dry = [" (dry run: nothing is dropped)", ""][usize::from(!a.policy.dry_run)];
+        let (iface, mode, id) = (&a.iface, info.0, info.1);
+        eprintln!(
+            "xdpdrop: attached to {iface} ({mode} mode, prog id {id}), {what}{dry}; Ctrl-C to stop"
+        );
+        let interval = Duration::from_secs(a.interval);
+        let tool = Tool { a, rules };
+        let (mut link, mut gone, mut prev) = (Some(link), false, Snap::default());
+        let code = session.every(interval, |tick, out| {
+            if tick.last {
+                drop(link.take()); // detach, then read the final counts
+            } else if !link.as_ref().is_some_and(XdpLink::attached) {
+                let why = "by another tool's --force, or the interface is gone";
+                eprintln!("xdpdrop: error: the XDP program was detached ({why})");
+                gone = true;
+                return Ok(Break(()));
+            }
+            let now = tool.read(&skel)?;
+            let hms = out.clock.hms_now();
+            for (ty, r) in tool.rows(&now, &prev, tick.since_last.as_secs_f64(), Some(&hms)) {
+                out.row_as(ty, &r)?;
+            }
+            if tick.last {
+                tool.finish(&now, tick.elapsed.as_secs_f64(), info, out)?;
+            }
+            prev = now;
+            Ok(Continue(()))
+        })?;
+        Ok(if gone { ExitCode::FAILURE } else { code })
+    })
+}
+
+#[cfg(test)]
+#[path = "xdpdrop/tests.rs"]
+mod tests;
