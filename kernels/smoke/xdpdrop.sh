@@ -13,8 +13,11 @@ N=20
 before=$(csprobe udp "$PORT" 5 1000)
 if [ "$before" != "sent=5 received=5" ]; then
 	fail drop "loopback UDP does not work even without xdpdrop: $before"
+# The shared "tracing" line comes when the program is loaded; xdpdrop then
+# attaches it to the interface and says so: wait for that too.
 elif ! start_tool drop --json -v --drop "udp dst-port $PORT" lo ||
-	! wait_attached drop 60; then
+	! wait_attached drop 60 ||
+	! wait_for "$WORK/drop.err" "^xdpdrop: attached to lo " 30 "$TOOL_PID"; then
 	stop_tool 10
 	judge_failure drop drop "$FEATURE_RE|XDP" "not attached within 60 s"
 else
