@@ -10,12 +10,12 @@ use std::time::Duration;
 use anyhow::Context;
 use corescope::cli::RunArgs;
 use corescope::counters::{self, counts, Count, CounterRow};
-use corescope::xdp::{self, XdpLink, XdpMode};
 use corescope::output::Output;
 use corescope::prelude::*;
 use corescope::rules::{self, proto_label, proto_name, Actions, Policy, Rule, Tables};
 use corescope::skel::xdpdrop::types::xdpdrop_stat as St;
 use corescope::skel::xdpdrop::{XdpdropSkel, XdpdropSkelBuilder};
+use corescope::xdp::{self, XdpLink, XdpMode};
 use corescope::UserError;
 use libbpf_rs::skel::{OpenSkel, Skel};
 

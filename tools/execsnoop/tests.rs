@@ -1,0 +1,200 @@
+//! Golden tests of execsnoop: synthetic events rendered as table rows and JSON
+//! (no root needed), and flag parsing.
+use super::*;
+use corescope::output::{header_line, json_line, table_line};
+
+fn args(a: &[&str]) -> Args {
+    corescope::cli::try_parse_from(
+        SHORTS,
+        std::iter::once("execsnoop").chain(a.iter().copied()),
+    )
+    .unwrap()
+}
+
+fn event(comm: &str, ret: i32) -> Event {
+    let mut e = Event {
+        pid: 4242,
+        tid: 4242,
+        ppid: 1,
+        uid: 1000,
+        retval: ret,
+        cpu: 1,
+        ..Default::default()
+    };
+    e.comm[..comm.len()].copy_from_slice(comm.as_bytes());
+    e.pcomm[..4].copy_from_slice(b"bash");
+    e
+}
+
+/// Payload as the kernel sends it: filename + NUL, then argv strings.
+fn payload(e: &mut Event, file: &[u8], argv: &[&[u8]]) -> Vec<u8> {
+    let mut p = file.to_vec();
+    p.push(0);
+    e.fname_len = p.len() as u16;
+    for a in argv {
+        p.extend_from_slice(a);
+        p.push(0);
+    }
+    e.args_len = (p.len() - e.fname_len as usize) as u32;
+    p
+}
+
+fn render(a: &Args, e: &Event, p: &[u8]) -> String {
+    let out = Output::new(false, columns(a)).unwrap();
+    table_line(&columns(a), &row(e, p, a, &out))
+}
+
+#[test]
+fn default_row_matches_bcc_layout() {
+    let a = args(&[]);
+    assert_eq!(
+        header_line(&columns(&a)),
+        "PCOMM            PID     PPID    RET ARGS"
+    );
+    let mut e = event("ls", 0);
+    let p = payload(&mut e, b"/bin/ls", &[b"ls", b"-l", b"/tmp"]);
+    assert_eq!(
+        render(&a, &e, &p),
+        "ls               4242    1         0 /bin/ls -l /tmp"
+    );
+}
+
+#[test]
+fn optional_columns_stay_aligned() {
+    let a = args(&["-U", "-M", "-C", "-x"]);
+    let h = header_line(&columns(&a));
+    assert_eq!(
+        h,
+        "UID    COMM             PID     PCOMM            PPID    CPU RET ARGS"
+    );
+    let mut e = event("cat", -2);
+    let p = payload(&mut e, b"/no/cat", &[b"cat"]);
+    let r = render(&a, &e, &p);
+    assert_eq!(
+        r,
+        "1000   cat              4242    bash             1       1    -2 /no/cat"
+    );
+    assert_eq!(h.find("ARGS"), r.find("/no/cat"));
+}
+
+#[test]
+fn hostile_args_stay_on_one_escaped_row() {
+    let a = args(&[]);
+    let mut e = event("sh", 0);
+    let p = payload(&mut e, b"/bin/echo", &[b"echo", b"a\nb\x1b[2Jc", b"\xff"]);
+    let r = render(&a, &e, &p);
+    assert_eq!(
+        r,
+        "sh               4242    1         0 /bin/echo a\\nb\\e[2Jc \\xff"
+    );
+    let q = render(&args(&["-q"]), &e, &p);
+    assert!(q.ends_with(r#""/bin/echo" "a\nb\e[2Jc" "\xff""#), "{q}");
+}
+
+#[test]
+fn truncation_is_marked() {
+    let a = args(&["--max-args", "3", "--max-arg-size", "5"]);
+    let mut e = event("x", 0);
+    let p = payload(&mut e, b"/bin/x", &[b"x", b"abcdefgh", b"ok", b"dropped"]);
+    let out = Output::new(false, columns(&a)).unwrap();
+    let r = row(&e, &p, &a, &out);
+    assert!(r.args_truncated);
+    assert_eq!(
+        table_line(&columns(&a), &r).rsplit("0 ").next().unwrap(),
+        "/bin/x abcd... ok"
+    );
+    // Cut by the kernel's byte cap: the last string has no NUL.
+    let mut e = event("y", 0);
+    let mut p = payload(&mut e, b"/bin/y", &[b"y", b"full"]);
+    p.extend_from_slice(b"par");
+    e.args_len += 3;
+    e.flags = execsnoop_flags::EXECSNOOP_F_ARGS_TRUNC.0 as u16;
+    assert!(render(&args(&[]), &e, &p).ends_with("/bin/y full par..."));
+}
+
+#[test]
+fn json_has_full_argv_and_numbers() {
+    let a = args(&["-j"]);
+    let mut e = event("ls", 0);
+    let p = payload(&mut e, b"/bin/ls", &[b"ls", b"-l"]);
+    let out = Output::new(true, columns(&a)).unwrap();
+    let mut buf = Vec::new();
+    json_line("event", &row(&e, &p, &a, &out), &mut buf).unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&buf).unwrap();
+    assert_eq!(v["type"], "event");
+    assert_eq!(v["pid"], 4242);
+    assert_eq!(v["ret"], 0);
+    assert_eq!(v["filename"], "/bin/ls");
+    assert_eq!(v["argv"], serde_json::json!(["ls", "-l"]));
+    assert_eq!(v["args_truncated"], false);
+}
+
+#[test]
+fn name_and_line_filters() {
+    let mut e = event("bash", 0);
+    let p = payload(&mut e, b"/bin/bash", &[b"bash", b"-c", b"make tpkg"]);
+    let out = Output::new(false, vec![]).unwrap();
+    for (flags, want) in [
+        (&["-n", "^ba"][..], true),
+        (&["-n", "zsh"], false),
+        (&["-l", "tpkg"], true),
+        (&["-l", "bash$"], false), // -l matches the args, not the comm
+    ] {
+        let a = args(flags);
+        assert_eq!(wanted(&row(&e, &p, &a, &out), &a), want, "{flags:?}");
+    }
+}
+
+#[test]
+fn every_flag_parses() {
+    let a = args(&[
+        "-T",
+        "-t",
+        "-x",
+        "-U",
+        "-q",
+        "-n",
+        "a",
+        "-l",
+        "b",
+        "--max-args",
+        "5",
+        "--max-arg-size",
+        "64",
+        "--full-args",
+        "-P",
+        "1",
+        "-M",
+        "-C",
+        "-p",
+        "1",
+        "-u",
+        "0",
+        "-c",
+        "/sys/fs/cgroup",
+        "--comm",
+        "sh",
+        "-j",
+        "-d",
+        "2",
+        "-v",
+        "--tid",
+        "1",
+        "--buffer-pages",
+        "64",
+        "--btf",
+        "/x",
+    ]);
+    assert!(a.time && a.timestamp && a.fails && a.print_uid && a.quote && a.full_args);
+    assert_eq!(
+        (a.ppid, a.common.filter.pid.clone(), a.common.run.duration),
+        (Some(1), vec![1], Some(2))
+    );
+    assert!(
+        corescope::cli::try_parse_from::<Args, _, _>(SHORTS, ["execsnoop", "--max-args", "0"])
+            .is_err()
+    );
+    assert!(
+        corescope::cli::try_parse_from::<Args, _, _>(SHORTS, ["execsnoop", "-n", "("]).is_err()
+    );
+}
