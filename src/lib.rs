@@ -13,7 +13,10 @@ pub mod escape;
 pub mod filter;
 pub mod libbpf_log;
 pub mod load;
+pub mod lru;
+pub mod net;
 pub mod output;
+pub mod ports;
 pub mod session;
 pub mod stream;
 

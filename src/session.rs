@@ -2,6 +2,7 @@
 //! and its ending (Ctrl-C / SIGTERM, --duration, CMD exit, closed stdout).
 
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::mem::MaybeUninit;
 use std::os::fd::AsRawFd;
 use std::process::ExitCode;
@@ -32,7 +33,25 @@ pub struct Session {
     child: Option<HeldChild>,
     optional: Vec<&'static str>,
     out: Output,
+    counters: Option<CounterFn>,
 }
+
+/// A tool's own count for the final summary: JSON field `key` of the
+/// `summary` record, and `value label` on the stderr summary line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Counter {
+    pub key: &'static str,
+    pub label: &'static str,
+    pub value: u64,
+}
+
+impl Counter {
+    pub fn new(key: &'static str, label: &'static str, value: u64) -> Self {
+        Self { key, label, value }
+    }
+}
+
+type CounterFn = Box<dyn FnOnce(&Object) -> Vec<Counter>>;
 
 #[derive(Serialize)]
 struct Summary {
@@ -46,6 +65,9 @@ struct Summary {
     duration_s: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     cmd_exit_code: Option<u8>,
+    /// The tool's own counters ([`Session::summary_counters`]).
+    #[serde(flatten)]
+    counters: BTreeMap<&'static str, u64>,
 }
 
 #[derive(Serialize)]
@@ -56,7 +78,8 @@ struct LostRecord {
     detail: Lost,
 }
 
-fn find_map<'a>(obj: &'a Object, name: &str) -> Result<libbpf_rs::Map<'a>> {
+/// The map called `name` in a loaded BPF object.
+pub fn find_map<'a>(obj: &'a Object, name: &str) -> Result<libbpf_rs::Map<'a>> {
     obj.maps()
         .find(|m| m.name() == name)
         .ok_or_else(|| anyhow!("BPF object has no map '{name}'"))
@@ -92,12 +115,24 @@ impl Session {
             child: None,
             optional: Vec::new(),
             out,
+            counters: None,
         })
     }
 
     /// Programs that may be left out when their tracepoint is missing.
     pub fn optional_programs(&mut self, names: &[&'static str]) {
         self.optional.extend_from_slice(names);
+    }
+
+    /// Table rows as CSV (a tool's `--csv`); no effect with `--json`.
+    pub fn set_csv(&mut self) {
+        self.out.set_csv();
+    }
+
+    /// Adds the tool's own counters to the final summary (JSON and stderr):
+    /// `f` runs once, after the final drain, with the loaded BPF object.
+    pub fn summary_counters(&mut self, f: impl FnOnce(&Object) -> Vec<Counter> + 'static) {
+        self.counters = Some(Box::new(f));
     }
 
     /// Opens the skeleton and writes the common configuration; the tool then
@@ -205,6 +240,7 @@ impl Session {
             run,
             child,
             mut out,
+            counters,
             ..
         } = self;
         let obj = skel.object();
@@ -310,6 +346,7 @@ impl Session {
         let mut o = out_cell.borrow_mut();
         report_lost(&mut losses, true, &mut o)?;
         let lost = Lost::read(&dropped);
+        let extra = counters.map(|f| f(obj)).unwrap_or_default();
         let summary = Summary {
             events: received.get(),
             shown: o.shown,
@@ -318,11 +355,16 @@ impl Session {
             lost_detail: lost,
             duration_s: started.elapsed().as_secs_f64(),
             cmd_exit_code: cmd_code,
+            counters: extra.iter().map(|c| (c.key, c.value)).collect(),
         };
         o.record("summary", &summary)?;
         o.flush()?;
+        let extra: Vec<String> = extra
+            .iter()
+            .map(|c| format!("{} {}", c.value, c.label))
+            .collect();
         eprintln!(
-            "{tool}: {} events, {} shown, {} lost{}",
+            "{tool}: {} events, {} shown, {} lost{}{}",
             summary.events,
             summary.shown,
             summary.lost,
@@ -330,6 +372,11 @@ impl Session {
                 format!(" ({})", lost.describe())
             } else {
                 String::new()
+            },
+            if extra.is_empty() {
+                String::new()
+            } else {
+                format!("; {}", extra.join(", "))
             }
         );
         Ok(exit)

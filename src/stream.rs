@@ -16,6 +16,21 @@ pub fn decode<E: plain::Plain + Default>(data: &[u8]) -> Option<(E, &[u8])> {
     Some((e, &data[n..]))
 }
 
+/// Slot `index` of a per-CPU array of `u64` counters, summed over CPUs
+/// (0 if it cannot be read).
+pub fn percpu_sum(map: &dyn MapCore, index: u32) -> u64 {
+    map.lookup_percpu(&index.to_ne_bytes(), MapFlags::ANY)
+        .ok()
+        .flatten()
+        .map(|cpus| {
+            cpus.iter()
+                .filter_map(|v| v.get(..8).and_then(|b| b.try_into().ok()))
+                .map(u64::from_ne_bytes)
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
 /// The kernel's per-CPU loss counters (enum corescope_drop), summed.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Lost {
