@@ -2,4 +2,5 @@
 //! privileges, and root tests that load real BPF programs.
 
 mod cli;
+mod root_tcplife;
 mod util;
