@@ -25,6 +25,12 @@ pub fn max_entries(wanted: u32) -> u32 {
     wanted.saturating_add(cpus.saturating_add(1).saturating_mul(LRU_LOCAL_FREE))
 }
 
+/// Creates `map` (not loaded yet) with room for `wanted` entries without
+/// evictions ([`max_entries`]).
+pub fn set_capacity(map: &mut libbpf_rs::OpenMapMut<'_>, wanted: u32) -> libbpf_rs::Result<()> {
+    map.set_max_entries(max_entries(wanted))
+}
+
 fn read_u64(map: &dyn MapCore) -> u64 {
     map.lookup(&0u32.to_ne_bytes(), MapFlags::ANY)
         .ok()
@@ -34,30 +40,44 @@ fn read_u64(map: &dyn MapCore) -> u64 {
         .unwrap_or(0)
 }
 
-/// Entries of `map` evicted by the kernel: the count in slot 0 of `live`
-/// minus the entries in the map. Read while the programs may still run,
-/// so it is retried until the count holds still around the walk of the
-/// map (under heavy churn it is a lower bound).
-pub fn evicted(map: &dyn MapCore, live: &dyn MapCore) -> u64 {
-    let mut best = u64::MAX;
+/// What an LRU map holds at the end of a run.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Usage {
+    /// Entries in the map.
+    pub entries: u64,
+    /// Entries evicted by the kernel: the count in slot 0 of `live` minus
+    /// the entries in the map.
+    pub evicted: u64,
+}
+
+/// [`Usage`] of `map`. Read while the programs may still run, so it is
+/// retried until the count holds still around the walk of the map (under
+/// heavy churn `evicted` is a lower bound).
+pub fn usage(map: &dyn MapCore, live: &dyn MapCore) -> Usage {
+    let mut best = Usage {
+        entries: 0,
+        evicted: u64::MAX,
+    };
     for _ in 0..16 {
         let before = read_u64(live);
-        let n = map.keys().count() as u64;
+        let entries = map.keys().count() as u64;
         let after = read_u64(live);
-        let e = before.min(after).saturating_sub(n);
+        let evicted = before.min(after).saturating_sub(entries);
         if before == after {
-            return e;
+            return Usage { entries, evicted };
         }
-        best = best.min(e);
+        if evicted <= best.evicted {
+            best = Usage { entries, evicted };
+        }
     }
     best
 }
 
-/// [`evicted`] for the maps called `map` and `live` in `obj` (0 if absent).
-pub fn evicted_in(obj: &Object, map: &str, live: &str) -> u64 {
+/// [`usage`] of the maps called `map` and `live` in `obj` (zeros if absent).
+pub fn usage_in(obj: &Object, map: &str, live: &str) -> Usage {
     match (find_map(obj, map), find_map(obj, live)) {
-        (Ok(m), Ok(l)) => evicted(&m, &l),
-        _ => 0,
+        (Ok(m), Ok(l)) => usage(&m, &l),
+        _ => Usage::default(),
     }
 }
 

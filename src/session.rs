@@ -21,7 +21,7 @@ use crate::filter::{self, Filter};
 use crate::libbpf_log;
 use crate::load::{self, ToolOpen};
 use crate::output::{Col, Output};
-use crate::stream::{decode, LossReporter, Lost};
+use crate::stream::{decode, skipped_runs, LossReporter, Lost};
 
 static STOP: AtomicBool = AtomicBool::new(false);
 const PAGE: u32 = 4096;
@@ -34,6 +34,7 @@ pub struct Session {
     optional: Vec<&'static str>,
     out: Output,
     counters: Option<CounterFn>,
+    harmless_skips: Vec<&'static str>,
 }
 
 /// A tool's own count for the final summary: JSON field `key` of the
@@ -116,6 +117,7 @@ impl Session {
             optional: Vec::new(),
             out,
             counters: None,
+            harmless_skips: Vec::new(),
         })
     }
 
@@ -133,6 +135,14 @@ impl Session {
     /// `f` runs once, after the final drain, with the loaded BPF object.
     pub fn summary_counters(&mut self, f: impl FnOnce(&Object) -> Vec<Counter> + 'static) {
         self.counters = Some(Box::new(f));
+    }
+
+    /// Programs whose runs skipped by the kernel (nested in another run, see
+    /// [`crate::stream::skipped_runs`]) cannot lose an event, e.g. one that
+    /// only acts on what happens in process context, where it never nests:
+    /// their skips are not counted as lost.
+    pub fn harmless_skips(&mut self, programs: &[&'static str]) {
+        self.harmless_skips.extend_from_slice(programs);
     }
 
     /// Opens the skeleton and writes the common configuration; the tool then
@@ -198,6 +208,13 @@ impl Session {
             )
         })?;
         self.seed_pids(skel.object())?;
+        // Before anything tells that tracing has started (the -v line, the
+        // header, CMD running): a Ctrl-C or SIGTERM from then on must end
+        // the run cleanly. Installed after CMD was forked (the child must not
+        // inherit a thread).
+        STOP.store(false, Ordering::SeqCst);
+        ctrlc::set_handler(|| STOP.store(true, Ordering::SeqCst))
+            .context("installing the Ctrl-C handler")?;
         self.out.clock.reset();
         if let Some(child) = &mut self.child {
             child.release()?;
@@ -241,6 +258,7 @@ impl Session {
             child,
             mut out,
             counters,
+            harmless_skips,
             ..
         } = self;
         let obj = skel.object();
@@ -280,16 +298,15 @@ impl Session {
         })?;
         let rb = rbb.build()?;
 
-        STOP.store(false, Ordering::SeqCst);
-        // Installed after CMD was forked (the child must not inherit a thread).
-        ctrlc::set_handler(|| STOP.store(true, Ordering::SeqCst))
-            .context("installing the Ctrl-C handler")?;
-
+        let read_lost = || Lost {
+            skipped: skipped_runs(obj, &harmless_skips),
+            ..Lost::read(&dropped)
+        };
         let mut losses = LossReporter::new();
         let mut exit = ExitCode::SUCCESS;
         let mut cmd_code: Option<u8> = None;
         let report_lost = |losses: &mut LossReporter, force: bool, o: &mut Output| -> Result<()> {
-            let lost = Lost::read(&dropped);
+            let lost = read_lost();
             let new = losses.update(tool, &lost, force);
             if new > 0 {
                 o.record(
@@ -305,7 +322,12 @@ impl Session {
         };
 
         loop {
-            let polled = rb.poll(Duration::from_millis(100));
+            let mut polled = rb.poll(Duration::from_millis(100));
+            if polled.is_ok() {
+                // Records submitted without a wakeup (cs_submit_batched)
+                // are picked up here, on the 100 ms tick at the latest.
+                polled = rb.consume();
+            }
             if let Some(e) = failure.borrow_mut().take() {
                 return Err(e);
             }
@@ -345,7 +367,7 @@ impl Session {
         }
         let mut o = out_cell.borrow_mut();
         report_lost(&mut losses, true, &mut o)?;
-        let lost = Lost::read(&dropped);
+        let lost = read_lost();
         let extra = counters.map(|f| f(obj)).unwrap_or_default();
         let summary = Summary {
             events: received.get(),

@@ -129,15 +129,16 @@ fn row<'a>(e: &'a Event, o: &'a Args, out: &Output) -> Option<Life<'a>> {
     })
 }
 
-/// Summary: sessions closed with no record; a check that the LRU never evicted.
+/// Summary: sessions closed with no record, still open (any owner), LRU evictions.
 fn counters(obj: &libbpf_rs::Object) -> Vec<Counter> {
     let idx = tcplife_stat::TCPLIFE_STAT_PREEXISTING.0;
     let pre = find_map(obj, "tl_stats").map_or(0, |m| corescope::stream::percpu_sum(&m, idx));
     let label = "sessions opened before tracing closed (not shown)";
-    let ev = lru::evicted_in(obj, "sessions", "tl_live");
+    let u = lru::usage_in(obj, "sessions", "tl_live");
     vec![
         Counter::new("preexisting", label, pre),
-        Counter::new("evicted", "evicted", ev),
+        Counter::new("open_at_exit", "still open", u.entries),
+        Counter::new("evicted", "evicted", u.evicted),
     ]
 }
 
@@ -148,14 +149,14 @@ fn main() -> ExitCode {
         args.csv.then(|| session.set_csv());
         let mut storage = MaybeUninit::uninit();
         let mut open = session.open(&mut storage, TcplifeSkelBuilder::default())?;
-        let cap = lru::max_entries(args.max_sessions);
-        open.maps.sessions.set_max_entries(cap)?;
+        lru::set_capacity(&mut open.maps.sessions, args.max_sessions)?;
         let ro = open.maps.rodata_data.as_deref_mut().context("no .rodata")?;
         ro.max_sessions = args.max_sessions;
         ro.targ_family = args.family.af();
         ro.lport_on = filter_bitmap(args.localport.as_ref(), &mut ro.lport_bits);
         ro.rport_on = filter_bitmap(args.remoteport.as_ref(), &mut ro.rport_bits);
         session.summary_counters(counters);
+        session.harmless_skips(&["handle_set_state_task"]); // acts in process context only
         let skel = session.load(open)?;
         session.stream(&skel, |e: &Event, _: &[u8], out: &mut Output| {
             row(e, &args, out).map_or(Ok(()), |r| Ok(out.row(&r)?))
@@ -169,8 +170,7 @@ mod tests {
     use corescope::output::{csv_header_line, csv_line, header_line, json_line, table_line};
 
     fn args(a: &str) -> Result<Args, clap::Error> {
-        let argv = std::iter::once("tcplife").chain(a.split_whitespace());
-        corescope::cli::try_parse_from(SHORTS, argv)
+        corescope::cli::try_parse_from(SHORTS, ["tcplife"].into_iter().chain(a.split_whitespace()))
     }
 
     fn event(v6: bool, comm: &[u8], owner: u8) -> Event {

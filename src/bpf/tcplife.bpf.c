@@ -1,8 +1,12 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * tcplife: one record per TCP session, when it closes. Based on tcplife(8)
- * from BCC and libbpf-tools (same tracepoint, same tcp_sock byte counters),
- * with these differences:
+ * from BCC and libbpf-tools (same tracepoint, sock:inet_sock_set_state, and
+ * the same tcp_sock byte counters), with these differences:
+ * - the tracepoint is attached as tp_btf (typed socket, fields read with
+ *   plain loads) by two programs, for the states set in process context and
+ *   for those set in softirq (see handle_set_state below for why); runs the
+ *   kernel skips are counted as lost, never silent;
  * - the owning process is taken only where it is known to be current: the
  *   task in connect() (SYN_SENT), the task whose accept()/accept4() returned
  *   the socket (the new fd is looked up in its file table), else the task
@@ -21,6 +25,7 @@
  * - MS counts from the first SYN (BCC: from the last state before FIN_WAIT1).
  */
 #include "common/common.bpf.h"
+#include <bpf/bpf_endian.h>
 #include "tcplife.h"
 
 CORESCOPE_EXPORT(tcplife_event);
@@ -127,11 +132,11 @@ static __always_inline bool port_in(const volatile __u8 *bits, __u16 port)
 	return bits[port >> 3] & (1 << (port & 7));
 }
 
-static __always_inline bool ports_ok(struct trace_event_raw_inet_sock_set_state *ctx)
+static __always_inline bool ports_ok(__u16 lport, __u16 rport)
 {
-	if (lport_on && !port_in(lport_bits, ctx->sport))
+	if (lport_on && !port_in(lport_bits, lport))
 		return false;
-	if (rport_on && !port_in(rport_bits, ctx->dport))
+	if (rport_on && !port_in(rport_bits, rport))
 		return false;
 	return true;
 }
@@ -145,20 +150,19 @@ static __always_inline void born(__u64 sk, bool connecting)
 	n.active = connecting;
 	if (connecting)
 		bind_owner(&n, TCPLIFE_OWNER_CONNECT);
-	s = bpf_map_lookup_elem(&sessions, &sk);
-	if (s) {
-		/* A record from an earlier life of this socket: start over. */
-		*s = n;
-		return;
-	}
 	if (!slot_take()) {
 		cs_drop(CS_DROP_MAP_FULL);
 		return;
 	}
-	if (bpf_map_update_elem(&sessions, &sk, &n, BPF_NOEXIST)) {
-		slot_release();
+	if (!bpf_map_update_elem(&sessions, &sk, &n, BPF_NOEXIST))
+		return;
+	slot_release();
+	/* A record from an earlier life of this socket: start over. */
+	s = bpf_map_lookup_elem(&sessions, &sk);
+	if (s)
+		*s = n;
+	else
 		cs_drop(CS_DROP_MAP_FULL);
-	}
 }
 
 /* FIN_WAIT1 / LAST_ACK: set by close() or shutdown(), in the owner's
@@ -178,40 +182,46 @@ static __always_inline void closing(__u64 sk)
  * acked SYN (ours, on an active open) and FIN (ours, once acked: snd_una
  * has reached write_seq, which counts it) and a received FIN (the peer's:
  * tcp_fin() sets SOCK_DONE) each count one. */
-static __always_inline void payload_bytes(struct tcp_sock *tp, struct tl_session *c,
+static __always_inline void payload_bytes(const struct sock *sk, struct tl_session *c,
 					  struct tcplife_event *e)
 {
-	struct sock *sk = (struct sock *)tp;
-	__u64 acked = BPF_CORE_READ(tp, bytes_acked);
-	__u64 rcvd = BPF_CORE_READ(tp, bytes_received);
+	struct tcp_sock *tp = bpf_core_cast(sk, struct tcp_sock);
+	__u64 acked = tp->bytes_acked;
+	__u64 rcvd = tp->bytes_received;
 
 	if (c->active && acked)
 		acked--;
-	if (c->fin && acked && BPF_CORE_READ(tp, snd_una) == BPF_CORE_READ(tp, write_seq))
+	if (c->fin && acked && tp->snd_una == tp->write_seq)
 		acked--;
-	if (rcvd && (BPF_CORE_READ(sk, __sk_common.skc_flags) & (1UL << SOCK_DONE)))
+	if (rcvd && (sk->__sk_common.skc_flags & (1UL << SOCK_DONE)))
 		rcvd--;
 	e->tx_bytes = acked;
 	e->rx_bytes = rcvd;
 }
 
-static __always_inline void died(struct trace_event_raw_inet_sock_set_state *ctx, __u64 sk)
+/* TCP_CLOSE: the session's row. Addresses and ports as the classic
+ * tracepoint records them (inet_sport: inet_num is already 0 here). */
+static __always_inline void died(const struct sock *sk, int oldstate)
 {
-	struct tl_session *s = bpf_map_lookup_elem(&sessions, &sk);
-	struct tcp_sock *tp = (struct tcp_sock *)ctx->skaddr;
+	struct inet_sock *inet = bpf_core_cast(sk, struct inet_sock);
+	__u16 family = sk->__sk_common.skc_family;
+	__u16 lport = bpf_ntohs(inet->inet_sport);
+	__u16 rport = bpf_ntohs(sk->__sk_common.skc_dport);
+	__u64 key = (__u64)sk;
+	struct tl_session *s = bpf_map_lookup_elem(&sessions, &key);
 	struct tcplife_event *e;
 	struct tl_session c;
 	__u64 now;
 
 	if (!s) {
-		if (ctx->oldstate != TCP_LISTEN && ctx->oldstate != TCP_CLOSE && ports_ok(ctx))
+		if (oldstate != TCP_LISTEN && oldstate != TCP_CLOSE && ports_ok(lport, rport))
 			stat_inc(TCPLIFE_STAT_PREEXISTING);
 		return;
 	}
 	c = *s;
-	if (!bpf_map_delete_elem(&sessions, &sk))
+	if (!bpf_map_delete_elem(&sessions, &key))
 		slot_release();
-	if (!ports_ok(ctx) || (proc_filter_on() && !c.traced))
+	if (!ports_ok(lport, rport) || (proc_filter_on() && !c.traced))
 		return;
 
 	e = cs_reserve(sizeof(*e));
@@ -221,49 +231,64 @@ static __always_inline void died(struct trace_event_raw_inet_sock_set_state *ctx
 	now = bpf_ktime_get_ns();
 	e->ts_ns = now;
 	e->span_ns = now - c.birth_ns;
-	payload_bytes(tp, &c, e);
+	payload_bytes(sk, &c, e);
 	e->pid = c.pid;
 	e->tid = c.tid;
 	e->owner = c.owner;
 	__builtin_memcpy(e->comm, c.comm, sizeof(e->comm));
-	e->family = ctx->family;
-	e->lport = ctx->sport;
-	e->rport = ctx->dport;
-	/* Through a helper: the verifier refuses loads from an offset ctx. */
-	if (ctx->family == AF_INET) {
-		bpf_probe_read_kernel(e->laddr, 4, ctx->saddr);
-		bpf_probe_read_kernel(e->raddr, 4, ctx->daddr);
+	e->family = family;
+	e->lport = lport;
+	e->rport = rport;
+	if (family == AF_INET) {
+		*(__u32 *)e->laddr = inet->inet_saddr;
+		*(__u32 *)e->raddr = sk->__sk_common.skc_daddr;
 	} else {
-		bpf_probe_read_kernel(e->laddr, 16, ctx->saddr_v6);
-		bpf_probe_read_kernel(e->raddr, 16, ctx->daddr_v6);
+		for (int i = 0; i < 4; i++) {
+			((__u32 *)e->laddr)[i] = sk->__sk_common.skc_v6_rcv_saddr.in6_u.u6_addr32[i];
+			((__u32 *)e->raddr)[i] = sk->__sk_common.skc_v6_daddr.in6_u.u6_addr32[i];
+		}
 	}
-	bpf_ringbuf_submit(e, 0);
+	cs_submit_batched(e);
 }
 
-SEC("tp/sock/inet_sock_set_state")
-int handle_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
+/* The tracepoint as BTF raw tracepoints: the socket is a typed pointer
+ * (fields are plain loads, not helper calls), and a run is skipped only
+ * when the same program is already running on the CPU (a classic
+ * tracepoint program is skipped whenever any kprobe/tracepoint program is).
+ * That still happens when a softirq processes a batch of packets on the
+ * exit of an interrupt that hit a program running in process context: the
+ * whole batch is skipped (counted in recursion_misses, reported as lost).
+ * So the states come from two programs: the ones set in process context
+ * (connect(), close(), shutdown()) and the ones set in softirq (SYN_RECV,
+ * CLOSE), and a batch nested in a connect() or close() is still seen. */
+static __always_inline bool wanted(const struct sock *sk)
 {
-	__u64 sk = (__u64)ctx->skaddr;
+	return sk->sk_protocol == IPPROTO_TCP &&
+	       (!targ_family || sk->__sk_common.skc_family == targ_family);
+}
 
-	if (ctx->protocol != IPPROTO_TCP)
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(handle_set_state_task, const struct sock *sk, int oldstate, int newstate)
+{
+	if ((newstate != TCP_SYN_SENT && newstate != TCP_FIN_WAIT1 && newstate != TCP_LAST_ACK) ||
+	    !wanted(sk))
 		return 0;
-	if (targ_family && ctx->family != targ_family)
+	if (newstate == TCP_SYN_SENT)
+		born((__u64)sk, true);
+	else
+		closing((__u64)sk);
+	return 0;
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(handle_set_state, const struct sock *sk, int oldstate, int newstate)
+{
+	if ((newstate != TCP_SYN_RECV && newstate != TCP_CLOSE) || !wanted(sk))
 		return 0;
-	switch (ctx->newstate) {
-	case TCP_SYN_SENT:
-		born(sk, true);
-		break;
-	case TCP_SYN_RECV:
-		born(sk, false);
-		break;
-	case TCP_FIN_WAIT1:
-	case TCP_LAST_ACK:
-		closing(sk);
-		break;
-	case TCP_CLOSE:
-		died(ctx, sk);
-		break;
-	}
+	if (newstate == TCP_SYN_RECV)
+		born((__u64)sk, false);
+	else
+		died(sk, oldstate);
 	return 0;
 }
 
@@ -271,19 +296,19 @@ int handle_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
  * owned by this task. */
 static __always_inline int accepted(long fd)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct file **fds, *f = NULL;
+	struct fdtable *fdt = bpf_get_current_task_btf()->files->fdt;
+	struct file *f = NULL;
 	struct socket *sock;
 	struct tl_session *s;
 	__u64 sk;
 
-	if (fd < 0 || (__u64)fd >= BPF_CORE_READ(task, files, fdt, max_fds))
+	/* Typed loads (no helper call) but for the fd array slot. */
+	if (fd < 0 || fd >= fdt->max_fds)
 		return 0;
-	fds = BPF_CORE_READ(task, files, fdt, fd);
-	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
+	if (bpf_probe_read_kernel(&f, sizeof(f), &fdt->fd[fd]) || !f)
 		return 0;
-	sock = BPF_CORE_READ(f, private_data);
-	sk = (__u64)BPF_CORE_READ(sock, sk);
+	sock = bpf_core_cast(bpf_core_cast(f, struct file)->private_data, struct socket);
+	sk = (__u64)sock->sk;
 	s = bpf_map_lookup_elem(&sessions, &sk);
 	if (s)
 		bind_owner(s, TCPLIFE_OWNER_ACCEPT);

@@ -14,7 +14,8 @@
  *   serve 4|6 PORT N CBYTES SBYTES     a server alone: prints "ready PID"
  *   connect 4|6 PORT N CBYTES SBYTES   a client alone, N sessions
  *   loop 4|6 PORT N BYTES              N sessions as fast as possible
- *       (connect, send BYTES, close); prints the time taken on stderr
+ *       (connect, send BYTES, close); prints on stderr the time taken and
+ *       the CPU time (user + system, client and server) per session
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -24,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -173,6 +175,17 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* CPU time (user + system) of this process and its reaped children, in s. */
+static double cpu(void)
+{
+	struct rusage a, b;
+
+	getrusage(RUSAGE_SELF, &a);
+	getrusage(RUSAGE_CHILDREN, &b);
+	return a.ru_utime.tv_sec + b.ru_utime.tv_sec + a.ru_stime.tv_sec + b.ru_stime.tv_sec +
+	       (a.ru_utime.tv_usec + b.ru_utime.tv_usec + a.ru_stime.tv_usec + b.ru_stime.tv_usec) / 1e6;
+}
+
 static void name(const char *comm)
 {
 	prctl(PR_SET_NAME, comm, 0, 0, 0);
@@ -275,7 +288,7 @@ static int client(int count, long cbytes, long sbytes)
 static int loop(int count, long bytes)
 {
 	int lfd = listener(), st;
-	double t0 = now(), t1;
+	double t0 = now(), t1, c;
 	pid_t srv = fork();
 
 	if (srv < 0)
@@ -306,9 +319,10 @@ static int loop(int count, long bytes)
 	if (waitpid(srv, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st))
 		die("server failed");
 	t1 = now();
+	c = cpu();
 	settle();
-	fprintf(stderr, "loop: %d sessions in %.6f s: %.2f us per session\n", count, t1 - t0,
-		(t1 - t0) * 1e6 / count);
+	fprintf(stderr, "loop: %d sessions in %.6f s: %.2f us per session, cpu %.2f us per session\n",
+		count, t1 - t0, (t1 - t0) * 1e6 / count, c * 1e6 / count);
 	return 0;
 }
 
