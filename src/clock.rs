@@ -9,6 +9,11 @@ fn now_ns(id: ClockId) -> i128 {
         .unwrap_or(0)
 }
 
+/// CLOCK_MONOTONIC now, in ns (the clock of `bpf_ktime_get_ns`).
+pub fn monotonic_ns() -> u64 {
+    now_ns(ClockId::CLOCK_MONOTONIC) as u64
+}
+
 #[derive(Debug, Clone, Copy)]
 pub struct Clock {
     /// Monotonic time when tracing started.

@@ -14,12 +14,15 @@ pub mod escape;
 pub mod filter;
 pub mod libbpf_log;
 pub mod load;
-pub mod xdp;
+pub mod lru;
+pub mod net;
 pub mod output;
+pub mod ports;
 pub mod rules;
 pub mod session;
 pub mod stream;
 pub mod sym;
+pub mod xdp;
 
 pub use error::{main, UserError};
 pub use session::{Session, Tick};

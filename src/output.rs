@@ -1,6 +1,8 @@
 //! Table and JSON Lines output. The table keeps every row under the BCC
 //! header (one width per column, used for header and rows alike); JSON has
 //! one object per line with a `type` field: `event`, `lost`, `summary`.
+//! A tool may also offer CSV (BCC tcplife's `-s`): the same cells, unpadded,
+//! comma-separated, quoted per RFC 4180 when they hold `,` or `"`.
 
 use std::fmt;
 use std::fs::File;
@@ -51,12 +53,13 @@ pub struct Line<'a> {
     buf: &'a mut String,
     cols: &'a [Col],
     i: usize,
+    csv: bool,
 }
 
 impl Line<'_> {
     fn start_cell(&mut self) -> usize {
         if self.i > 0 {
-            self.buf.push(' ');
+            self.buf.push(if self.csv { ',' } else { ' ' });
         }
         self.buf.len()
     }
@@ -64,6 +67,10 @@ impl Line<'_> {
     fn end_cell(&mut self, start: usize) {
         let col = self.cols.get(self.i).copied();
         self.i += 1;
+        if self.csv {
+            csv_quote(self.buf, start);
+            return;
+        }
         let Some(col) = col else { return };
         if self.i == self.cols.len() {
             return; // last column: no padding
@@ -103,13 +110,22 @@ impl Line<'_> {
     }
 }
 
-/// Formats the header line for `cols`.
-pub fn header_line(cols: &[Col]) -> String {
+/// Quotes the cell that starts at `start` if it holds `,` or `"` (RFC 4180).
+fn csv_quote(buf: &mut String, start: usize) {
+    if buf[start..].contains([',', '"']) {
+        let quoted = format!("\"{}\"", buf[start..].replace('"', "\"\""));
+        buf.truncate(start);
+        buf.push_str(&quoted);
+    }
+}
+
+fn header_with(cols: &[Col], csv: bool) -> String {
     let mut buf = String::new();
     let mut line = Line {
         buf: &mut buf,
         cols,
         i: 0,
+        csv,
     };
     for c in cols {
         line.cell(c.name);
@@ -117,15 +133,35 @@ pub fn header_line(cols: &[Col]) -> String {
     buf
 }
 
-/// Formats one row as a table line (no newline).
-pub fn table_line<R: Row>(cols: &[Col], row: &R) -> String {
+fn line_with<R: Row>(cols: &[Col], row: &R, csv: bool) -> String {
     let mut buf = String::new();
     row.cells(&mut Line {
         buf: &mut buf,
         cols,
         i: 0,
+        csv,
     });
     buf
+}
+
+/// Formats the header line for `cols`.
+pub fn header_line(cols: &[Col]) -> String {
+    header_with(cols, false)
+}
+
+/// Formats one row as a table line (no newline).
+pub fn table_line<R: Row>(cols: &[Col], row: &R) -> String {
+    line_with(cols, row, false)
+}
+
+/// The CSV header for `cols`: the column names, comma-separated.
+pub fn csv_header_line(cols: &[Col]) -> String {
+    header_with(cols, true)
+}
+
+/// Formats one row as a CSV line (no newline).
+pub fn csv_line<R: Row>(cols: &[Col], row: &R) -> String {
+    line_with(cols, row, true)
 }
 
 /// Serializes `v` as one JSON object line with `"type": ty` first.
@@ -151,6 +187,7 @@ pub fn json_line<T: Serialize>(ty: &str, v: &T, buf: &mut Vec<u8>) -> io::Result
 pub struct Output {
     w: BufWriter<File>,
     json: bool,
+    csv: bool,
     tty: bool,
     cols: Vec<Col>,
     line: String,
@@ -172,6 +209,7 @@ impl Output {
         Ok(Self {
             w: BufWriter::with_capacity(64 * 1024, file),
             json,
+            csv: false,
             tty,
             cols,
             line: String::with_capacity(256),
@@ -186,10 +224,15 @@ impl Output {
         self.json
     }
 
+    /// Table rows as CSV from now on (no effect in JSON mode).
+    pub fn set_csv(&mut self) {
+        self.csv = !self.json;
+    }
+
     /// The table header (nothing in JSON mode).
     pub fn header(&mut self) -> io::Result<()> {
         if !self.json {
-            let h = header_line(&self.cols);
+            let h = header_with(&self.cols, self.csv);
             self.w.write_all(h.as_bytes())?;
             self.w.write_all(b"\n")?;
             self.flush()?;
@@ -215,6 +258,7 @@ impl Output {
                 buf: &mut self.line,
                 cols: &self.cols,
                 i: 0,
+                csv: self.csv,
             });
             self.line.push('\n');
             self.w.write_all(self.line.as_bytes())?;
@@ -301,6 +345,20 @@ mod tests {
         assert_eq!(row, "sh       42      -2 rest\\nof it");
         let h = header_line(COLS);
         assert_eq!(h.find("ARGS"), row.find("rest"));
+    }
+
+    #[test]
+    fn csv_cells_are_unpadded_and_quoted() {
+        assert_eq!(csv_header_line(COLS), "COMM,PID,RET,ARGS");
+        let row = csv_line(
+            COLS,
+            &R {
+                name: "a,\"b\"",
+                pid: 42,
+                ret: -2,
+            },
+        );
+        assert_eq!(row, "\"a,\"\"b\"\"\",42,-2,rest\\nof it");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! and its ending (Ctrl-C / SIGTERM, --duration, CMD exit, closed stdout).
 
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::mem::MaybeUninit;
 use std::os::fd::AsRawFd;
 use std::process::ExitCode;
@@ -20,7 +21,7 @@ use crate::filter::{self, Filter};
 use crate::libbpf_log;
 use crate::load::{self, ToolOpen};
 use crate::output::{Col, Output};
-use crate::stream::{decode, LossReporter, Lost};
+use crate::stream::{decode, skipped_runs, LossReporter, Lost};
 
 static STOP: AtomicBool = AtomicBool::new(false);
 const PAGE: u32 = 4096;
@@ -32,6 +33,8 @@ pub struct Session {
     child: Option<HeldChild>,
     optional: Vec<&'static str>,
     out: Output,
+    counters: Option<CounterFn>,
+    harmless_skips: Vec<&'static str>,
     /// Print the header when the loop starts, not at load.
     defer_header: bool,
 }
@@ -48,6 +51,23 @@ pub struct Tick {
     pub since_last: Duration,
 }
 
+/// A tool's own count for the final summary: JSON field `key` of the
+/// `summary` record, and `value label` on the stderr summary line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Counter {
+    pub key: &'static str,
+    pub label: &'static str,
+    pub value: u64,
+}
+
+impl Counter {
+    pub fn new(key: &'static str, label: &'static str, value: u64) -> Self {
+        Self { key, label, value }
+    }
+}
+
+type CounterFn = Box<dyn FnOnce(&Object) -> Vec<Counter>>;
+
 #[derive(Serialize)]
 struct Summary {
     /// Records received from the kernel.
@@ -60,6 +80,9 @@ struct Summary {
     duration_s: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     cmd_exit_code: Option<u8>,
+    /// The tool's own counters ([`Session::summary_counters`]).
+    #[serde(flatten)]
+    counters: BTreeMap<&'static str, u64>,
 }
 
 #[derive(Serialize)]
@@ -70,7 +93,8 @@ struct LostRecord {
     detail: Lost,
 }
 
-fn find_map<'a>(obj: &'a Object, name: &str) -> Result<libbpf_rs::Map<'a>> {
+/// The map called `name` in a loaded BPF object.
+pub fn find_map<'a>(obj: &'a Object, name: &str) -> Result<libbpf_rs::Map<'a>> {
     obj.maps()
         .find(|m| m.name() == name)
         .ok_or_else(|| anyhow!("BPF object has no map '{name}'"))
@@ -107,6 +131,8 @@ impl Session {
             optional: Vec::new(),
             out,
             defer_header: false,
+            counters: None,
+            harmless_skips: Vec::new(),
         })
     }
 
@@ -120,6 +146,25 @@ impl Session {
     /// Programs that may be left out when their tracepoint is missing.
     pub fn optional_programs(&mut self, names: &[&'static str]) {
         self.optional.extend_from_slice(names);
+    }
+
+    /// Table rows as CSV (a tool's `--csv`); no effect with `--json`.
+    pub fn set_csv(&mut self) {
+        self.out.set_csv();
+    }
+
+    /// Adds the tool's own counters to the final summary (JSON and stderr):
+    /// `f` runs once, after the final drain, with the loaded BPF object.
+    pub fn summary_counters(&mut self, f: impl FnOnce(&Object) -> Vec<Counter> + 'static) {
+        self.counters = Some(Box::new(f));
+    }
+
+    /// Programs whose runs skipped by the kernel (nested in another run, see
+    /// [`crate::stream::skipped_runs`]) cannot lose an event, e.g. one that
+    /// only acts on what happens in process context, where it never nests:
+    /// their skips are not counted as lost.
+    pub fn harmless_skips(&mut self, programs: &[&'static str]) {
+        self.harmless_skips.extend_from_slice(programs);
     }
 
     /// Opens the skeleton and writes the common configuration; the tool then
@@ -236,6 +281,8 @@ impl Session {
             child,
             mut out,
             defer_header,
+            counters,
+            harmless_skips,
             ..
         } = self;
         if defer_header {
@@ -280,11 +327,15 @@ impl Session {
 
         // Records consumed per call outside `poll` (producers may keep writing).
         let bound = (run.buffer_pages as usize * PAGE as usize) / 8;
+        let read_lost = || Lost {
+            skipped: skipped_runs(obj, &harmless_skips),
+            ..Lost::read(&dropped)
+        };
         let mut losses = LossReporter::new();
         let mut exit = ExitCode::SUCCESS;
         let mut cmd_code: Option<u8> = None;
         let report_lost = |losses: &mut LossReporter, force: bool, o: &mut Output| -> Result<()> {
-            let lost = Lost::read(&dropped);
+            let lost = read_lost();
             let new = losses.update(tool, &lost, force);
             if new > 0 {
                 o.record(
@@ -344,7 +395,8 @@ impl Session {
         }
         let mut o = out_cell.borrow_mut();
         report_lost(&mut losses, true, &mut o)?;
-        let lost = Lost::read(&dropped);
+        let lost = read_lost();
+        let extra = counters.map(|f| f(obj)).unwrap_or_default();
         let summary = Summary {
             events: received.get(),
             shown: o.shown,
@@ -353,11 +405,16 @@ impl Session {
             lost_detail: lost,
             duration_s: started.elapsed().as_secs_f64(),
             cmd_exit_code: cmd_code,
+            counters: extra.iter().map(|c| (c.key, c.value)).collect(),
         };
         o.record("summary", &summary)?;
         o.flush()?;
+        let extra: Vec<String> = extra
+            .iter()
+            .map(|c| format!("{} {}", c.value, c.label))
+            .collect();
         eprintln!(
-            "{tool}: {} events, {} shown, {} lost{}",
+            "{tool}: {} events, {} shown, {} lost{}{}",
             summary.events,
             summary.shown,
             summary.lost,
@@ -365,6 +422,11 @@ impl Session {
                 format!(" ({})", lost.describe())
             } else {
                 String::new()
+            },
+            if extra.is_empty() {
+                String::new()
+            } else {
+                format!("; {}", extra.join(", "))
             }
         );
         Ok(exit)

@@ -1,5 +1,6 @@
 //! Event records and loss accounting.
 
+use std::os::fd::{AsFd, AsRawFd};
 use std::time::{Duration, Instant};
 
 use libbpf_rs::{MapCore, MapFlags};
@@ -16,6 +17,43 @@ pub fn decode<E: plain::Plain + Default>(data: &[u8]) -> Option<(E, &[u8])> {
     Some((e, &data[n..]))
 }
 
+/// Slot `index` of a per-CPU array of `u64` counters, summed over CPUs
+/// (0 if it cannot be read).
+pub fn percpu_sum(map: &dyn MapCore, index: u32) -> u64 {
+    map.lookup_percpu(&index.to_ne_bytes(), MapFlags::ANY)
+        .ok()
+        .flatten()
+        .map(|cpus| {
+            cpus.iter()
+                .filter_map(|v| v.get(..8).and_then(|b| b.try_into().ok()))
+                .map(u64::from_ne_bytes)
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// Runs of the loaded programs of `obj` (but those named in `except`) that
+/// the kernel skipped because a BPF program was already running on that CPU
+/// (each program's `recursion_misses`, Linux 5.12+). Classic tracepoint and
+/// kprobe programs share that guard with every other tracing program on the
+/// CPU; tp_btf / raw_tp programs only with themselves. Either way a softirq
+/// that fires the tracepoint while the program runs is not seen.
+pub fn skipped_runs(obj: &libbpf_rs::Object, except: &[&str]) -> u64 {
+    use libbpf_rs::libbpf_sys::{bpf_prog_get_info_by_fd, bpf_prog_info};
+    obj.progs()
+        .filter(|p| p.autoload() && !except.iter().any(|e| p.name().to_str() == Some(*e)))
+        .filter_map(|p| {
+            let mut info = bpf_prog_info::default();
+            let mut len = std::mem::size_of::<bpf_prog_info>() as u32;
+            let fd = p.as_fd().as_raw_fd();
+            // SAFETY: `info` is a plain C struct of `len` bytes that the
+            // kernel fills in; `fd` is the fd of a loaded program of `obj`.
+            let ret = unsafe { bpf_prog_get_info_by_fd(fd, &mut info, &mut len) };
+            (ret == 0).then_some(info.recursion_misses)
+        })
+        .sum()
+}
+
 /// The kernel's per-CPU loss counters (enum corescope_drop), summed.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Lost {
@@ -27,12 +65,15 @@ pub struct Lost {
     pub unpaired: u64,
     /// Forked children that could not be followed (not events themselves).
     pub untracked_forks: u64,
+    /// Program runs the kernel skipped because a BPF program was already
+    /// running on that CPU ([`skipped_runs`]); each may have lost an event.
+    pub skipped: u64,
 }
 
 impl Lost {
     /// Events lost (untracked forks are not events).
     pub fn events(&self) -> u64 {
-        self.ring_buffer + self.map_full + self.unpaired
+        self.ring_buffer + self.map_full + self.unpaired + self.skipped
     }
 
     pub fn read(map: &dyn MapCore) -> Self {
@@ -53,6 +94,7 @@ impl Lost {
             map_full: slot(1),
             unpaired: slot(2),
             untracked_forks: slot(3),
+            skipped: 0,
         }
     }
 
@@ -66,6 +108,12 @@ impl Lost {
         }
         if self.map_full > 0 {
             parts.push(format!("{} staging map full", self.map_full));
+        }
+        if self.skipped > 0 {
+            parts.push(format!(
+                "{} program runs skipped by the kernel (nested BPF)",
+                self.skipped
+            ));
         }
         if self.unpaired > 0 {
             parts.push(format!(
@@ -150,10 +198,12 @@ mod tests {
             map_full: 1,
             unpaired: 1,
             untracked_forks: 9,
+            skipped: 2,
         };
-        assert_eq!(l.events(), 5);
+        assert_eq!(l.events(), 7);
+        assert!(l.describe().contains("2 program runs skipped"));
         let mut r = LossReporter::new();
-        assert_eq!(r.update("t", &l, false), 5);
+        assert_eq!(r.update("t", &l, false), 7);
         let l2 = Lost {
             ring_buffer: 4,
             ..l

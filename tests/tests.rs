@@ -6,4 +6,5 @@ mod root_execsnoop;
 mod root_filters;
 mod root_opensnoop;
 mod root_xdpdrop;
+mod root_tcplife;
 mod util;

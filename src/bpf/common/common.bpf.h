@@ -105,16 +105,23 @@ static __always_inline int cs_output(void *data, __u64 size)
 	return err;
 }
 
-/* Like cs_output(), for high-rate events: the consumer is woken only once
- * 1/16 of the ring is waiting, not for every record it would otherwise be
- * woken for (a wakeup is a cross-CPU IPI: microseconds in a VM). The session
- * loop consumes every 100 ms anyway, so a quiet record waits at most that. */
-static __always_inline int cs_output_lazy(void *data, __u64 size)
+/* Wakeup policy of the lazy variants: wake the consumer only once the ring
+ * is 1/16 full; below that the session loop picks records up on its 100 ms
+ * tick. A burst then costs a few wakeups instead of one per record (each a
+ * context switch of the consumer, stealing CPU from the traced work), at the
+ * price of rows arriving up to ~100 ms late. */
+static __always_inline __u64 cs_lazy_wakeup(__u64 adding)
 {
 	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
 	__u64 ring = bpf_ringbuf_query(&events, BPF_RB_RING_SIZE);
-	__u64 flags = avail + size >= ring / 16 ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
-	long err = bpf_ringbuf_output(&events, data, size, flags);
+
+	return avail + adding >= ring / 16 ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+}
+
+/* cs_output() with the lazy wakeup. */
+static __always_inline int cs_output_lazy(void *data, __u64 size)
+{
+	long err = bpf_ringbuf_output(&events, data, size, cs_lazy_wakeup(size));
 
 	if (err)
 		cs_drop(CS_DROP_RINGBUF);
@@ -128,6 +135,12 @@ static __always_inline void *cs_reserve(__u64 size)
 	if (!rec)
 		cs_drop(CS_DROP_RINGBUF);
 	return rec;
+}
+
+/* Submits a record from cs_reserve() with the lazy wakeup. */
+static __always_inline void cs_submit_batched(void *rec)
+{
+	bpf_ringbuf_submit(rec, cs_lazy_wakeup(0));
 }
 
 /* Process-tree tracking, loaded only when cs_cfg.pids_on. Classic
