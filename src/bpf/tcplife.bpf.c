@@ -185,13 +185,15 @@ static __always_inline void closing(__u64 sk)
 static __always_inline void payload_bytes(const struct sock *sk, struct tl_session *c,
 					  struct tcplife_event *e)
 {
-	struct tcp_sock *tp = bpf_core_cast(sk, struct tcp_sock);
-	__u64 acked = tp->bytes_acked;
-	__u64 rcvd = tp->bytes_received;
+	/* CO-RE probe reads, not bpf_core_cast(): its kfunc (bpf_rdonly_cast)
+	 * only exists from Linux 6.2. */
+	struct tcp_sock *tp = (struct tcp_sock *)sk;
+	__u64 acked = BPF_CORE_READ(tp, bytes_acked);
+	__u64 rcvd = BPF_CORE_READ(tp, bytes_received);
 
 	if (c->active && acked)
 		acked--;
-	if (c->fin && acked && tp->snd_una == tp->write_seq)
+	if (c->fin && acked && BPF_CORE_READ(tp, snd_una) == BPF_CORE_READ(tp, write_seq))
 		acked--;
 	if (rcvd && (sk->__sk_common.skc_flags & (1UL << SOCK_DONE)))
 		rcvd--;
@@ -203,9 +205,9 @@ static __always_inline void payload_bytes(const struct sock *sk, struct tl_sessi
  * tracepoint records them (inet_sport: inet_num is already 0 here). */
 static __always_inline void died(const struct sock *sk, int oldstate)
 {
-	struct inet_sock *inet = bpf_core_cast(sk, struct inet_sock);
+	struct inet_sock *inet = (struct inet_sock *)sk;
 	__u16 family = sk->__sk_common.skc_family;
-	__u16 lport = bpf_ntohs(inet->inet_sport);
+	__u16 lport = bpf_ntohs(BPF_CORE_READ(inet, inet_sport));
 	__u16 rport = bpf_ntohs(sk->__sk_common.skc_dport);
 	__u64 key = (__u64)sk;
 	struct tl_session *s = bpf_map_lookup_elem(&sessions, &key);
@@ -240,7 +242,7 @@ static __always_inline void died(const struct sock *sk, int oldstate)
 	e->lport = lport;
 	e->rport = rport;
 	if (family == AF_INET) {
-		*(__u32 *)e->laddr = inet->inet_saddr;
+		*(__u32 *)e->laddr = BPF_CORE_READ(inet, inet_saddr);
 		*(__u32 *)e->raddr = sk->__sk_common.skc_daddr;
 	} else {
 		for (int i = 0; i < 4; i++) {
@@ -307,8 +309,8 @@ static __always_inline int accepted(long fd)
 		return 0;
 	if (bpf_probe_read_kernel(&f, sizeof(f), &fdt->fd[fd]) || !f)
 		return 0;
-	sock = bpf_core_cast(bpf_core_cast(f, struct file)->private_data, struct socket);
-	sk = (__u64)sock->sk;
+	sock = BPF_CORE_READ(f, private_data);
+	sk = (__u64)BPF_CORE_READ(sock, sk);
 	s = bpf_map_lookup_elem(&sessions, &sk);
 	if (s)
 		bind_owner(s, TCPLIFE_OWNER_ACCEPT);
