@@ -3,7 +3,7 @@
 use std::os::fd::{AsFd, AsRawFd};
 use std::time::{Duration, Instant};
 
-use libbpf_rs::{MapCore, MapFlags};
+use libbpf_rs::MapCore;
 use serde::Serialize;
 
 /// Splits a ring-buffer record into its fixed header `E` and the payload
@@ -20,15 +20,9 @@ pub fn decode<E: plain::Plain + Default>(data: &[u8]) -> Option<(E, &[u8])> {
 /// Slot `index` of a per-CPU array of `u64` counters, summed over CPUs
 /// (0 if it cannot be read).
 pub fn percpu_sum(map: &dyn MapCore, index: u32) -> u64 {
-    map.lookup_percpu(&index.to_ne_bytes(), MapFlags::ANY)
+    crate::counters::sum_u64(map, index, 1)
         .ok()
-        .flatten()
-        .map(|cpus| {
-            cpus.iter()
-                .filter_map(|v| v.get(..8).and_then(|b| b.try_into().ok()))
-                .map(u64::from_ne_bytes)
-                .sum()
-        })
+        .and_then(|v| v.first().copied())
         .unwrap_or(0)
 }
 
@@ -77,18 +71,7 @@ impl Lost {
     }
 
     pub fn read(map: &dyn MapCore) -> Self {
-        let slot = |i: u32| -> u64 {
-            map.lookup_percpu(&i.to_ne_bytes(), MapFlags::ANY)
-                .ok()
-                .flatten()
-                .map(|cpus| {
-                    cpus.iter()
-                        .filter_map(|v| v.get(..8).and_then(|b| b.try_into().ok()))
-                        .map(u64::from_ne_bytes)
-                        .sum()
-                })
-                .unwrap_or(0)
-        };
+        let slot = |i: u32| percpu_sum(map, i);
         Self {
             ring_buffer: slot(0),
             map_full: slot(1),
