@@ -6,38 +6,16 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::{ChildStdout, Command, Stdio};
 use std::sync::{mpsc, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::util::tool;
+use crate::util::{root_or_skip, tool, ChildGuard};
 
 // ---- small utilities (shared shape with the other root tests) ----
-
-/// True when root tests can run here; false (with the reason printed) when
-/// they must be skipped; a failure when CI=true and not root.
-fn root() -> bool {
-    if nix::unistd::geteuid().is_root() {
-        return true;
-    }
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
-    assert!(!ci, "CI=true: root tests must run, but this is not root");
-    eprintln!("skipping: tcplife root tests need root (sudo make test)");
-    false
-}
-
-/// A child process killed (by its PID) and reaped when dropped.
-struct Kid(Child);
-
-impl Drop for Kid {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// Reads a pipe to the end on a thread.
 fn slurp(r: impl Read + Send + 'static) -> JoinHandle<String> {
@@ -57,7 +35,7 @@ struct Run {
 /// Waits for `kid` to exit within `timeout` (then it is killed by Drop and
 /// the test fails) and collects its output.
 fn finish(
-    mut kid: Kid,
+    mut kid: ChildGuard,
     out: JoinHandle<String>,
     err: JoinHandle<String>,
     timeout: Duration,
@@ -83,14 +61,16 @@ fn finish(
 fn spawn_tool(
     args: &[&str],
     stderr_lines: Option<mpsc::Sender<String>>,
-) -> (Kid, JoinHandle<String>, JoinHandle<String>) {
-    let mut kid = Kid(Command::new(tool("tcplife"))
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn tcplife"));
+) -> (ChildGuard, JoinHandle<String>, JoinHandle<String>) {
+    let mut kid = ChildGuard(
+        Command::new(tool("tcplife"))
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn tcplife"),
+    );
     let out = slurp(kid.0.stdout.take().expect("stdout"));
     let err = kid.0.stderr.take().expect("stderr");
     let err = std::thread::spawn(move || {
@@ -115,7 +95,7 @@ fn run(args: &[&str]) -> Run {
 
 /// tcplife running in the background, attached.
 struct Tracer {
-    kid: Kid,
+    kid: ChildGuard,
     out: JoinHandle<String>,
     err: JoinHandle<String>,
 }
@@ -201,7 +181,7 @@ fn info(path: &str) -> [u64; 3] {
 
 /// One session, client sends 3000 bytes, server 5000; `closer` closes first.
 fn pair(fam: &str, port: u16, closer: &str) {
-    if !root() {
+    if !root_or_skip("pair") {
         return;
     }
     let (p, port_s, info_path) = (peer(), port.to_string(), tmp(&format!("tl-pair-{port}")));
@@ -319,7 +299,7 @@ fn ends(flags: &[&str], a: u16, b: u16, c: u16) -> Vec<String> {
 
 #[test]
 fn localport_and_remoteport_lists_and_ranges() {
-    if !root() {
+    if !root_or_skip("localport_and_remoteport_lists_and_ranges") {
         return;
     }
     let (a, b, c) = (21111, 21112, 21113);
@@ -348,7 +328,7 @@ fn localport_and_remoteport_lists_and_ranges() {
 
 #[test]
 fn ipv4_and_ipv6_filters() {
-    if !root() {
+    if !root_or_skip("ipv4_and_ipv6_filters") {
         return;
     }
     let (a, b, c) = (21121, 21122, 21123);
@@ -363,15 +343,17 @@ fn ipv4_and_ipv6_filters() {
 /// (attributed to it), the client's (another process tree) are not.
 #[test]
 fn pid_filter_follows_the_accepting_server() {
-    if !root() {
+    if !root_or_skip("pid_filter_follows_the_accepting_server") {
         return;
     }
     let (p, port) = (peer(), "21131");
-    let mut srv = Kid(Command::new(&p)
-        .args(["serve", "4", port, "2", "3000", "5000"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("spawn server"));
+    let mut srv = ChildGuard(
+        Command::new(&p)
+            .args(["serve", "4", port, "2", "3000", "5000"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn server"),
+    );
     let mut line = String::new();
     BufReader::new(srv.0.stdout.take().expect("stdout") as ChildStdout)
         .read_line(&mut line)
@@ -423,7 +405,7 @@ fn csv_fields(line: &str) -> Vec<String> {
 
 #[test]
 fn csv_rows_parse() {
-    if !root() {
+    if !root_or_skip("csv_rows_parse") {
         return;
     }
     let (p, info_path) = (peer(), tmp("tl-csv"));
@@ -474,7 +456,7 @@ fn csv_rows_parse() {
 
 #[test]
 fn burst_of_2000_sessions_loses_nothing() {
-    if !root() {
+    if !root_or_skip("burst_of_2000_sessions_loses_nothing") {
         return;
     }
     let (p, port) = (peer(), 21151u64);
@@ -500,25 +482,27 @@ fn burst_of_2000_sessions_loses_nothing() {
 /// A session already open when tracing starts is not shown, but counted.
 #[test]
 fn preexisting_session_is_counted_not_shown() {
-    if !root() {
+    if !root_or_skip("preexisting_session_is_counted_not_shown") {
         return;
     }
     let p = peer();
-    let mut pair = Kid(Command::new(&p)
-        .args([
-            "pair",
-            "4",
-            "21161",
-            "100",
-            "200",
-            "client",
-            "/dev/null",
-            "hold",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("spawn pair"));
+    let mut pair = ChildGuard(
+        Command::new(&p)
+            .args([
+                "pair",
+                "4",
+                "21161",
+                "100",
+                "200",
+                "client",
+                "/dev/null",
+                "hold",
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn pair"),
+    );
     let mut line = String::new();
     BufReader::new(pair.0.stdout.take().expect("stdout"))
         .read_line(&mut line)
@@ -547,7 +531,7 @@ fn preexisting_session_is_counted_not_shown() {
 /// never silently missing; the LRU itself never evicts.
 #[test]
 fn full_session_map_is_counted() {
-    if !root() {
+    if !root_or_skip("full_session_map_is_counted") {
         return;
     }
     let p = peer();

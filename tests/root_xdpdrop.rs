@@ -12,20 +12,9 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::util::tool;
+use crate::util::{root_or_skip as root, tool};
 
 // ---- small utilities (root, namespaces, traffic, running xdpdrop) ----
-
-fn root(test: &str) -> bool {
-    if nix::unistd::geteuid().is_root() {
-        return true;
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("{test}: root tests must run in CI (CI=true), but this is not root");
-    }
-    eprintln!("skipping {test}: needs root (XDP programs and network namespaces)");
-    false
-}
 
 fn sh(args: &[&str]) -> std::process::Output {
     let out = Command::new(args[0]).args(&args[1..]).output().unwrap();

@@ -5,6 +5,6 @@ mod cli;
 mod root_execsnoop;
 mod root_filters;
 mod root_opensnoop;
-mod root_xdpdrop;
 mod root_tcplife;
+mod root_xdpdrop;
 mod util;
