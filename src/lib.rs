@@ -64,6 +64,7 @@ macro_rules! impl_tool_skel {
                     .as_deref_mut()
                     .ok_or_else(|| anyhow::anyhow!("BPF object has no .rodata section"))?;
                 let c = &mut ro.cs_cfg;
+                c.self_tgid = std::process::id();
                 c.tid = f.tid.unwrap_or(0);
                 c.uid = f.uid.unwrap_or(0);
                 c.uid_on = f.uid.is_some() as u8;

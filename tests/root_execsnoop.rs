@@ -13,8 +13,8 @@ use nix::sys::signal::Signal;
 use serde_json::Value;
 
 use crate::util::{
-    argv, compile_helper, json_events, json_lines, json_summary, marker, num, root_or_skip, tool,
-    ChildGuard, TempDir, ToolRun,
+    argv, compile_helper, json_events, json_lines, json_summary, marker, num,
+    root_exclusive_or_skip, root_or_skip, tool, ChildGuard, TempDir, ToolRun,
 };
 
 /// Loading the programs (debug build, other tests running) stays well under this.
@@ -59,9 +59,9 @@ fn one<'a>(v: Vec<&'a Value>, what: &str, stdout: &str) -> &'a Value {
 /// parent (the shell), ret 0 and its exact argv.
 #[test]
 fn exec_reported_with_pid_ppid_and_args() {
-    if !root_or_skip("exec_reported_with_pid_ppid_and_args") {
+    let Some(_root) = root_or_skip("exec_reported_with_pid_ppid_and_args") else {
         return;
-    }
+    };
     let m = marker("basic");
     let script = format!("/bin/true {m} a b; exit 0");
     let mut t = ToolRun::start(
@@ -112,9 +112,9 @@ fn exec_reported_with_pid_ppid_and_args() {
 /// Test 2: `-x` reports a failed exec with ret -ENOENT; without -x it is absent.
 #[test]
 fn failed_exec_only_with_x() {
-    if !root_or_skip("failed_exec_only_with_x") {
+    let Some(_root) = root_or_skip("failed_exec_only_with_x") else {
         return;
-    }
+    };
     let m = marker("fail");
     let path = format!("/nonexistent/{m}");
     let script = format!("{path} arg1 2>/dev/null; /bin/true {m}; exit 0");
@@ -176,9 +176,9 @@ fn children_of(pid: u32) -> Vec<u32> {
 /// grandchild), not an outsider.
 #[test]
 fn pid_filter_follows_descendants_only() {
-    if !root_or_skip("pid_filter_follows_descendants_only") {
+    let Some(_root) = root_or_skip("pid_filter_follows_descendants_only") else {
         return;
-    }
+    };
     let m_child = marker("pchild");
     let m_grand = marker("pgrand");
     let m_out = marker("pout");
@@ -269,9 +269,9 @@ fn pid_filter_follows_descendants_only() {
 /// Test 4: `-- CMD` traces only CMD's tree and exits with CMD's status.
 #[test]
 fn cmd_traces_only_cmd_and_returns_its_status() {
-    if !root_or_skip("cmd_traces_only_cmd_and_returns_its_status") {
+    let Some(_root) = root_or_skip("cmd_traces_only_cmd_and_returns_its_status") else {
         return;
-    }
+    };
     let m_in = marker("cmdin");
     let m_out = marker("cmdout");
     // CMD waits on the tool's stdin (which it inherits) until the outsider ran.
@@ -315,9 +315,9 @@ fn cmd_traces_only_cmd_and_returns_its_status() {
 /// Test 5a: An exec through execveat(2) (glibc's fexecve) is reported.
 #[test]
 fn fexecve_is_reported() {
-    if !root_or_skip("fexecve_is_reported") {
+    let Some(_root) = root_or_skip("fexecve_is_reported") else {
         return;
-    }
+    };
     let dir = TempDir::new(0o755);
     let helper = compile_helper("fexecve", dir.path());
     let helper = helper.to_str().expect("UTF-8 temp path");
@@ -342,9 +342,9 @@ fn fexecve_is_reported() {
 /// Test 5b: An exec called by a non-leader thread is reported with its TID.
 #[test]
 fn exec_from_non_leader_thread() {
-    if !root_or_skip("exec_from_non_leader_thread") {
+    let Some(_root) = root_or_skip("exec_from_non_leader_thread") else {
         return;
-    }
+    };
     let dir = TempDir::new(0o755);
     let helper = compile_helper("thread_exec", dir.path());
     let helper = helper.to_str().expect("UTF-8 temp path");
@@ -388,9 +388,9 @@ fn exec_from_non_leader_thread() {
 /// JSON keeps the raw string.
 #[test]
 fn control_characters_in_args() {
-    if !root_or_skip("control_characters_in_args") {
+    let Some(_root) = root_or_skip("control_characters_in_args") else {
         return;
-    }
+    };
     let m = marker("esc");
     let arg = format!("a\nb\x1bc{m}");
     let script = "/bin/true \"$1\"; exit 0";
@@ -445,9 +445,9 @@ fn control_characters_in_args() {
 /// Test 7: Every stdout line of a --json run is JSON; the last is the summary.
 #[test]
 fn json_output_is_all_json() {
-    if !root_or_skip("json_output_is_all_json") {
+    let Some(_root) = root_or_skip("json_output_is_all_json") else {
         return;
-    }
+    };
     let m = marker("json");
     let script = format!(
         "/bin/true {m} '\"quoted\"' 'back\\slash'; /bin/echo {m} >/dev/null; /nonexistent/{m} 2>/dev/null; exit 3"
@@ -504,9 +504,9 @@ fn json_output_is_all_json() {
 /// within 1 s of the signal, sent as soon as it says it is tracing.
 #[test]
 fn sigint_exits_zero_promptly() {
-    if !root_or_skip("sigint_exits_zero_promptly") {
+    let Some(_root) = root_or_skip("sigint_exits_zero_promptly") else {
         return;
-    }
+    };
     for sig in [Signal::SIGINT, Signal::SIGTERM] {
         let mut t = ToolRun::start("execsnoop", &["-j", "-v"], Stdio::null());
         t.wait_ready(READY);
@@ -562,9 +562,9 @@ fn prog_loaded(id: u32) -> bool {
 /// Test 9: After SIGKILL none of the tool's BPF programs stay loaded.
 #[test]
 fn sigkill_leaves_no_programs() {
-    if !root_or_skip("sigkill_leaves_no_programs") {
+    let Some(_root) = root_or_skip("sigkill_leaves_no_programs") else {
         return;
-    }
+    };
     // With -x (more programs); the readiness line gives their number.
     let mut t = ToolRun::start("execsnoop", &["-x", "-j", "-v"], Stdio::null());
     let n = t.wait_ready(READY);
@@ -597,9 +597,9 @@ fn sigkill_leaves_no_programs() {
 /// Test 10: An exec storm: every exec is either shown or counted as lost.
 #[test]
 fn exec_storm_is_fully_accounted() {
-    if !root_or_skip("exec_storm_is_fully_accounted") {
+    let Some(_root) = root_exclusive_or_skip("exec_storm_is_fully_accounted") else {
         return;
-    }
+    };
     const N: usize = 2000;
     let m = marker("storm");
     let script = format!("i=0; while [ $i -lt {N} ]; do /bin/true {m}; i=$((i+1)); done");
@@ -628,9 +628,9 @@ fn exec_storm_is_fully_accounted() {
 /// Test 11: Without privileges: one `permission denied` error line and a hint.
 #[test]
 fn unprivileged_run_is_refused_with_hint() {
-    if !root_or_skip("unprivileged_run_is_refused_with_hint") {
+    let Some(_root) = root_or_skip("unprivileged_run_is_refused_with_hint") else {
         return;
-    }
+    };
     use std::os::unix::fs::PermissionsExt;
     use std::os::unix::process::CommandExt;
     let dir = TempDir::new(0o755);
@@ -669,9 +669,9 @@ fn unprivileged_run_is_refused_with_hint() {
 /// Test 12: `-d 1` ends the run by itself after about a second, with exit 0.
 #[test]
 fn duration_ends_the_run() {
-    if !root_or_skip("duration_ends_the_run") {
+    let Some(_root) = root_or_skip("duration_ends_the_run") else {
         return;
-    }
+    };
     let mut t = ToolRun::start("execsnoop", &["-d", "1", "-j", "-v"], Stdio::null());
     t.wait_ready(READY);
     let ready = Instant::now();

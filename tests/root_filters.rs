@@ -35,9 +35,9 @@ fn run_cmd(args: &[&str], script: &str) -> Vec<Value> {
 
 #[test]
 fn uid_filter_keeps_only_that_user() {
-    if !root_or_skip("uid_filter_keeps_only_that_user") {
+    let Some(_root) = root_or_skip("uid_filter_keeps_only_that_user") else {
         return;
-    }
+    };
     let (a, b) = (marker("nobody"), marker("root"));
     let script =
         format!("setpriv --reuid=65534 --regid=65534 --clear-groups /bin/true {a}; /bin/true {b}");
@@ -55,9 +55,9 @@ fn uid_filter_keeps_only_that_user() {
 
 #[test]
 fn comm_filter_is_exact() {
-    if !root_or_skip("comm_filter_is_exact") {
+    let Some(_root) = root_or_skip("comm_filter_is_exact") else {
         return;
-    }
+    };
     let (a, b) = (marker("true"), marker("echo"));
     let lines = run_cmd(
         &["--comm", "true"],
@@ -95,9 +95,9 @@ impl Drop for Cgroup {
 
 #[test]
 fn cgroup_filter_keeps_only_that_subtree() {
-    if !root_or_skip("cgroup_filter_keeps_only_that_subtree") {
+    let Some(_root) = root_or_skip("cgroup_filter_keeps_only_that_subtree") else {
         return;
-    }
+    };
     let (inside, outside) = (marker("in"), marker("out"));
     let cg = Cgroup(cgroup2_root().join(marker("cg")));
     std::fs::create_dir(&cg.0).unwrap();
@@ -134,9 +134,9 @@ fn cgroup_filter_keeps_only_that_subtree() {
 
 #[test]
 fn ppid_filter_keeps_only_children() {
-    if !root_or_skip("ppid_filter_keeps_only_children") {
+    let Some(_root) = root_or_skip("ppid_filter_keeps_only_children") else {
         return;
-    }
+    };
     let (child, grand) = (marker("child"), marker("grand"));
     let script = format!("read x; /bin/true {child}; /bin/sh -c '/bin/true {grand}; true'; true");
     let mut sh = ChildGuard::spawn(
@@ -171,9 +171,9 @@ fn ppid_filter_keeps_only_children() {
 /// stderr. (Here the consumer keeps up; the next test forces losses.)
 #[test]
 fn tiny_ring_buffer_losses_are_counted() {
-    if !root_or_skip("tiny_ring_buffer_losses_are_counted") {
+    let Some(_root) = root_or_skip("tiny_ring_buffer_losses_are_counted") else {
         return;
-    }
+    };
     const N: usize = 1500;
     let m = marker("tiny");
     let lp = format!("i=0; while [ $i -lt {N} ]; do /bin/true {m}; i=$((i+1)); done");
@@ -219,9 +219,9 @@ fn tiny_ring_buffer_losses_are_counted() {
 /// and every one of them counted.
 #[test]
 fn stalled_consumer_losses_are_counted() {
-    if !root_or_skip("stalled_consumer_losses_are_counted") {
+    let Some(_root) = root_or_skip("stalled_consumer_losses_are_counted") else {
         return;
-    }
+    };
     use std::io::Read;
     const N: usize = 1000;
     let m = marker("stall");

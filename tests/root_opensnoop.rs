@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::util::{marker, root_or_skip as root, tool, ChildGuard as Guard};
+use crate::util::{
+    marker, root_exclusive_or_skip, root_or_skip as root, tool, ChildGuard as Guard,
+};
 
 // ---- small utilities (kept local; see the execsnoop root tests) ----------
 
@@ -143,9 +145,9 @@ fn with_path<'a>(events: &'a [Value], path: &Path) -> Vec<&'a Value> {
 
 #[test]
 fn existing_and_missing_files() {
-    if !root("existing_and_missing_files") {
+    let Some(_root) = root("existing_and_missing_files") else {
         return;
-    }
+    };
     let m = marker("exist");
     let dir = TempDir::new(&m);
     let there = dir.file("there");
@@ -172,9 +174,9 @@ fn existing_and_missing_files() {
 
 #[test]
 fn extended_fields_show_creat_flags_and_mode() {
-    if !root("extended_fields_show_creat_flags_and_mode") {
+    let Some(_root) = root("extended_fields_show_creat_flags_and_mode") else {
         return;
-    }
+    };
     let m = marker("ext");
     let dir = TempDir::new(&m);
     let new = dir.0.join("created");
@@ -209,9 +211,9 @@ fn extended_fields_show_creat_flags_and_mode() {
 
 #[test]
 fn flag_filter_keeps_only_o_creat() {
-    if !root("flag_filter_keeps_only_o_creat") {
+    let Some(_root) = root("flag_filter_keeps_only_o_creat") else {
         return;
-    }
+    };
     let m = marker("flag");
     let dir = TempDir::new(&m);
     let read = dir.file("read");
@@ -232,9 +234,9 @@ fn flag_filter_keeps_only_o_creat() {
 
 #[test]
 fn full_path_resolves_dirfd_and_cwd() {
-    if !root("full_path_resolves_dirfd_and_cwd") {
+    let Some(_root) = root("full_path_resolves_dirfd_and_cwd") else {
         return;
-    }
+    };
     let m = marker("full");
     let dir = TempDir::new(&m);
     let rel = format!("{m}/name");
@@ -276,9 +278,9 @@ fn full_path_resolves_dirfd_and_cwd() {
 
 #[test]
 fn path_filter_is_applied_in_the_kernel() {
-    if !root("path_filter_is_applied_in_the_kernel") {
+    let Some(_root) = root("path_filter_is_applied_in_the_kernel") else {
         return;
-    }
+    };
     let m = marker("path");
     let dir = TempDir::new(&m);
     let yes = dir.file("wanted-file");
@@ -309,9 +311,9 @@ fn path_filter_is_applied_in_the_kernel() {
 
 #[test]
 fn cmd_traces_just_cmd() {
-    if !root("cmd_traces_just_cmd") {
+    let Some(_root) = root("cmd_traces_just_cmd") else {
         return;
-    }
+    };
     let m = marker("cmd");
     let dir = TempDir::new(&m);
     let mine = dir.file("mine");
@@ -340,9 +342,9 @@ fn cmd_traces_just_cmd() {
 
 #[test]
 fn callers_name_the_opening_function() {
-    if !root("callers_name_the_opening_function") {
+    let Some(_root) = root("callers_name_the_opening_function") else {
         return;
-    }
+    };
     let m = marker("callers");
     let dir = TempDir::new(&m);
     let f = dir.file("target");
@@ -376,9 +378,9 @@ fn callers_name_the_opening_function() {
 
 #[test]
 fn hostile_filename_stays_on_one_escaped_row() {
-    if !root("hostile_filename_stays_on_one_escaped_row") {
+    let Some(_root) = root("hostile_filename_stays_on_one_escaped_row") else {
         return;
-    }
+    };
     let m = marker("esc");
     let dir = TempDir::new(&m);
     let name = format!("a\nb\x1b[2J{m}");
@@ -408,9 +410,9 @@ fn hostile_filename_stays_on_one_escaped_row() {
 
 #[test]
 fn burst_of_2000_opens_is_complete() {
-    if !root("burst_of_2000_opens_is_complete") {
+    let Some(_root) = root_exclusive_or_skip("burst_of_2000_opens_is_complete") else {
         return;
-    }
+    };
     let m = marker("burst");
     let dir = TempDir::new(&m);
     let f = dir.file("burst");
@@ -424,9 +426,9 @@ fn burst_of_2000_opens_is_complete() {
 
 #[test]
 fn every_open_syscall_is_traced() {
-    if !root("every_open_syscall_is_traced") {
+    let Some(_root) = root("every_open_syscall_is_traced") else {
         return;
-    }
+    };
     let m = marker("sys");
     let dir = TempDir::new(&m);
     let f = dir.file("target");
@@ -457,9 +459,9 @@ fn every_open_syscall_is_traced() {
 
 #[test]
 fn full_path_is_seen_from_the_process_root() {
-    if !root("full_path_is_seen_from_the_process_root") {
+    let Some(_root) = root("full_path_is_seen_from_the_process_root") else {
         return;
-    }
+    };
     let m = marker("chroot");
     let dir = TempDir::new(&m);
     std::fs::create_dir(dir.0.join("d")).unwrap();

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::util::{root_or_skip, tool, ChildGuard};
+use crate::util::{root_exclusive_or_skip, root_or_skip, tool, ChildGuard};
 
 // ---- small utilities (shared shape with the other root tests) ----
 
@@ -181,9 +181,9 @@ fn info(path: &str) -> [u64; 3] {
 
 /// One session, client sends 3000 bytes, server 5000; `closer` closes first.
 fn pair(fam: &str, port: u16, closer: &str) {
-    if !root_or_skip("pair") {
+    let Some(_root) = root_or_skip("pair") else {
         return;
-    }
+    };
     let (p, port_s, info_path) = (peer(), port.to_string(), tmp(&format!("tl-pair-{port}")));
     let r = run(&[
         "-j", "--", &p, "pair", fam, &port_s, "3000", "5000", closer, &info_path,
@@ -299,9 +299,9 @@ fn ends(flags: &[&str], a: u16, b: u16, c: u16) -> Vec<String> {
 
 #[test]
 fn localport_and_remoteport_lists_and_ranges() {
-    if !root_or_skip("localport_and_remoteport_lists_and_ranges") {
+    let Some(_root) = root_or_skip("localport_and_remoteport_lists_and_ranges") else {
         return;
-    }
+    };
     let (a, b, c) = (21111, 21112, 21113);
     let all = [
         "C4:21111", "C4:21112", "C6:21113", "S4:21111", "S4:21112", "S6:21113",
@@ -328,9 +328,9 @@ fn localport_and_remoteport_lists_and_ranges() {
 
 #[test]
 fn ipv4_and_ipv6_filters() {
-    if !root_or_skip("ipv4_and_ipv6_filters") {
+    let Some(_root) = root_or_skip("ipv4_and_ipv6_filters") else {
         return;
-    }
+    };
     let (a, b, c) = (21121, 21122, 21123);
     assert_eq!(
         ends(&["-4"], a, b, c),
@@ -343,9 +343,9 @@ fn ipv4_and_ipv6_filters() {
 /// (attributed to it), the client's (another process tree) are not.
 #[test]
 fn pid_filter_follows_the_accepting_server() {
-    if !root_or_skip("pid_filter_follows_the_accepting_server") {
+    let Some(_root) = root_or_skip("pid_filter_follows_the_accepting_server") else {
         return;
-    }
+    };
     let (p, port) = (peer(), "21131");
     let mut srv = ChildGuard(
         Command::new(&p)
@@ -405,9 +405,9 @@ fn csv_fields(line: &str) -> Vec<String> {
 
 #[test]
 fn csv_rows_parse() {
-    if !root_or_skip("csv_rows_parse") {
+    let Some(_root) = root_or_skip("csv_rows_parse") else {
         return;
-    }
+    };
     let (p, info_path) = (peer(), tmp("tl-csv"));
     let r = run(&[
         "-s", "-T", "--", &p, "pair", "4", "21141", "3000", "5000", "client", &info_path,
@@ -456,9 +456,9 @@ fn csv_rows_parse() {
 
 #[test]
 fn burst_of_2000_sessions_loses_nothing() {
-    if !root_or_skip("burst_of_2000_sessions_loses_nothing") {
+    let Some(_root) = root_exclusive_or_skip("burst_of_2000_sessions_loses_nothing") else {
         return;
-    }
+    };
     let (p, port) = (peer(), 21151u64);
     let r = run(&["-j", "--", &p, "loop", "4", "21151", "2000", "0"]);
     assert_eq!(r.code, Some(0), "{}", r.err);
@@ -471,20 +471,41 @@ fn burst_of_2000_sessions_loses_nothing() {
         .iter()
         .filter(|e| e["rport"] == port && e["comm"] == "tl_cli")
         .count();
-    let lost = summary["lost"].as_u64();
-    assert_eq!((srv, cli, lost), (2000, 2000, Some(0)), "stderr: {}", r.err);
+    let n = |k: &str| summary[k].as_u64().unwrap_or(u64::MAX);
+    let lost = n("lost");
+    let missing = 4000 - (srv + cli) as u64;
+    eprintln!("tcplife burst: {srv} + {cli} rows of 4000, {lost} lost; summary {summary}");
+    // Every row; or, when the kernel skipped nested runs of our programs
+    // (a softirq on the CPU of a running one: counted as lost), every
+    // missing row covered by a counted loss (a skipped close, birth, or
+    // accept: an unknown owner does not pass the -- CMD filter). Nothing else
+    // may be lost: the ring buffer never fills here.
     assert_eq!(
-        (summary["shown"].as_u64(), summary["events"].as_u64()),
-        (Some(4000), Some(4000))
+        summary["lost_detail"]["ring_buffer"], 0,
+        "stderr: {}",
+        r.err
     );
+    assert_eq!(
+        lost,
+        summary["lost_detail"]["skipped"].as_u64().unwrap_or(0)
+    );
+    if missing > 0 {
+        assert!(
+            lost >= missing,
+            "{missing} rows missing, {lost} lost: {}",
+            r.err
+        );
+    }
+    assert_eq!(n("shown"), (srv + cli) as u64);
+    assert!(missing * 20 <= 4000, "more than 5% missing: {summary}");
 }
 
 /// A session already open when tracing starts is not shown, but counted.
 #[test]
 fn preexisting_session_is_counted_not_shown() {
-    if !root_or_skip("preexisting_session_is_counted_not_shown") {
+    let Some(_root) = root_or_skip("preexisting_session_is_counted_not_shown") else {
         return;
-    }
+    };
     let p = peer();
     let mut pair = ChildGuard(
         Command::new(&p)
@@ -531,9 +552,9 @@ fn preexisting_session_is_counted_not_shown() {
 /// never silently missing; the LRU itself never evicts.
 #[test]
 fn full_session_map_is_counted() {
-    if !root_or_skip("full_session_map_is_counted") {
+    let Some(_root) = root_or_skip("full_session_map_is_counted") else {
         return;
-    }
+    };
     let p = peer();
     let r = run(&[
         "-j",

@@ -361,9 +361,9 @@ fn sa(ip: impl Into<IpAddr>, port: u16) -> SocketAddr {
 
 #[test]
 fn udp_to_a_dropped_port_never_arrives_and_is_counted_exactly() {
-    if !root("udp_to_a_dropped_port_never_arrives_and_is_counted_exactly") {
+    let Some(_root) = root("udp_to_a_dropped_port_never_arrives_and_is_counted_exactly") else {
         return;
-    }
+    };
     let net = Net::new("udp");
     let socks = listen(&net.a, &[sa(A4, 5001), sa(A4, 5002), sa(A6, 5001)]);
     let x = Xdp::start(&net.a, &["xd0", "-j", "--drop", "udp dst-port 5001"]);
@@ -389,9 +389,9 @@ fn udp_to_a_dropped_port_never_arrives_and_is_counted_exactly() {
 
 #[test]
 fn cidr_rules_ipv4_and_ipv6() {
-    if !root("cidr_rules_ipv4_and_ipv6") {
+    let Some(_root) = root("cidr_rules_ipv4_and_ipv6") else {
         return;
-    }
+    };
     let net = Net::new("cidr");
     net.addr(&net.a, "xd0", "10.77.0.129/24");
     net.addr(&net.b, "xd1", "10.77.0.130/24");
@@ -428,9 +428,9 @@ fn cidr_rules_ipv4_and_ipv6() {
 
 #[test]
 fn port_range() {
-    if !root("port_range") {
+    let Some(_root) = root("port_range") else {
         return;
-    }
+    };
     let net = Net::new("range");
     let ports = [6999, 7000, 7005, 7009, 7010];
     let addrs: Vec<SocketAddr> = ports.iter().map(|p| sa(A4, *p)).collect();
@@ -451,9 +451,9 @@ fn port_range() {
 
 #[test]
 fn allow_only_passes_matches_and_drops_the_rest() {
-    if !root("allow_only_passes_matches_and_drops_the_rest") {
+    let Some(_root) = root("allow_only_passes_matches_and_drops_the_rest") else {
         return;
-    }
+    };
     let net = Net::new("allow");
     let socks = listen(&net.a, &[sa(A4, 8000), sa(A4, 8001)]);
     let x = Xdp::start(
@@ -475,9 +475,9 @@ fn allow_only_passes_matches_and_drops_the_rest() {
 
 #[test]
 fn dry_run_passes_and_counts() {
-    if !root("dry_run_passes_and_counts") {
+    let Some(_root) = root("dry_run_passes_and_counts") else {
         return;
-    }
+    };
     let net = Net::new("dry");
     let socks = listen(&net.a, &[sa(A4, 5001)]);
     let x = Xdp::start(&net.a, &["xd0", "-j", "-n", "--drop", "udp dst-port 5001"]);
@@ -493,9 +493,9 @@ fn dry_run_passes_and_counts() {
 
 #[test]
 fn rules_file() {
-    if !root("rules_file") {
+    let Some(_root) = root("rules_file") else {
         return;
-    }
+    };
     let net = Net::new("file");
     let dir = std::env::temp_dir().join(format!("csxd-file-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -547,9 +547,9 @@ fn pass_prog(dir: &std::path::Path) -> String {
 
 #[test]
 fn another_xdp_program_is_refused_without_force() {
-    if !root("another_xdp_program_is_refused_without_force") {
+    let Some(_root) = root("another_xdp_program_is_refused_without_force") else {
         return;
-    }
+    };
     let net = Net::new("force");
     let dir = std::env::temp_dir().join(format!("csxd-force-{}", std::process::id()));
     let obj = pass_prog(&dir);
@@ -602,9 +602,9 @@ fn another_xdp_program_is_refused_without_force() {
 
 #[test]
 fn forced_out_instance_notices_and_fails() {
-    if !root("forced_out_instance_notices_and_fails") {
+    let Some(_root) = root("forced_out_instance_notices_and_fails") else {
         return;
-    }
+    };
     let net = Net::new("forced");
     let first = Xdp::start(&net.a, &["xd0", "--drop", "udp"]);
     let (st, _, err) = run(&net.a, &["xd0", "--force", "-d", "1"]);
@@ -624,9 +624,9 @@ fn forced_out_instance_notices_and_fails() {
 
 #[test]
 fn duration_intervals_table_and_json() {
-    if !root("duration_intervals_table_and_json") {
+    let Some(_root) = root("duration_intervals_table_and_json") else {
         return;
-    }
+    };
     let net = Net::new("dur");
     let (st, out, err) = run(
         &net.a,
@@ -662,9 +662,9 @@ fn duration_intervals_table_and_json() {
 
 #[test]
 fn sigkill_leaves_no_program_attached() {
-    if !root("sigkill_leaves_no_program_attached") {
+    let Some(_root) = root("sigkill_leaves_no_program_attached") else {
         return;
-    }
+    };
     let net = Net::new("kill");
     let x = Xdp::start(&net.a, &["xd0", "--drop", "tcp dst-port 22"]);
     assert!(net.xdp_on("xd0"));
@@ -680,9 +680,9 @@ fn sigkill_leaves_no_program_attached() {
 
 #[test]
 fn modes_native_skb_and_auto_fallback() {
-    if !root("modes_native_skb_and_auto_fallback") {
+    let Some(_root) = root("modes_native_skb_and_auto_fallback") else {
         return;
-    }
+    };
     let net = Net::new("modes");
     let link = |dev: &str| {
         String::from_utf8(sh(&["ip", "-n", &net.a, "link", "show", dev]).stdout).unwrap()
@@ -718,9 +718,9 @@ fn modes_native_skb_and_auto_fallback() {
 
 #[test]
 fn bad_input_is_one_clear_error_and_nothing_is_attached() {
-    if !root("bad_input_is_one_clear_error_and_nothing_is_attached") {
+    let Some(_root) = root("bad_input_is_one_clear_error_and_nothing_is_attached") else {
         return;
-    }
+    };
     let net = Net::new("bad");
     let dir = std::env::temp_dir().join(format!("csxd-bad-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -880,9 +880,9 @@ const PASS: u32 = 2;
 
 #[test]
 fn parsing_vlans_options_extension_headers_fragments_and_junk() {
-    if !root("parsing_vlans_options_extension_headers_fragments_and_junk") {
+    let Some(_root) = root("parsing_vlans_options_extension_headers_fragments_and_junk") else {
         return;
-    }
+    };
     let net = Net::new("parse");
     let dir = std::env::temp_dir().join(format!("csxd-parse-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -1060,9 +1060,9 @@ fn parsing_vlans_options_extension_headers_fragments_and_junk() {
 
 #[test]
 fn thousand_cidr_rules() {
-    if !root("thousand_cidr_rules") {
+    let Some(_root) = root("thousand_cidr_rules") else {
         return;
-    }
+    };
     let net = Net::new("cidr1000");
     let dir = std::env::temp_dir().join(format!("csxd-cidr1000-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -1095,9 +1095,9 @@ fn thousand_cidr_rules() {
 /// verifier's limit (1M instructions).
 #[test]
 fn verifier_accepts_every_kind_of_rule_set() {
-    if !root("verifier_accepts_every_kind_of_rule_set") {
+    let Some(_root) = root("verifier_accepts_every_kind_of_rule_set") else {
         return;
-    }
+    };
     use corescope::rules::dim;
     use corescope::skel::xdpdrop::XdpdropSkelBuilder;
     use libbpf_rs::query::ProgInfoIter;

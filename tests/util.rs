@@ -39,9 +39,32 @@ pub fn tools() -> Vec<String> {
 // ---------------------------------------------------------------------------
 // Helpers for the root tests (tests/root_execsnoop.rs).
 
-/// Whether a root test should run: yes as root; as another user it skips
-/// (saying why on stderr), except with CI=true, where it fails.
-pub fn root_or_skip(test: &str) -> bool {
+/// Held for the whole of a root test (see [`root_or_skip`]).
+pub enum RootGuard {
+    Shared(std::sync::RwLockReadGuard<'static, ()>),
+    Exclusive(std::sync::RwLockWriteGuard<'static, ()>),
+}
+
+/// Root tests run two at a time; a test that asserts *no* loss under a
+/// burst runs alone ([`root_exclusive_or_skip`]): another test's tracing
+/// programs on the same CPU make the kernel skip runs (rightly counted as
+/// lost, but not what such a test measures).
+static ROOT_TESTS: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+/// Whether a root test should run: yes as root (returning its guard); as
+/// another user it skips (saying why on stderr), except with CI=true, where
+/// it fails.
+pub fn root_or_skip(test: &str) -> Option<RootGuard> {
+    is_root(test).then(|| RootGuard::Shared(ROOT_TESTS.read().unwrap_or_else(|e| e.into_inner())))
+}
+
+/// [`root_or_skip`] for a test that must run with no other root test.
+pub fn root_exclusive_or_skip(test: &str) -> Option<RootGuard> {
+    is_root(test)
+        .then(|| RootGuard::Exclusive(ROOT_TESTS.write().unwrap_or_else(|e| e.into_inner())))
+}
+
+fn is_root(test: &str) -> bool {
     if nix::unistd::geteuid().is_root() {
         return true;
     }

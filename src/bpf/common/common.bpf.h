@@ -70,6 +70,10 @@ static __always_inline void cs_drop(__u32 reason)
  * because exec changes the caller's TID (see execsnoop). */
 static __always_inline bool cs_trace_task(__u32 tgid, __u32 tid)
 {
+	/* The tool's own activity (attaching, reading /proc, symbolizing)
+	 * would otherwise show up, and could feed back on itself. */
+	if (tgid == cs_cfg.self_tgid)
+		return false;
 	if (cs_cfg.tid && tid != cs_cfg.tid)
 		return false;
 	if (cs_cfg.uid_on && (__u32)bpf_get_current_uid_gid() != cs_cfg.uid)

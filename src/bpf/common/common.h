@@ -20,6 +20,7 @@ enum corescope_drop {
 };
 
 struct corescope_cfg {
+	__u32 self_tgid; /* the tool itself: never traced */
 	__u32 tid;
 	__u32 uid;
 	__u8 uid_on;
