@@ -105,6 +105,22 @@ fn main() {
         )
         .expect("write to String");
     }
+    // Every tool's BPF object, for `corescope check` (what each tool needs is
+    // read from its program sections and map types, not kept by hand).
+    mods.push_str("/// Every tool's BPF object (ELF), by tool name.\npub const OBJECTS: &[(&str, &[u8])] = &[\n");
+    for src in &sources {
+        let name = src
+            .file_name()
+            .and_then(|f| f.to_str())
+            .expect("utf-8 file name")
+            .trim_end_matches(".bpf.c");
+        writeln!(
+            mods,
+            "    (\"{name}\", include_bytes!(concat!(env!(\"OUT_DIR\"), \"/{name}.bpf.o\"))),"
+        )
+        .expect("write to String");
+    }
+    mods.push_str("];\n");
     fs::write(out.join("skels.rs"), mods).expect("write skels.rs");
 
     println!("cargo:rerun-if-changed={}", bpf_dir.display());
@@ -113,4 +129,43 @@ fn main() {
         manifest.join("vmlinux").display()
     );
     println!("cargo:rerun-if-env-changed=BPF_CLANG");
+    version(&manifest);
+}
+
+/// Sets `CORESCOPE_VERSION` for `--version`: the crate version, plus
+/// `git describe` when built from a git checkout (rebuilt when HEAD moves).
+fn version(manifest: &std::path::Path) {
+    use std::process::Command;
+    let pkg = env::var("CARGO_PKG_VERSION").expect("CARGO_PKG_VERSION");
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .arg("-C")
+            .arg(manifest)
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+    };
+    let describe = git(&["describe", "--tags", "--always"]);
+    let v = match &describe {
+        Some(d) => format!("{pkg} (git {d})"),
+        None => pkg,
+    };
+    println!("cargo:rustc-env=CORESCOPE_VERSION={v}");
+    if describe.is_some() {
+        // HEAD, and the branch it points to (a loose ref or packed-refs).
+        let mut watch = vec!["HEAD".to_string(), "packed-refs".to_string()];
+        watch.extend(git(&["symbolic-ref", "-q", "HEAD"]));
+        for w in watch {
+            // A missing path would make cargo rerun this script every build.
+            if let Some(p) = git(&["rev-parse", "--path-format=absolute", "--git-path", &w])
+                .filter(|p| std::path::Path::new(p).exists())
+            {
+                println!("cargo:rerun-if-changed={p}");
+            }
+        }
+    }
 }
