@@ -82,10 +82,14 @@ gen: deps
 		CORESCOPE_GENERATE=fish:$$n target/debug/$$b >$(GEN)/fish/$$n.fish; \
 	done
 
+# One multi-call binary (target/release/corescope, every tool in it) and the
+# tools as hard links to it (it runs the tool named by argv[0]), plus a man
+# page and completions for each name.
 install: build gen
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MAN8DIR) $(DESTDIR)$(BASHDIR) $(DESTDIR)$(ZSHDIR) $(DESTDIR)$(FISHDIR)
-	set -e; for p in $(PROGS); do b=$${p%%:*} n=$${p#*:}; \
-		install -m 0755 target/release/$$b $(DESTDIR)$(SBINDIR)/$$n; \
+	install -m 0755 target/release/corescope $(DESTDIR)$(SBINDIR)/corescope
+	set -e; for p in $(PROGS); do n=$${p#*:}; \
+		[ $$n = corescope ] || ln -f $(DESTDIR)$(SBINDIR)/corescope $(DESTDIR)$(SBINDIR)/$$n; \
 		install -m 0644 $(GEN)/man8/$$n.8 $(DESTDIR)$(MAN8DIR)/$$n.8; \
 		install -m 0644 $(GEN)/bash/$$n $(DESTDIR)$(BASHDIR)/$$n; \
 		install -m 0644 $(GEN)/zsh/_$$n $(DESTDIR)$(ZSHDIR)/_$$n; \

@@ -123,6 +123,8 @@ fn main() {
     mods.push_str("];\n");
     fs::write(out.join("skels.rs"), mods).expect("write skels.rs");
 
+    multicall(&manifest, &out);
+
     println!("cargo:rerun-if-changed={}", bpf_dir.display());
     println!(
         "cargo:rerun-if-changed={}",
@@ -130,6 +132,55 @@ fn main() {
     );
     println!("cargo:rerun-if-env-changed=BPF_CLANG");
     version(&manifest);
+}
+
+/// Writes `OUT_DIR/multicall.rs` for the multi-call `corescope` binary
+/// (src/bin/corescope.rs): one module per tools/<tool>.rs and the `TOOLS`
+/// table of their `main`s. A tool's `fn main` is private to its module, so
+/// each source is copied with `fn main()` made `pub(crate)`; nothing else
+/// changes but relative `#[path]`s, made absolute.
+fn multicall(manifest: &std::path::Path, out: &std::path::Path) {
+    let dir = manifest.join("tools");
+    let mut tools: Vec<String> = fs::read_dir(&dir)
+        .expect("read tools/")
+        .filter_map(|e| {
+            e.ok()?
+                .file_name()
+                .to_str()?
+                .strip_suffix(".rs")
+                .map(String::from)
+        })
+        .collect();
+    tools.sort();
+    let mc = out.join("multicall");
+    fs::create_dir_all(&mc).expect("create OUT_DIR/multicall");
+    let mut mods = String::new();
+    let mut table = String::from(
+        "/// A tool's entry point.\npub type Main = fn() -> std::process::ExitCode;\n\n/// Every tool of this build and its entry point.\npub const TOOLS: &[(&str, Main)] = &[\n",
+    );
+    for t in &tools {
+        let src = fs::read_to_string(dir.join(format!("{t}.rs"))).expect("read a tool");
+        let n = src.matches("\nfn main() -> ExitCode {").count();
+        assert!(
+            n == 1,
+            "corescope: tools/{t}.rs must have one `fn main() -> ExitCode {{` at the start of a line (found {n})"
+        );
+        let src = src
+            .replace(
+                "\nfn main() -> ExitCode {",
+                "\npub(crate) fn main() -> ExitCode {",
+            )
+            // `#[path]`s stay relative to tools/ (in test builds of it).
+            .replace("#[path = \"", &format!("#[path = \"{}/", dir.display()));
+        let copy = mc.join(format!("{t}.rs"));
+        fs::write(&copy, src).expect("write a tool copy");
+        writeln!(mods, "#[path = {:?}]\nmod {t};", copy.display().to_string())
+            .expect("write to String");
+        writeln!(table, "    ({t:?}, {t}::main),").expect("write to String");
+    }
+    table.push_str("];\n");
+    fs::write(out.join("multicall.rs"), mods + &table).expect("write multicall.rs");
+    println!("cargo:rerun-if-changed={}", dir.display());
 }
 
 /// Sets `CORESCOPE_VERSION` for `--version`: the crate version, plus

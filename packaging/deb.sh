@@ -8,7 +8,7 @@
 # `make deb SUFFIX=-cs` builds one that installs beside it.
 set -euo pipefail
 
-root=$1 outdir=$2
+root=$(realpath "$1") outdir=$2
 here=$(cd "$(dirname "$0")/.." && pwd)
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' "$here/Cargo.toml" | head -1)
 arch=$(dpkg --print-architecture)
@@ -22,8 +22,8 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/debian"
 printf 'Source: corescope\n\nPackage: corescope\nArchitecture: any\n' >"$work/debian/control"
-bins=()
-for f in "$root"/usr/sbin/*; do bins+=("$(realpath "$f")"); done
+# The tools are hard links to /usr/sbin/corescope: one file to look at.
+mapfile -t bins < <(find "$root/usr/sbin" -type f -printf '%i %p\n' | sort -u -k1,1 | cut -d' ' -f2-)
 depends=$(cd "$work" && dpkg-shlibdeps -O "${bins[@]}" 2>/dev/null | sed -n 's/^shlibs:Depends=//p')
 if [ -z "$depends" ]; then
 	echo "deb.sh: dpkg-shlibdeps found no dependencies" >&2

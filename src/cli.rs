@@ -124,7 +124,21 @@ pub fn parse<T: Parser>(shorts: &[(&'static str, char)]) -> T {
         };
         std::process::exit(code);
     }
-    parse_from(shorts, std::env::args_os())
+    parse_from(shorts, args_os())
+}
+
+static SKIP_ARG0: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// For the multi-call binary's `corescope TOOL ARGS…`: from now on the
+/// command line is `TOOL ARGS…` (the tool's name is its argv[0]).
+pub fn skip_arg0() {
+    SKIP_ARG0.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The process's arguments as the running tool sees them (see [`skip_arg0`]).
+pub fn args_os() -> impl Iterator<Item = OsString> {
+    let skip = SKIP_ARG0.load(std::sync::atomic::Ordering::Relaxed);
+    std::env::args_os().skip(usize::from(skip))
 }
 
 /// The clap command of tool `T` with its short letters and version.

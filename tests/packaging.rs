@@ -168,6 +168,16 @@ fn make_install_lays_out_files_and_uninstall_removes_them() {
     assert!(std::fs::read_to_string(fish)
         .unwrap()
         .contains("complete -c execsnoop-cs"));
+    // The tools are hard links to the multi-call binary.
+    use std::os::unix::fs::MetadataExt;
+    let ino = |n: &str| {
+        std::fs::metadata(dir.path().join("usr/sbin").join(n))
+            .unwrap()
+            .ino()
+    };
+    for t in tools() {
+        assert_eq!(ino(&format!("{t}-cs")), ino("corescope"), "{t}-cs");
+    }
     let out = Command::new(dir.path().join("usr/sbin/execsnoop-cs"))
         .arg("--version")
         .output()
@@ -207,6 +217,18 @@ fn make_deb_has_the_files_and_dependencies_and_its_tools_run() {
         );
     }
     assert_eq!(field("Conflicts"), "libbpf-tools");
+    // apt accepts it (a simulation: nothing is installed).
+    let sim = Command::new("apt-get")
+        .args(["install", "-s", "-q"])
+        .arg(&deb)
+        .output()
+        .expect("apt-get");
+    let sim_out = String::from_utf8_lossy(&sim.stdout);
+    assert!(
+        sim.status.success() && sim_out.contains("Inst corescope"),
+        "apt-get install -s: {sim_out}{}",
+        String::from_utf8_lossy(&sim.stderr)
+    );
     // Extracted (not installed): the file list, and every program runs.
     let dir = TempDir::new(0o755);
     let st = Command::new("dpkg-deb")
@@ -227,6 +249,61 @@ fn make_deb_has_the_files_and_dependencies_and_its_tools_run() {
         assert!(out.status.success(), "{p} --version from the package");
         assert!(String::from_utf8_lossy(&out.stdout).starts_with(&format!("{p} ")));
     }
+}
+
+#[test]
+fn multi_call_binary_runs_every_tool() {
+    let mc = tool("corescope");
+    let out = Command::new(&mc).arg("list").output().unwrap();
+    let list = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(list.lines().collect::<Vec<_>>(), tools());
+    let dir = TempDir::new(0o755);
+    for t in tools() {
+        // As `corescope TOOL` and through a link named like the tool.
+        let link = dir.path().join(format!("cs-{t}-x"));
+        std::os::unix::fs::symlink(&mc, &link).unwrap();
+        for mut cmd in [Command::new(&mc), Command::new(&link)] {
+            if cmd.get_program() == mc.as_os_str() {
+                cmd.arg(&t);
+            }
+            let out = cmd.arg("--help").output().unwrap();
+            assert!(out.status.success(), "{cmd:?}");
+            let own = Command::new(tool(&t)).arg("--help").output().unwrap();
+            let strip = |b: &[u8]| {
+                String::from_utf8_lossy(b)
+                    .lines()
+                    .filter(|l| !l.starts_with("Usage:"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            };
+            assert_eq!(strip(&out.stdout), strip(&own.stdout), "{cmd:?}");
+        }
+        let out = Command::new(&mc)
+            .args([t.as_str(), "--duration", "x"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{t}: usage errors exit 2");
+    }
+}
+
+#[test]
+fn root_multi_call_binary_traces() {
+    if !root_or_skip("root_multi_call_binary_traces") {
+        return;
+    }
+    let out = Command::new(tool("corescope"))
+        .args(["execsnoop", "--json", "--", "/bin/true"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.starts_with("execsnoop: "), "{stderr}");
+    let v = crate::util::json_lines(&String::from_utf8_lossy(&out.stdout));
+    let evs = crate::util::json_events(&v);
+    assert!(
+        evs.iter().any(|e| crate::util::argv(e) == ["/bin/true"]),
+        "{v:?}"
+    );
 }
 
 #[test]
