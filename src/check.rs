@@ -41,6 +41,9 @@ pub struct ToolCheck {
     pub tool: String,
     pub ok: bool,
     pub missing: Vec<String>,
+    /// Missing only for --pid and `-- CMD` (the process-tree trackers): the
+    /// tool runs, without those options.
+    pub without_pid_filter: Vec<String>,
     /// Program sections of its BPF object (what it attaches to).
     pub programs: Vec<String>,
     /// Map types it creates.
@@ -77,6 +80,10 @@ impl Machine {
         let root = nix::unistd::geteuid().is_root();
         let privileged = cap_sys_admin || (cap_bpf && cap_perfmon);
         let tracefs = load::tracefs_root();
+        // Mounted but not readable (tracefs is 0700): still mounted.
+        let tracefs_mounted = tracefs.is_some()
+            || std::fs::read_to_string("/proc/self/mounts")
+                .is_ok_and(|m| m.lines().any(|l| l.split(' ').nth(2) == Some("tracefs")));
         let kprobe_pmu = Path::new("/sys/bus/event_source/devices/kprobe").exists()
             || tracefs.is_some_and(|t| t.join("kprobe_events").exists());
         let probe = |t| if privileged { probe_prog(t) } else { None };
@@ -91,7 +98,7 @@ impl Machine {
             cap_sys_admin,
             privileged,
             btf: Path::new(load::KERNEL_BTF).exists(),
-            tracefs: tracefs.is_some(),
+            tracefs: tracefs_mounted,
             ringbuf: if privileged {
                 probe_map(MapType::RingBuf)
             } else {
@@ -117,7 +124,9 @@ fn section_needs(m: &Machine, section: &str, missing: &mut BTreeSet<String>) {
     if let Some(tp) = load::tracepoint_of(section) {
         if load::tracepoint_exists(tp) == Some(false) {
             missing.insert(format!("tracepoint {}", tp.replace('/', ":")));
-        } else if !m.tracefs {
+        } else if !m.tracefs && m.privileged {
+            // (Unprivileged, the tools could not mount it: that is already
+            // the missing privileges.)
             missing.insert("tracefs (to resolve tracepoints)".into());
         }
     } else if ["kprobe/", "kretprobe/", "ksyscall/", "kretsyscall/"]
@@ -151,13 +160,15 @@ pub fn check_tool(m: &Machine, tool: &str, obj: &[u8]) -> Result<ToolCheck> {
         missing.insert(format!("BTF ({})", load::KERNEL_BTF));
     }
     let mut programs = Vec::new();
-    let mut prog_types = BTreeSet::new();
+    let mut limited = BTreeSet::new();
     for p in open.progs() {
         let section = p.section().to_string_lossy().into_owned();
-        section_needs(m, &section, &mut missing);
-        prog_types.insert(p.prog_type() as u32);
+        // The process-tree trackers load only for --pid and `-- CMD`.
+        let track = p.name().to_string_lossy().starts_with("cs_track_");
+        let into = if track { &mut limited } else { &mut missing };
+        section_needs(m, &section, into);
         if probe_prog_if(m, p.prog_type()) == Some(false) {
-            missing.insert(format!("program type {}", lower(p.prog_type())));
+            into.insert(format!("program type {}", lower(p.prog_type())));
         }
         programs.push(section);
     }
@@ -178,6 +189,7 @@ pub fn check_tool(m: &Machine, tool: &str, obj: &[u8]) -> Result<ToolCheck> {
         tool: tool.to_string(),
         ok: missing.is_empty(),
         missing: missing.into_iter().collect(),
+        without_pid_filter: limited.into_iter().collect(),
         programs,
         maps: maps.into_iter().collect(),
     })
@@ -250,7 +262,13 @@ impl Report {
         );
         let w = self.tools.iter().map(|t| t.tool.len()).max().unwrap_or(0);
         for t in &self.tools {
-            if t.ok {
+            if t.ok && !t.without_pid_filter.is_empty() {
+                s += &format!(
+                    "{:w$}  ok (without --pid and -- CMD: missing {})\n",
+                    t.tool,
+                    t.without_pid_filter.join(", ")
+                );
+            } else if t.ok {
                 s += &format!("{:w$}  ok\n", t.tool);
             } else {
                 s += &format!("{:w$}  missing: {}\n", t.tool, t.missing.join(", "));
