@@ -112,7 +112,9 @@ fn man(cmd: Command, tool: &str, name: &str, w: &mut dyn Write) -> Result<()> {
         };
         writeln!(w, ".TP\n.B {}\n{}", roff(run), roff(what))?;
     }
-    writeln!(w, ".SH SEE ALSO\n.BR corescope (8)")?;
+    if tool != "corescope" {
+        writeln!(w, ".SH SEE ALSO\n.BR corescope (8)")?;
+    }
     if has_version {
         m.render_version_section(w)?;
     }
