@@ -6,13 +6,27 @@ TOOL ?= execsnoop
 ARGS ?=
 PREFIX ?= /usr/local
 DESTDIR ?=
+# Installed tool names are $(NAMEPREFIX)<tool>$(SUFFIX): Debian's libbpf-tools
+# also installs /usr/sbin/execsnoop, opensnoop, tcplife…; e.g. SUFFIX=-cs.
+# `corescope` itself keeps its name.
+SUFFIX ?=
+NAMEPREFIX ?=
 TOOLS := $(patsubst tools/%.rs,%,$(wildcard tools/*.rs))
+SBINDIR = $(PREFIX)/sbin
+MAN8DIR = $(PREFIX)/share/man/man8
+BASHDIR = $(PREFIX)/share/bash-completion/completions
+ZSHDIR = $(PREFIX)/share/zsh/vendor-completions
+FISHDIR = $(PREFIX)/share/fish/vendor_completions.d
+# Every installed program: "binary installed-name" pairs.
+PROGS = $(foreach t,$(TOOLS),$(t):$(NAMEPREFIX)$(t)$(SUFFIX)) corescope:corescope
+# Keyed by the names, so two installs with different names can run at once.
+GEN = target/generated/names$(NAMEPREFIX)@$(SUFFIX)
 # Debian packages needed to build and test (libbpf itself is vendored by libbpf-sys);
 # the second line is for test-kernels (qemu guests with a busybox initramfs).
 DEB_PKGS := clang llvm libelf-dev zlib1g-dev pkg-config bpftool make gcc iproute2 \
-	qemu-system-x86 busybox-static cpio xz-utils zstd
+	qemu-system-x86 busybox-static cpio xz-utils zstd dpkg-dev
 
-.PHONY: all deps build run test test-unit test-root test-kernels bench vmlinux lint install uninstall clean
+.PHONY: all deps build run test test-unit test-root test-kernels bench vmlinux lint gen install uninstall deb clean
 
 all: build
 
@@ -56,12 +70,46 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
 
-install: build
-	install -d $(DESTDIR)$(PREFIX)/sbin
-	for t in $(TOOLS); do install -m 0755 target/release/$$t $(DESTDIR)$(PREFIX)/sbin/$$t; done
+# Man pages and completions from the clap definitions, for the installed
+# names: debug builds carry the generator (CORESCOPE_GENERATE, src/gen.rs).
+gen: deps
+	$(CARGO) build --bins
+	rm -rf $(GEN) && mkdir -p $(GEN)/man8 $(GEN)/bash $(GEN)/zsh $(GEN)/fish
+	set -e; for p in $(PROGS); do b=$${p%%:*} n=$${p#*:}; \
+		CORESCOPE_GENERATE=man:$$n target/debug/$$b >$(GEN)/man8/$$n.8; \
+		CORESCOPE_GENERATE=bash:$$n target/debug/$$b >$(GEN)/bash/$$n; \
+		CORESCOPE_GENERATE=zsh:$$n target/debug/$$b >$(GEN)/zsh/_$$n; \
+		CORESCOPE_GENERATE=fish:$$n target/debug/$$b >$(GEN)/fish/$$n.fish; \
+	done
 
+# One multi-call binary (target/release/corescope, every tool in it) and the
+# tools as hard links to it (it runs the tool named by argv[0]), plus a man
+# page and completions for each name.
+install: build gen
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MAN8DIR) $(DESTDIR)$(BASHDIR) $(DESTDIR)$(ZSHDIR) $(DESTDIR)$(FISHDIR)
+	install -m 0755 target/release/corescope $(DESTDIR)$(SBINDIR)/corescope
+	set -e; for p in $(PROGS); do n=$${p#*:}; \
+		[ $$n = corescope ] || ln -f $(DESTDIR)$(SBINDIR)/corescope $(DESTDIR)$(SBINDIR)/$$n; \
+		install -m 0644 $(GEN)/man8/$$n.8 $(DESTDIR)$(MAN8DIR)/$$n.8; \
+		install -m 0644 $(GEN)/bash/$$n $(DESTDIR)$(BASHDIR)/$$n; \
+		install -m 0644 $(GEN)/zsh/_$$n $(DESTDIR)$(ZSHDIR)/_$$n; \
+		install -m 0644 $(GEN)/fish/$$n.fish $(DESTDIR)$(FISHDIR)/$$n.fish; \
+	done
+
+# Removes exactly the files install put (same PREFIX, SUFFIX, NAMEPREFIX);
+# directories stay.
 uninstall:
-	for t in $(TOOLS); do rm -f $(DESTDIR)$(PREFIX)/sbin/$$t; done
+	for p in $(PROGS); do n=$${p#*:}; \
+		rm -f $(DESTDIR)$(SBINDIR)/$$n $(DESTDIR)$(MAN8DIR)/$$n.8 $(DESTDIR)$(BASHDIR)/$$n \
+			$(DESTDIR)$(ZSHDIR)/_$$n $(DESTDIR)$(FISHDIR)/$$n.fish; \
+	done
+
+# target/deb/corescope_<version>_<arch>.deb: `make install PREFIX=/usr` into a
+# staging tree, dependencies from dpkg-shlibdeps (see packaging/deb.sh).
+deb: build gen
+	rm -rf target/deb/root
+	$(MAKE) --no-print-directory install PREFIX=/usr DESTDIR=$(CURDIR)/target/deb/root
+	SUFFIX="$(SUFFIX)" NAMEPREFIX="$(NAMEPREFIX)" ./packaging/deb.sh target/deb/root target/deb
 
 clean:
 	$(CARGO) clean

@@ -105,7 +105,25 @@ fn main() {
         )
         .expect("write to String");
     }
+    // Every tool's BPF object, for `corescope check` (what each tool needs is
+    // read from its program sections and map types, not kept by hand).
+    mods.push_str("/// Every tool's BPF object (ELF), by tool name.\npub const OBJECTS: &[(&str, &[u8])] = &[\n");
+    for src in &sources {
+        let name = src
+            .file_name()
+            .and_then(|f| f.to_str())
+            .expect("utf-8 file name")
+            .trim_end_matches(".bpf.c");
+        writeln!(
+            mods,
+            "    (\"{name}\", include_bytes!(concat!(env!(\"OUT_DIR\"), \"/{name}.bpf.o\"))),"
+        )
+        .expect("write to String");
+    }
+    mods.push_str("];\n");
     fs::write(out.join("skels.rs"), mods).expect("write skels.rs");
+
+    multicall(&manifest, &out);
 
     println!("cargo:rerun-if-changed={}", bpf_dir.display());
     println!(
@@ -113,4 +131,92 @@ fn main() {
         manifest.join("vmlinux").display()
     );
     println!("cargo:rerun-if-env-changed=BPF_CLANG");
+    version(&manifest);
+}
+
+/// Writes `OUT_DIR/multicall.rs` for the multi-call `corescope` binary
+/// (src/bin/corescope.rs): one module per tools/<tool>.rs and the `TOOLS`
+/// table of their `main`s. A tool's `fn main` is private to its module, so
+/// each source is copied with `fn main()` made `pub(crate)`; nothing else
+/// changes but relative `#[path]`s, made absolute.
+fn multicall(manifest: &std::path::Path, out: &std::path::Path) {
+    let dir = manifest.join("tools");
+    let mut tools: Vec<String> = fs::read_dir(&dir)
+        .expect("read tools/")
+        .filter_map(|e| {
+            e.ok()?
+                .file_name()
+                .to_str()?
+                .strip_suffix(".rs")
+                .map(String::from)
+        })
+        .collect();
+    tools.sort();
+    let mc = out.join("multicall");
+    fs::create_dir_all(&mc).expect("create OUT_DIR/multicall");
+    let mut mods = String::new();
+    let mut table = String::from(
+        "/// A tool's entry point.\npub type Main = fn() -> std::process::ExitCode;\n\n/// Every tool of this build and its entry point.\npub const TOOLS: &[(&str, Main)] = &[\n",
+    );
+    for t in &tools {
+        let src = fs::read_to_string(dir.join(format!("{t}.rs"))).expect("read a tool");
+        let n = src.matches("\nfn main() -> ExitCode {").count();
+        assert!(
+            n == 1,
+            "corescope: tools/{t}.rs must have one `fn main() -> ExitCode {{` at the start of a line (found {n})"
+        );
+        let src = src
+            .replace(
+                "\nfn main() -> ExitCode {",
+                "\npub(crate) fn main() -> ExitCode {",
+            )
+            // `#[path]`s stay relative to tools/ (in test builds of it).
+            .replace("#[path = \"", &format!("#[path = \"{}/", dir.display()));
+        let copy = mc.join(format!("{t}.rs"));
+        fs::write(&copy, src).expect("write a tool copy");
+        writeln!(mods, "#[path = {:?}]\nmod {t};", copy.display().to_string())
+            .expect("write to String");
+        writeln!(table, "    ({t:?}, {t}::main),").expect("write to String");
+    }
+    table.push_str("];\n");
+    fs::write(out.join("multicall.rs"), mods + &table).expect("write multicall.rs");
+    println!("cargo:rerun-if-changed={}", dir.display());
+}
+
+/// Sets `CORESCOPE_VERSION` for `--version`: the crate version, plus
+/// `git describe` when built from a git checkout (rebuilt when HEAD moves).
+fn version(manifest: &std::path::Path) {
+    use std::process::Command;
+    let pkg = env::var("CARGO_PKG_VERSION").expect("CARGO_PKG_VERSION");
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .arg("-C")
+            .arg(manifest)
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+    };
+    let describe = git(&["describe", "--tags", "--always"]);
+    let v = match &describe {
+        Some(d) => format!("{pkg} (git {d})"),
+        None => pkg,
+    };
+    println!("cargo:rustc-env=CORESCOPE_VERSION={v}");
+    if describe.is_some() {
+        // HEAD, and the branch it points to (a loose ref or packed-refs).
+        let mut watch = vec!["HEAD".to_string(), "packed-refs".to_string()];
+        watch.extend(git(&["symbolic-ref", "-q", "HEAD"]));
+        for w in watch {
+            // A missing path would make cargo rerun this script every build.
+            if let Some(p) = git(&["rev-parse", "--path-format=absolute", "--git-path", &w])
+                .filter(|p| std::path::Path::new(p).exists())
+            {
+                println!("cargo:rerun-if-changed={p}");
+            }
+        }
+    }
 }

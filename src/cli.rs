@@ -99,11 +99,55 @@ fn parse_pages(s: &str) -> Result<u32, String> {
     Ok(n)
 }
 
+/// `--version` of every tool: the crate version, plus `git describe` when
+/// built from a git checkout (set by build.rs).
+pub const VERSION: &str = env!("CORESCOPE_VERSION");
+
 /// Parses the command line of tool `T`, first giving the shared options the
 /// short letters in `shorts` (`("pid", 'p')`, …). Exits with clap's usage
 /// error (status 2) on bad input.
+///
+/// In debug builds (or with the `gen` feature), with
+/// `CORESCOPE_GENERATE=KIND[:NAME]` in the environment, writes the tool's man
+/// page or a shell completion instead (see [`crate::gen`]) and exits:
+/// `make install` generates them this way from the clap definitions. Release
+/// builds leave the generator out (it would add ~180 KB to every tool).
 pub fn parse<T: Parser>(shorts: &[(&'static str, char)]) -> T {
-    parse_from(shorts, std::env::args_os())
+    #[cfg(any(debug_assertions, feature = "gen"))]
+    if let Some(req) = std::env::var_os(crate::gen::ENV) {
+        let code = match crate::gen::generate_to_stdout(command::<T>(shorts), &req) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("{}: {e:#}", crate::gen::ENV);
+                2
+            }
+        };
+        std::process::exit(code);
+    }
+    parse_from(shorts, args_os())
+}
+
+static SKIP_ARG0: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// For the multi-call binary's `corescope TOOL ARGS…`: from now on the
+/// command line is `TOOL ARGS…` (the tool's name is its argv[0]).
+pub fn skip_arg0() {
+    SKIP_ARG0.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The process's arguments as the running tool sees them (see [`skip_arg0`]).
+pub fn args_os() -> impl Iterator<Item = OsString> {
+    let skip = SKIP_ARG0.load(std::sync::atomic::Ordering::Relaxed);
+    std::env::args_os().skip(usize::from(skip))
+}
+
+/// The clap command of tool `T` with its short letters and version.
+pub fn command<T: Parser>(shorts: &[(&'static str, char)]) -> clap::Command {
+    let mut cmd = T::command().version(VERSION);
+    for &(id, c) in shorts {
+        cmd = cmd.mut_arg(id, |a| a.short(c));
+    }
+    cmd
 }
 
 /// [`parse`] from an explicit argument list (tests).
@@ -127,11 +171,7 @@ where
     I: IntoIterator<Item = A>,
     A: Into<OsString> + Clone,
 {
-    let mut cmd = T::command();
-    for &(id, c) in shorts {
-        cmd = cmd.mut_arg(id, |a| a.short(c));
-    }
-    let mut m = cmd.try_get_matches_from(args)?;
+    let mut m = command::<T>(shorts).try_get_matches_from(args)?;
     T::from_arg_matches_mut(&mut m)
 }
 

@@ -46,7 +46,7 @@ pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
 /// (exit 0, silent); any other error is printed as `tool: error: …` plus
 /// `hint: …` and exits 1.
 pub fn main(run: impl FnOnce() -> anyhow::Result<ExitCode>) -> ExitCode {
-    let tool = std::env::args_os()
+    let tool = crate::cli::args_os()
         .next()
         .and_then(|a| {
             std::path::Path::new(&a)

@@ -5,6 +5,7 @@
 //! [`Session::every`] (periodic: counters, histograms), all inside [`main`],
 //! which turns errors into one line plus a hint and sets the exit code.
 
+pub mod check;
 pub mod cli;
 pub mod clock;
 pub mod cmd;
@@ -12,6 +13,8 @@ pub mod counters;
 pub mod error;
 pub mod escape;
 pub mod filter;
+#[cfg(any(debug_assertions, feature = "gen"))]
+pub mod gen;
 pub mod libbpf_log;
 pub mod load;
 pub mod lru;

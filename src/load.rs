@@ -16,18 +16,18 @@ pub trait ToolOpen {
     fn set_common(&mut self, f: &Filter) -> Result<()>;
 }
 
-const CAP_SYS_ADMIN: u32 = 21;
-const CAP_PERFMON: u32 = 38;
-const CAP_BPF: u32 = 39;
+pub const CAP_SYS_ADMIN: u32 = 21;
+pub const CAP_PERFMON: u32 = 38;
+pub const CAP_BPF: u32 = 39;
 
 /// Effective capability mask of this process.
-fn cap_eff() -> Option<u64> {
+pub fn cap_eff() -> Option<u64> {
     let s = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = s.lines().find(|l| l.starts_with("CapEff:"))?;
     u64::from_str_radix(line["CapEff:".len()..].trim(), 16).ok()
 }
 
-fn has_cap(mask: u64, cap: u32) -> bool {
+pub fn has_cap(mask: u64, cap: u32) -> bool {
     mask & (1u64 << cap) != 0
 }
 
@@ -121,7 +121,8 @@ pub fn ensure_tracefs() -> Result<()> {
     Ok(())
 }
 
-fn tracefs_root() -> Option<&'static Path> {
+/// Where tracefs is mounted, if it is.
+pub fn tracefs_root() -> Option<&'static Path> {
     ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"]
         .into_iter()
         .map(Path::new)

@@ -2,6 +2,7 @@
 //! privileges, and root tests that load real BPF programs.
 
 mod cli;
+mod packaging;
 mod root_execsnoop;
 mod root_filters;
 mod root_opensnoop;
