@@ -92,6 +92,65 @@ impl Serialize for KStr<'_> {
     }
 }
 
+/// A list of NUL-terminated strings as the kernel hands them over (argv,
+/// envp), cut to a number of items and of bytes per item.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct StringList<'a> {
+    pub items: Vec<&'a [u8]>,
+    /// Per item: it lost its end (to a byte cap here or in the kernel).
+    pub cut: Vec<bool>,
+    /// Items are missing at the end.
+    pub dropped: bool,
+}
+
+impl<'a> StringList<'a> {
+    /// Splits `bytes` at NULs; a last piece without its NUL was cut by a
+    /// byte cap upstream. Keeps at most `max_items` items of at most
+    /// `max_len` bytes each (`None`: no limit).
+    pub fn split(bytes: &'a [u8], max_items: Option<usize>, max_len: Option<usize>) -> Self {
+        let mut items: Vec<&[u8]> = bytes.split(|&b| b == 0).collect();
+        // A complete last string ends in NUL, leaving an empty last piece.
+        let last = items.pop().unwrap_or_default();
+        let mut cut = vec![false; items.len()];
+        if !last.is_empty() {
+            items.push(last);
+            cut.push(true);
+        }
+        let mut dropped = false;
+        if let Some(n) = max_items.filter(|&n| items.len() > n) {
+            items.truncate(n);
+            cut.truncate(n);
+            dropped = true;
+        }
+        if let Some(keep) = max_len {
+            for (a, c) in items.iter_mut().zip(cut.iter_mut()) {
+                if a.len() > keep {
+                    *a = &a[..keep];
+                    *c = true;
+                }
+            }
+        }
+        Self {
+            items,
+            cut,
+            dropped,
+        }
+    }
+
+    /// Something was left out (an item's end, or items).
+    pub fn truncated(&self) -> bool {
+        self.dropped || self.cut.iter().any(|&c| c)
+    }
+}
+
+/// Appends one escaped value, `"quoted"` if asked, with `...` if it was cut.
+pub fn push_value(out: &mut String, bytes: &[u8], quote: bool, cut: bool) {
+    quote.then(|| out.push('"'));
+    escape_into(out, bytes, quote);
+    cut.then(|| out.push_str("..."));
+    quote.then(|| out.push('"'));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,6 +208,30 @@ mod tests {
             }
             assert!(!j.contains('\n'));
         }
+    }
+
+    #[test]
+    fn string_list_split_and_cut() {
+        let l = StringList::split(b"ls\0-l\0/tmp\0", None, None);
+        assert_eq!(l.items, [&b"ls"[..], b"-l", b"/tmp"]);
+        assert!(!l.truncated());
+        // The byte cap upstream cut the last string: no NUL after it.
+        let l = StringList::split(b"a\0par", None, None);
+        assert_eq!(
+            (l.items, l.cut),
+            (vec![&b"a"[..], b"par"], vec![false, true])
+        );
+        let l = StringList::split(b"x\0abcdefgh\0ok\0more\0", Some(3), Some(4));
+        assert_eq!(l.items, [&b"x"[..], b"abcd", b"ok"]);
+        assert_eq!((l.cut, l.dropped), (vec![false, true, false], true));
+        assert_eq!(StringList::split(b"", None, None), StringList::default());
+    }
+
+    #[test]
+    fn push_value_quotes_and_marks_cuts() {
+        let mut s = String::new();
+        push_value(&mut s, b"a \"b\"\n", true, true);
+        assert_eq!(s, "\"a \\\"b\\\"\\n...\"");
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub mod libbpf_log;
 pub mod load;
 pub mod lru;
 pub mod net;
+pub mod openflags;
 pub mod output;
 pub mod ports;
 pub mod rules;

@@ -2,7 +2,7 @@
 //! Based on execsnoop(8) from BCC and libbpf-tools.
 
 use anyhow::Context;
-use corescope::escape::cstr;
+use corescope::escape::{cstr, push_value, StringList};
 use corescope::output::{Line, Output};
 use corescope::prelude::*;
 use corescope::skel::execsnoop::types::{
@@ -130,16 +130,10 @@ impl Row for Exec<'_> {
         o.print_cpu.then(|| l.cell(self.cpu));
         l.cell(self.ret);
         l.with(|s| {
-            let arg = |s: &mut String, b: &[u8], cut: bool| {
-                o.quote.then(|| s.push('"'));
-                escape_into(s, b, o.quote);
-                cut.then(|| s.push_str("..."));
-                o.quote.then(|| s.push('"'));
-            };
-            arg(s, self.filename.0, self.filename_truncated);
+            push_value(s, self.filename.0, o.quote, self.filename_truncated);
             for (a, &cut) in self.argv.iter().zip(&self.arg_cut).skip(1) {
                 s.push(' ');
-                arg(s, a.0, cut);
+                push_value(s, a.0, o.quote, cut);
             }
             if self.args_truncated && !self.arg_cut.iter().any(|&c| c) {
                 s.push_str(" ...");
@@ -153,33 +147,14 @@ fn row<'a>(e: &'a Event, payload: &'a [u8], o: &'a Args, out: &Output) -> Exec<'
     let fl = (e.fname_len as usize).min(payload.len());
     let al = (e.args_len as usize).min(payload.len() - fl);
     let flags = e.flags as u32;
-    let mut argv: Vec<&[u8]> = payload[fl..fl + al].split(|&b| b == 0).collect();
-    // A complete last string ends in NUL, leaving an empty piece; a
-    // piece without its NUL was cut by the byte cap.
-    let last_cut = argv.pop().is_some_and(|p| !p.is_empty());
-    let mut cut = vec![false; argv.len()];
-    if last_cut {
-        if let Some(p) = payload[fl..fl + al].rsplit(|&b| b == 0).next() {
-            argv.push(p);
-            cut.push(true);
-        }
-    }
-    let mut truncated = flags & execsnoop_flags::EXECSNOOP_F_ARGS_TRUNC.0 != 0;
-    if !o.full_args {
-        if argv.len() > o.max_args as usize {
-            argv.truncate(o.max_args as usize);
-            cut.truncate(argv.len());
-            truncated = true;
-        }
-        let keep = o.max_arg_size as usize - 1;
-        for (a, c) in argv.iter_mut().zip(cut.iter_mut()) {
-            if a.len() > keep {
-                *a = &a[..keep];
-                *c = true;
-            }
-        }
-    }
-    truncated |= cut.iter().any(|&c| c);
+    let (items, len) = (o.max_args as usize, o.max_arg_size as usize - 1);
+    let limits = if o.full_args {
+        (None, None)
+    } else {
+        (Some(items), Some(len))
+    };
+    let argv = StringList::split(&payload[fl..fl + al], limits.0, limits.1);
+    let truncated = flags & execsnoop_flags::EXECSNOOP_F_ARGS_TRUNC.0 != 0 || argv.truncated();
     Exec {
         // Formatting the clock costs; only when a column or JSON shows it.
         time: if o.time || out.json() {
@@ -197,10 +172,10 @@ fn row<'a>(e: &'a Event, payload: &'a [u8], o: &'a Args, out: &Output) -> Exec<'
         cpu: e.cpu,
         ret: e.retval,
         filename: KStr(cstr(&payload[..fl])),
-        argv: argv.into_iter().map(KStr).collect(),
+        argv: argv.items.into_iter().map(KStr).collect(),
         filename_truncated: flags & execsnoop_flags::EXECSNOOP_F_FNAME_TRUNC.0 != 0,
         args_truncated: truncated,
-        arg_cut: cut,
+        arg_cut: argv.cut,
         opts: o,
     }
 }

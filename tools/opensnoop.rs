@@ -3,6 +3,7 @@
 
 use anyhow::Context;
 use corescope::escape::cstr;
+use corescope::openflags::{has_mode, parse_flag, RDONLY};
 use corescope::output::{Line, Output};
 use corescope::prelude::*;
 use corescope::skel::opensnoop::types::{
@@ -63,38 +64,6 @@ struct Args {
     callers: Option<u8>,
     #[command(flatten)]
     common: CommonArgs,
-}
-
-/// -f O_RDONLY: the access mode bits are zero, so it gets a bit no open flag uses.
-const RDONLY: u32 = 1 << 31;
-
-#[rustfmt::skip]
-const FLAGS: &[(&str, i32)] = &[
-    ("WRONLY", libc::O_WRONLY), ("RDWR", libc::O_RDWR), ("CREAT", libc::O_CREAT),
-    ("EXCL", libc::O_EXCL), ("NOCTTY", libc::O_NOCTTY), ("TRUNC", libc::O_TRUNC),
-    ("APPEND", libc::O_APPEND), ("NONBLOCK", libc::O_NONBLOCK), ("NDELAY", libc::O_NDELAY),
-    ("DSYNC", libc::O_DSYNC), ("SYNC", libc::O_SYNC), ("ASYNC", libc::O_ASYNC),
-    ("DIRECT", libc::O_DIRECT), ("DIRECTORY", libc::O_DIRECTORY),
-    ("NOFOLLOW", libc::O_NOFOLLOW), ("NOATIME", libc::O_NOATIME),
-    ("CLOEXEC", libc::O_CLOEXEC), ("PATH", libc::O_PATH), ("TMPFILE", libc::O_TMPFILE),
-    ("RDONLY", RDONLY as i32),
-];
-
-/// A flag name (O_ optional, any case) or a number (0x hex, 0 octal).
-fn parse_flag(s: &str) -> Result<u32, String> {
-    let up = s.to_ascii_uppercase();
-    let name = up.strip_prefix("O_").unwrap_or(&up);
-    if let Some(&(_, v)) = FLAGS.iter().find(|(n, _)| *n == name) {
-        return Ok(v as u32);
-    }
-    let num = match (s.strip_prefix("0x"), s.strip_prefix('0')) {
-        (Some(h), _) => u32::from_str_radix(h, 16),
-        (None, Some(o)) if !o.is_empty() => u32::from_str_radix(o, 8),
-        _ => s.parse(),
-    };
-    num.ok()
-        .filter(|&m| m != 0 && m & RDONLY == 0)
-        .ok_or_else(|| "a flag name such as O_WRONLY, or a number (0x hex, 0 octal)".into())
 }
 
 /// --path: the bytes, and whether they are a substring (leading '*') or a prefix.
@@ -175,11 +144,6 @@ impl Row for Open<'_> {
 }
 
 const SYSCALLS: [&str; 4] = ["open", "openat", "openat2", "creat"];
-
-fn has_mode(flags: u32) -> bool {
-    let tmp = libc::O_TMPFILE as u32;
-    flags & libc::O_CREAT as u32 != 0 || flags & tmp == tmp
-}
 
 /// Event (header + payload: callers, directory prefix, filename) → row.
 fn row<'a>(e: &'a Event, payload: &'a [u8], o: &'a Args, out: &Output) -> Open<'a> {

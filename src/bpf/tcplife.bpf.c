@@ -81,10 +81,7 @@ struct {
 
 static __always_inline void stat_inc(__u32 idx)
 {
-	__u64 *n = bpf_map_lookup_elem(&tl_stats, &idx);
-
-	if (n)
-		__sync_fetch_and_add(n, 1);
+	cs_count(&tl_stats, idx);
 }
 
 /* Reserves room for one more session (racing CPUs may overshoot by one

@@ -57,13 +57,19 @@ struct {
 	__type(value, __u32);
 } cs_cgroup SEC(".maps");
 
-static __always_inline void cs_drop(__u32 reason)
+/* Adds one to slot `idx` of a per-CPU array of __u64 counters. */
+static __always_inline void cs_count(void *percpu_array, __u32 idx)
 {
-	__u64 *cnt = bpf_map_lookup_elem(&cs_dropped, &reason);
+	__u64 *cnt = bpf_map_lookup_elem(percpu_array, &idx);
 
 	/* Per-CPU slot, but a preempted program can interleave on one CPU. */
 	if (cnt)
 		__sync_fetch_and_add(cnt, 1);
+}
+
+static __always_inline void cs_drop(__u32 reason)
+{
+	cs_count(&cs_dropped, reason);
 }
 
 /* pid/tid/uid/cgroup filters for the current task. `tid` is passed in
