@@ -118,7 +118,7 @@ pub fn parse<T: Parser>(shorts: &[(&'static str, char)]) -> T {
         let code = match crate::gen::generate_to_stdout(command::<T>(shorts), &req) {
             Ok(()) => 0,
             Err(e) => {
-                eprintln!("{}: {e:#}", crate::gen::ENV);
+                crate::diag!("{}: {e:#}", crate::gen::ENV);
                 2
             }
         };

@@ -34,6 +34,26 @@ impl fmt::Display for UserError {
 
 impl std::error::Error for UserError {}
 
+/// Writes a diagnostic line to stderr, ignoring write errors: stderr may be
+/// a closed pipe or a full disk, and a diagnostic must never end the tool
+/// (`eprintln!` panics then). Use instead of `eprintln!` everywhere.
+#[macro_export]
+macro_rules! diag {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
+/// [`diag!`] without the newline (text that already ends in one).
+#[macro_export]
+macro_rules! diag_raw {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
 /// True if the error (or its cause chain) is a closed output pipe.
 pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain().any(|e| {
@@ -62,9 +82,9 @@ pub fn main(run: impl FnOnce() -> anyhow::Result<ExitCode>) -> ExitCode {
                 .chain()
                 .find_map(|c| c.downcast_ref::<UserError>())
                 .and_then(|u| u.hint.clone());
-            eprintln!("{tool}: error: {e:#}");
+            crate::diag!("{tool}: error: {e:#}");
             if let Some(h) = hint {
-                eprintln!("hint: {h}");
+                crate::diag!("hint: {h}");
             }
             ExitCode::FAILURE
         }

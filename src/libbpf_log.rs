@@ -23,7 +23,7 @@ fn print(level: PrintLevel, msg: String) {
 
 fn emit(level: PrintLevel, msg: &str) {
     if VERBOSE.load(Ordering::Relaxed) > 0 || level == PrintLevel::Warn {
-        eprint!("libbpf: {}", msg.strip_prefix("libbpf: ").unwrap_or(msg));
+        crate::diag_raw!("libbpf: {}", msg.strip_prefix("libbpf: ").unwrap_or(msg));
     }
 }
 
@@ -63,6 +63,6 @@ pub fn replay(msgs: &[(PrintLevel, String)]) {
 /// Prints every held message regardless of level (the -v failure path).
 pub fn dump(msgs: &[(PrintLevel, String)]) {
     for (_, m) in msgs {
-        eprint!("libbpf: {}", m.strip_prefix("libbpf: ").unwrap_or(m));
+        crate::diag_raw!("libbpf: {}", m.strip_prefix("libbpf: ").unwrap_or(m));
     }
 }

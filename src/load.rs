@@ -116,7 +116,7 @@ pub fn ensure_tracefs() -> Result<()> {
         )
     })?;
     if libbpf_log::verbose() {
-        eprintln!("notice: tracefs was not mounted; mounted it at /sys/kernel/tracing in a private mount namespace");
+        crate::diag!("notice: tracefs was not mounted; mounted it at /sys/kernel/tracing in a private mount namespace");
     }
     Ok(())
 }
@@ -158,7 +158,7 @@ pub fn check_tracepoints(obj: &mut OpenObject, optional: &[&str]) -> Result<()> 
         let name = prog.name().to_string_lossy().into_owned();
         if optional.contains(&name.as_str()) {
             if libbpf_log::verbose() {
-                eprintln!(
+                crate::diag!(
                     "notice: tracepoint {} is not on this kernel; {name} left out",
                     tp.replace('/', ":")
                 );

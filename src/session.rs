@@ -242,7 +242,7 @@ impl Session {
         }
         if libbpf_log::verbose() {
             let n = skel.object().progs().filter(|p| p.autoload()).count();
-            eprintln!("{}: tracing, {n} BPF programs attached", self.tool);
+            crate::diag!("{}: tracing, {n} BPF programs attached", self.tool);
         }
         if !self.defer_header {
             self.out.header()?;
@@ -413,7 +413,7 @@ impl Session {
             .iter()
             .map(|c| format!("{} {}", c.value, c.label))
             .collect();
-        eprintln!(
+        crate::diag!(
             "{tool}: {} events, {} shown, {} lost{}{}",
             summary.events,
             summary.shown,

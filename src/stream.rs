@@ -133,7 +133,7 @@ impl LossReporter {
             .last_notice
             .is_none_or(|t| t.elapsed() >= Duration::from_secs(1));
         if due || force {
-            eprintln!("{tool}: warning: {new} events lost ({})", lost.describe());
+            crate::diag!("{tool}: warning: {new} events lost ({})", lost.describe());
             self.reported = total;
             self.last_notice = Some(Instant::now());
             new

@@ -225,7 +225,7 @@ impl XdpLink {
                 .into());
             }
             detach_existing(ifindex, &e)?;
-            eprintln!("{tool}: --force: detached XDP program {e} from {iface}");
+            crate::diag!("{tool}: --force: detached XDP program {e} from {iface}");
         }
         let attach = |m: XdpMode| {
             link_create(prog, ifindex, m).map(|fd| {
@@ -246,7 +246,7 @@ impl XdpLink {
                 Err(e) if e == libc::EOPNOTSUPP || e == libc::EINVAL => {
                     let r = attach(XdpMode::Skb);
                     if r.is_ok() {
-                        eprintln!(
+                        crate::diag!(
                             "{tool}: notice: {iface} has no native XDP support ({}); using skb (generic) mode",
                             std::io::Error::from_raw_os_error(e)
                         );

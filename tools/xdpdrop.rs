@@ -164,7 +164,7 @@ impl Tool {
             .filter(|l| l.1 != "would_drop" || dry);
         let totals: Vec<_> = list.map(|(_, n, c)| format!("{} {n}", c.packets)).collect();
         let totals = totals.join(", ");
-        eprintln!(
+        corescope::diag!(
             "xdpdrop: detached from {} after {secs:.1}s: {totals}",
             a.iface
         );
@@ -205,7 +205,7 @@ fn main() -> ExitCode {
         };
         let dry = [" (dry run: nothing is dropped)", ""][usize::from(!a.policy.dry_run)];
         let (iface, mode, id) = (&a.iface, info.0, info.1);
-        eprintln!(
+        corescope::diag!(
             "xdpdrop: attached to {iface} ({mode} mode, prog id {id}), {what}{dry}; Ctrl-C to stop"
         );
         let interval = Duration::from_secs(a.interval);
@@ -216,7 +216,7 @@ fn main() -> ExitCode {
                 drop(link.take()); // detach, then read the final counts
             } else if !link.as_ref().is_some_and(XdpLink::attached) {
                 let why = "by another tool's --force, or the interface is gone";
-                eprintln!("xdpdrop: error: the XDP program was detached ({why})");
+                corescope::diag!("xdpdrop: error: the XDP program was detached ({why})");
                 gone = true;
                 return Ok(Break(()));
             }
