@@ -1,6 +1,7 @@
 //! Options shared by every tool, flattened into each tool's clap struct.
-//! They have long names only: each tool gives them the short letters its BCC
-//! namesake uses (these differ between tools) through [`parse`].
+//! They have long names only (but `-o/--output`, free in every tool): each
+//! tool gives them the short letters its BCC namesake uses (these differ
+//! between tools) through [`parse`].
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -41,7 +42,8 @@ pub struct FilterArgs {
     #[arg(long, value_name = "NAME", value_parser = parse_comm)]
     pub comm: Option<[u8; 16]>,
 
-    /// Run CMD, trace only it and its descendants, and exit with its status
+    /// Run CMD, trace only it and its descendants, and exit with its status;
+    /// if the tool ends first, CMD gets SIGTERM (SIGKILL after 2 s)
     #[arg(last = true, value_name = "CMD")]
     pub cmd: Vec<OsString>,
 }
@@ -57,6 +59,11 @@ pub struct RunArgs {
     /// Stop after this many seconds
     #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
     pub duration: Option<u64>,
+
+    /// Write the events (table or JSON Lines, and the JSON summary) to FILE
+    /// instead of stdout, created or truncated; `-- CMD` keeps stdout
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 
     /// Ring buffer size in 4 KiB pages (a power of two)
     #[arg(long, value_name = "PAGES", default_value_t = 1024, value_parser = parse_pages)]
@@ -158,7 +165,30 @@ where
 {
     match try_parse_from::<T, I, A>(shorts, args) {
         Ok(t) => t,
-        Err(e) => e.exit(),
+        Err(e) => exit_with(e),
+    }
+}
+
+/// clap's `Error::exit`, except that `--help` / `--version` output that
+/// cannot be written (a full disk) is an error, exit 1; a closed pipe is a
+/// normal end. clap itself ignores every write error.
+fn exit_with(e: clap::Error) -> ! {
+    use clap::error::ErrorKind;
+    use std::io::{IsTerminal as _, Write as _};
+    let shown = matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion);
+    // A terminal gets clap's colours (and cannot be full).
+    if !shown || std::io::stdout().is_terminal() {
+        e.exit();
+    }
+    let text = e.render().to_string();
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => {
+            let tool = crate::error::tool_name();
+            crate::diag!("{tool}: error: writing to stdout failed: {err}");
+            std::process::exit(1)
+        }
+        _ => std::process::exit(0),
     }
 }
 
@@ -214,6 +244,14 @@ mod tests {
         assert_eq!(p(&["-u", "0"]).unwrap().common.filter.uid, Some(0));
         assert_eq!(p(&["-u", "root"]).unwrap().common.filter.uid, Some(0));
         assert!(p(&["-u", "no-such-user-xyz"]).is_err());
+    }
+
+    #[test]
+    fn output_file_short_and_long() {
+        assert_eq!(p(&["-o", "f"]).unwrap().common.run.output, Some("f".into()));
+        let t = p(&["--output", "g", "--", "sh"]).unwrap();
+        assert_eq!(t.common.run.output, Some("g".into()));
+        assert_eq!(t.common.filter.cmd, vec!["sh"]);
     }
 
     #[test]

@@ -62,26 +62,38 @@ pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
     })
 }
 
-/// Runs a tool: `Ok(code)` is its exit code; a closed stdout is a normal end
-/// (exit 0, silent); any other error is printed as `tool: error: …` plus
-/// `hint: …` and exits 1.
-pub fn main(run: impl FnOnce() -> anyhow::Result<ExitCode>) -> ExitCode {
-    let tool = crate::cli::args_os()
+/// A [`UserError`] in the chain, also one wrapped in an `io::Error` (write
+/// errors keep their kind that way, see `output::Dest`).
+fn user_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a UserError> {
+    e.downcast_ref::<UserError>().or_else(|| {
+        e.downcast_ref::<io::Error>()?
+            .get_ref()?
+            .downcast_ref::<UserError>()
+    })
+}
+
+/// The running tool's name, for messages (argv[0]'s file name).
+pub fn tool_name() -> String {
+    crate::cli::args_os()
         .next()
         .and_then(|a| {
             std::path::Path::new(&a)
                 .file_name()
                 .map(|f| f.to_string_lossy().into_owned())
         })
-        .unwrap_or_else(|| "corescope".into());
+        .unwrap_or_else(|| "corescope".into())
+}
+
+/// Runs a tool: `Ok(code)` is its exit code; a closed stdout is a normal end
+/// (exit 0, silent); any other error is printed as `tool: error: …` plus
+/// `hint: …` and exits 1.
+pub fn main(run: impl FnOnce() -> anyhow::Result<ExitCode>) -> ExitCode {
+    let tool = tool_name();
     match run() {
         Ok(code) => code,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            let hint = e
-                .chain()
-                .find_map(|c| c.downcast_ref::<UserError>())
-                .and_then(|u| u.hint.clone());
+            let hint = e.chain().find_map(user_error).and_then(|u| u.hint.clone());
             crate::diag!("{tool}: error: {e:#}");
             if let Some(h) = hint {
                 crate::diag!("hint: {h}");

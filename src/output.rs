@@ -7,13 +7,16 @@
 use std::fmt;
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
 use crate::clock::Clock;
-use crate::escape::escape_into;
+use crate::error::UserError;
+use crate::escape::{escape, escape_into};
 
 const FLUSH_EVERY: Duration = Duration::from_millis(100);
 
@@ -183,9 +186,39 @@ pub fn json_line<T: Serialize>(ty: &str, v: &T, buf: &mut Vec<u8>) -> io::Result
     Ok(())
 }
 
-/// Where rows go: buffered stdout, flushed every 100 ms (every line on a terminal).
+/// Where the rows go (stdout or the `-o` file); write errors name it.
+struct Dest {
+    file: File,
+    /// `stdout` or `FILE` (escaped).
+    name: String,
+}
+
+impl Dest {
+    fn err(&self, e: io::Error) -> io::Error {
+        let hint = if self.name == "stdout" {
+            "check where stdout goes (a full disk?), or write to a file with -o FILE"
+        } else {
+            "check the file system of the output file (a full disk?)"
+        };
+        let msg = format!("writing to {} failed: {e}", self.name);
+        // Same kind (a closed pipe stays a quiet end, see error::main).
+        io::Error::new(e.kind(), UserError::hint(msg, hint))
+    }
+}
+
+impl Write for Dest {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.file.write(buf).map_err(|e| self.err(e))
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush().map_err(|e| self.err(e))
+    }
+}
+
+/// Where rows go: buffered stdout or `-o FILE`, flushed every 100 ms (every
+/// line on a terminal).
 pub struct Output {
-    w: BufWriter<File>,
+    w: BufWriter<Dest>,
     json: bool,
     csv: bool,
     tty: bool,
@@ -200,14 +233,41 @@ pub struct Output {
 }
 
 impl Output {
+    /// Rows to stdout.
     pub fn new(json: bool, cols: Vec<Col>) -> io::Result<Self> {
-        let stdout = io::stdout();
-        let tty = stdout.is_terminal();
         // Our own handle on fd 1: Rust's Stdout is line-buffered, far too
         // slow for event storms.
-        let file = File::from(stdout.as_fd().try_clone_to_owned()?);
-        Ok(Self {
-            w: BufWriter::with_capacity(64 * 1024, file),
+        let file = File::from(io::stdout().as_fd().try_clone_to_owned()?);
+        Ok(Self::with(json, cols, file, "stdout".into()))
+    }
+
+    /// Rows to `path` (created or truncated, mode 0644 less the umask), or
+    /// to stdout without one (`-o`).
+    pub fn to(json: bool, cols: Vec<Col>, path: Option<&Path>) -> anyhow::Result<Self> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let Some(path) = path else {
+            return anyhow::Context::context(Self::new(json, cols), "stdout");
+        };
+        let name = escape(path.as_os_str().as_bytes());
+        let file = File::options()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o644)
+            .open(path)
+            .map_err(|e| {
+                UserError::hint(
+                    format!("cannot open the output file {name}: {e}"),
+                    "check that its directory exists and that you may write there",
+                )
+            })?;
+        Ok(Self::with(json, cols, file, name))
+    }
+
+    fn with(json: bool, cols: Vec<Col>, file: File, name: String) -> Self {
+        let tty = file.is_terminal();
+        Self {
+            w: BufWriter::with_capacity(64 * 1024, Dest { file, name }),
             json,
             csv: false,
             tty,
@@ -217,7 +277,26 @@ impl Output {
             last_flush: Instant::now(),
             shown: 0,
             clock: Clock::new(),
-        })
+        }
+    }
+
+    /// Fails (as a closed pipe: a quiet end) once the reader of the output
+    /// has gone, even with nothing to write: `tool -p PID | head -1` ends
+    /// although PID does nothing. A regular file or a terminal never
+    /// reports that (a terminal hangup also sends SIGHUP).
+    pub fn check_open(&self) -> io::Result<()> {
+        let mut p = libc::pollfd {
+            fd: self.w.get_ref().file.as_raw_fd(),
+            events: 0,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd, timeout 0; the fd is owned by `self`.
+        let n = unsafe { libc::poll(&mut p, 1, 0) };
+        if n == 1 && p.revents & (libc::POLLERR | libc::POLLHUP) != 0 {
+            let e = io::Error::from(io::ErrorKind::BrokenPipe);
+            return Err(self.w.get_ref().err(e));
+        }
+        Ok(())
     }
 
     pub fn json(&self) -> bool {

@@ -1,5 +1,6 @@
 //! One tracing session: checks, filter, open → load → attach, the event loop
-//! and its ending (Ctrl-C / SIGTERM, --duration, CMD exit, closed stdout).
+//! and its ending (Ctrl-C / SIGTERM / SIGHUP, --duration, CMD exit, closed
+//! stdout), which also ends `-- CMD` if it is still running.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -15,7 +16,7 @@ use libbpf_rs::{MapCore, MapFlags, Object, OpenObject, RingBufferBuilder};
 use serde::Serialize;
 
 use crate::cli::{CommonArgs, RunArgs};
-use crate::cmd::HeldChild;
+use crate::cmd::{CmdEnd, CmdStatus, HeldChild};
 use crate::error::UserError;
 use crate::filter::{self, Filter};
 use crate::libbpf_log;
@@ -78,8 +79,15 @@ struct Summary {
     lost: u64,
     lost_detail: Lost,
     duration_s: f64,
+    /// `-- CMD`'s exit code (128 + signal if a signal killed it).
     #[serde(skip_serializing_if = "Option::is_none")]
     cmd_exit_code: Option<u8>,
+    /// How CMD ended: by itself, by a signal, or stopped by the tool.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cmd_ended: Option<CmdEnd>,
+    /// The signal that killed CMD, if one did (`"SIGTERM"`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cmd_signal: Option<&'static str>,
     /// The tool's own counters ([`Session::summary_counters`]).
     #[serde(flatten)]
     counters: BTreeMap<&'static str, u64>,
@@ -107,7 +115,9 @@ impl Session {
         let mut s = Self::start(tool, &common.run, cols)?;
         s.filter = Filter::from_args(&common.filter)?;
         if !common.filter.cmd.is_empty() {
-            s.child = Some(HeldChild::spawn(&common.filter.cmd)?);
+            let mut child = HeldChild::spawn(&common.filter.cmd)?;
+            child.set_tool(tool);
+            s.child = Some(child);
         }
         load::ensure_tracefs()?;
         Ok(s)
@@ -122,7 +132,7 @@ impl Session {
         libbpf_log::init(run.verbose);
         load::check_privileges()?;
         load::check_btf(run.btf.as_deref())?;
-        let out = Output::new(run.json, cols).context("stdout")?;
+        let out = Output::to(run.json, cols, run.output.as_deref())?;
         Ok(Self {
             tool,
             run: run.clone(),
@@ -278,7 +288,7 @@ impl Session {
         let Session {
             tool,
             run,
-            child,
+            mut child,
             mut out,
             defer_header,
             counters,
@@ -296,7 +306,7 @@ impl Session {
         let out_cell = RefCell::new(&mut out);
 
         let started = Instant::now();
-        let deadline = run.duration.map(|d| started + Duration::from_secs(d));
+        let deadline = deadline(started, run.duration);
         let should_stop =
             || STOP.load(Ordering::Relaxed) || deadline.is_some_and(|d| Instant::now() >= d);
         // Set while draining at the end: then every record is consumed.
@@ -332,8 +342,7 @@ impl Session {
             ..Lost::read(&dropped)
         };
         let mut losses = LossReporter::new();
-        let mut exit = ExitCode::SUCCESS;
-        let mut cmd_code: Option<u8> = None;
+        let mut cmd: Option<CmdStatus> = None;
         let report_lost = |losses: &mut LossReporter, force: bool, o: &mut Output| -> Result<()> {
             let lost = read_lost();
             let new = losses.update(tool, &lost, force);
@@ -373,13 +382,17 @@ impl Session {
             if should_stop() {
                 break;
             }
-            if let Some(c) = &child {
-                if let Some((code, raw)) = c.try_wait()? {
-                    exit = code;
-                    cmd_code = Some(raw);
+            out_cell.borrow().check_open()?;
+            if let Some(c) = &mut child {
+                if let Some(st) = c.try_wait()? {
+                    cmd = Some(st);
                     break;
                 }
             }
+        }
+        // Before the final drain: what CMD does as it ends is traced too.
+        if cmd.is_none() {
+            cmd = child.as_mut().and_then(HeldChild::finish);
         }
 
         // Drain what is in the ring buffer now (bounded: producers may still
@@ -404,7 +417,9 @@ impl Session {
             lost: lost.events(),
             lost_detail: lost,
             duration_s: started.elapsed().as_secs_f64(),
-            cmd_exit_code: cmd_code,
+            cmd_exit_code: cmd.map(|c| c.code),
+            cmd_ended: cmd.map(|c| c.ended),
+            cmd_signal: cmd.and_then(|c| c.signal).map(|s| s.as_str()),
             counters: extra.iter().map(|c| (c.key, c.value)).collect(),
         };
         o.record("summary", &summary)?;
@@ -429,7 +444,7 @@ impl Session {
                 format!("; {}", extra.join(", "))
             }
         );
-        Ok(exit)
+        Ok(cmd.map_or(ExitCode::SUCCESS, |c| c.exit_code()))
     }
 
     /// Runs a periodic loop for tools that read maps rather than events:
@@ -443,7 +458,7 @@ impl Session {
     {
         let Session {
             run,
-            child,
+            mut child,
             mut out,
             defer_header,
             ..
@@ -453,40 +468,48 @@ impl Session {
         }
         // The Ctrl-C handler was installed by `load`.
         let started = Instant::now();
-        let deadline = run.duration.map(|d| started + Duration::from_secs(d));
+        let deadline = deadline(started, run.duration);
         let interval = interval.max(Duration::from_millis(1));
-        let (mut prev, mut next) = (started, started + interval);
-        let mut exit = ExitCode::SUCCESS;
+        // `None`: the next tick is too far away to be represented (never).
+        let (mut prev, mut next) = (started, started.checked_add(interval));
+        let mut cmd: Option<CmdStatus> = None;
         loop {
             let now = Instant::now();
             if STOP.load(Ordering::Relaxed) || deadline.is_some_and(|d| now >= d) {
                 break;
             }
-            if let Some((code, _)) = child.as_ref().map(|c| c.try_wait()).transpose()?.flatten() {
-                exit = code;
+            out.check_open()?;
+            if let Some(st) = child.as_mut().map(|c| c.try_wait()).transpose()?.flatten() {
+                cmd = Some(st);
                 break;
             }
-            if now >= next {
+            if let Some(n) = next.filter(|&n| now >= n) {
                 let tick = Tick {
                     last: false,
                     elapsed: now - started,
                     since_last: now - prev,
                 };
                 prev = now;
-                while next <= now {
-                    next += interval;
-                }
+                // The first tick after now, skipping those missed.
+                let behind = (now - n).as_nanos() / interval.as_nanos() + 1;
+                next = u32::try_from(behind)
+                    .ok()
+                    .and_then(|k| interval.checked_mul(k))
+                    .and_then(|d| n.checked_add(d));
                 if f(&tick, &mut out)?.is_break() {
                     break;
                 }
             }
             out.tick()?;
-            let wake = [Some(next), deadline, Some(now + Duration::from_millis(100))]
+            let poll = now + Duration::from_millis(100);
+            let wake = [next, deadline]
                 .into_iter()
                 .flatten()
-                .min()
-                .unwrap_or(next);
+                .fold(poll, Instant::min);
             std::thread::sleep(wake.saturating_duration_since(Instant::now()));
+        }
+        if cmd.is_none() {
+            cmd = child.as_mut().and_then(HeldChild::finish);
         }
         let now = Instant::now();
         let tick = Tick {
@@ -497,6 +520,27 @@ impl Session {
         // The last call's own Break changes nothing: the loop is over.
         let _ = f(&tick, &mut out)?;
         out.flush()?;
-        Ok(exit)
+        Ok(cmd.map_or(ExitCode::SUCCESS, |c| c.exit_code()))
+    }
+}
+
+/// When a run of `duration` seconds from `started` ends; `None` without
+/// --duration or when that instant is too far away to be represented
+/// (`-d 9223372036854775807`): no deadline.
+fn deadline(started: Instant, duration: Option<u64>) -> Option<Instant> {
+    duration.and_then(|d| started.checked_add(Duration::from_secs(d)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_deadline_too_far_away_is_none() {
+        let now = Instant::now();
+        assert_eq!(deadline(now, None), None);
+        assert_eq!(deadline(now, Some(2)), Some(now + Duration::from_secs(2)));
+        assert_eq!(deadline(now, Some(i64::MAX as u64)), None);
+        assert_eq!(deadline(now, Some(u64::MAX)), None);
     }
 }

@@ -5,6 +5,7 @@ mod cli;
 mod packaging;
 mod root_execsnoop;
 mod root_filters;
+mod root_lifecycle;
 mod root_opensnoop;
 mod root_tcplife;
 mod root_xdpdrop;

@@ -5,12 +5,16 @@
 //! run here.
 
 use std::ffi::OsStr;
+use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
+use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
 include!(concat!(env!("OUT_DIR"), "/multicall.rs"));
+
+const STDOUT: &str = "writing to stdout failed";
 
 const EXAMPLES: &str = "EXAMPLES:
     corescope check            # can each tool run here? one line per tool
@@ -71,6 +75,8 @@ fn main() -> ExitCode {
     }
     corescope::main(|| {
         let args: Args = corescope::cli::parse(&[]);
+        // println! would panic on a full disk or a closed pipe.
+        let mut out = std::io::stdout().lock();
         match args.cmd {
             Cmd::Check { json } => {
                 // Tracepoints are looked up in tracefs: mount it privately
@@ -80,10 +86,11 @@ fn main() -> ExitCode {
                 }
                 let report = corescope::check::run()?;
                 if json {
-                    println!("{}", serde_json::to_string_pretty(&report)?);
+                    writeln!(out, "{}", serde_json::to_string_pretty(&report)?).context(STDOUT)?;
                 } else {
-                    print!("{}", report.text());
+                    write!(out, "{}", report.text()).context(STDOUT)?;
                 }
+                out.flush().context(STDOUT)?;
                 Ok(if report.all_ok() {
                     ExitCode::SUCCESS
                 } else {
@@ -92,8 +99,9 @@ fn main() -> ExitCode {
             }
             Cmd::List => {
                 for (t, _) in TOOLS {
-                    println!("{t}");
+                    writeln!(out, "{t}").context(STDOUT)?;
                 }
+                out.flush().context(STDOUT)?;
                 Ok(ExitCode::SUCCESS)
             }
         }
