@@ -133,6 +133,22 @@ impl Serialize for KStr<'_> {
     }
 }
 
+/// An owned [`KStr`] (e.g. a module path found by the symbolizer); same JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct KString(pub Vec<u8>);
+
+impl Serialize for KString {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        KStr(&self.0).serialize(s)
+    }
+}
+
+impl From<&str> for KString {
+    fn from(s: &str) -> Self {
+        Self(s.as_bytes().to_vec())
+    }
+}
+
 /// A list of NUL-terminated strings as the kernel hands them over (argv,
 /// envp), cut to a number of items and of bytes per item.
 #[derive(Debug, Default, PartialEq, Eq)]
