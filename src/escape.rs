@@ -9,9 +9,10 @@
 //!   characters become `\u{HHHH}`;
 //! - everything else (printable UTF-8, including spaces) is kept.
 //!
-//! In JSON a value that is valid UTF-8 is given as is (JSON's own escaping
-//! keeps the line valid); a value that is not is given in the escaped form
-//! above.
+//! In JSON ([`KStr`]) a value that is valid UTF-8 is a plain string, exact
+//! (JSON's own escaping keeps the line valid); one that is not is an object
+//! `{"bytes": "<base64 of the raw bytes>"}`, so no string can pass for
+//! another (the escaped form of byte 0xff is also the text `\xff`).
 
 use serde::{Serialize, Serializer};
 use std::fmt::Write as _;
@@ -64,6 +65,37 @@ pub fn escape_into(out: &mut String, bytes: &[u8], quote: bool) {
     }
 }
 
+/// Like [`escape_into`], but stops before the first character or escape that
+/// would make the appended text longer than `max` characters, so that it is
+/// never cut inside an escape. Returns whether something was left out.
+pub fn escape_into_max(out: &mut String, bytes: &[u8], quote: bool, max: usize) -> bool {
+    let mut n = 0;
+    let mut fits = |out: &mut String, start: usize| {
+        n += out[start..].chars().count();
+        if n > max {
+            out.truncate(start);
+        }
+        n <= max
+    };
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            let start = out.len();
+            push_char(out, c, quote);
+            if !fits(out, start) {
+                return true;
+            }
+        }
+        for b in chunk.invalid() {
+            let start = out.len();
+            let _ = write!(out, "\\x{b:02x}");
+            if !fits(out, start) {
+                return true;
+            }
+        }
+    }
+    false
+}
+
 /// The escaped form of `bytes` as a new String.
 pub fn escape(bytes: &[u8]) -> String {
     let mut s = String::with_capacity(bytes.len());
@@ -79,16 +111,41 @@ pub fn cstr(bytes: &[u8]) -> &[u8] {
     }
 }
 
-/// A kernel-supplied string for JSON: exact when valid UTF-8, escaped when not.
+/// A kernel-supplied string for JSON: a plain string when valid UTF-8,
+/// `{"bytes": "<base64>"}` (standard alphabet, padded) when not. As in
+/// ripgrep's JSON: both forms are exact, and they cannot be confused.
 #[derive(Debug, Clone, Copy)]
 pub struct KStr<'a>(pub &'a [u8]);
 
 impl Serialize for KStr<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use base64::Engine as _;
+        use serde::ser::SerializeMap as _;
         match std::str::from_utf8(self.0) {
             Ok(v) => s.serialize_str(v),
-            Err(_) => s.serialize_str(&escape(self.0)),
+            Err(_) => {
+                let b64 = base64::engine::general_purpose::STANDARD.encode(self.0);
+                let mut m = s.serialize_map(Some(1))?;
+                m.serialize_entry("bytes", &b64)?;
+                m.end()
+            }
         }
+    }
+}
+
+/// An owned [`KStr`] (e.g. a module path found by the symbolizer); same JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct KString(pub Vec<u8>);
+
+impl Serialize for KString {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        KStr(&self.0).serialize(s)
+    }
+}
+
+impl From<&str> for KString {
+    fn from(s: &str) -> Self {
+        Self(s.as_bytes().to_vec())
     }
 }
 
@@ -183,6 +240,32 @@ mod tests {
     }
 
     #[test]
+    fn cut_at_whole_escapes() {
+        let cut = |b: &[u8], max| {
+            let mut s = String::from(">");
+            let c = escape_into_max(&mut s, b, false, max);
+            (s, c)
+        };
+        assert_eq!(cut(b"srv\x1b[2J", 4), (">srv".into(), true));
+        assert_eq!(cut(b"srv\x1b[2J", 5), (">srv\\e".into(), true));
+        assert_eq!(cut(b"a\xffb", 4), (">a".into(), true));
+        assert_eq!(cut(b"a\xffb", 5), (">a\\xff".into(), true));
+        assert_eq!(cut("é\u{202e}".as_bytes(), 1), (">é".into(), true));
+        assert_eq!(cut(b"a\nb", 4), (">a\\nb".into(), false));
+        // Every byte of 0..=255 is one unit here (0x80.. are all invalid):
+        // each cut is the longest run of whole units that fits.
+        let all: Vec<u8> = (0..=255u8).collect();
+        let ends: Vec<usize> = (0..=256).map(|i| escape(&all[..i]).len()).collect();
+        let full = escape(&all);
+        for max in 0..=full.len() {
+            let (s, c) = cut(&all, max);
+            let want = ends.iter().rev().find(|&&e| e <= max).copied();
+            assert_eq!((s.len() - 1, c), (want.unwrap_or(0), max < full.len()));
+            assert!(full.starts_with(&s[1..]));
+        }
+    }
+
+    #[test]
     fn quote_mode() {
         let mut s = String::new();
         escape_into(&mut s, b"say \"hi\"", true);
@@ -196,18 +279,44 @@ mod tests {
         assert!(!e.chars().any(|c| c.is_control()), "{e:?}");
     }
 
-    #[test]
-    fn json_is_valid_for_any_bytes() {
-        for bytes in [&b"a\nb\x1b"[..], b"\xff\xfe", b"\"quoted\"", b""] {
-            let j = serde_json::to_string(&KStr(bytes)).unwrap();
-            let back: String = serde_json::from_str(&j).unwrap();
-            if let Ok(s) = std::str::from_utf8(bytes) {
-                assert_eq!(back, s);
-            } else {
-                assert_eq!(back, escape(bytes));
+    /// What a consumer does with a KStr value: a string, or base64 bytes.
+    fn from_json(j: &str) -> Vec<u8> {
+        use base64::Engine as _;
+        match serde_json::from_str::<serde_json::Value>(j).unwrap() {
+            serde_json::Value::String(s) => s.into_bytes(),
+            v => {
+                let obj = v.as_object().unwrap();
+                assert_eq!(obj.len(), 1, "{j}");
+                let b = obj["bytes"].as_str().unwrap();
+                base64::engine::general_purpose::STANDARD.decode(b).unwrap()
             }
+        }
+    }
+
+    #[test]
+    fn json_is_exact_for_any_bytes() {
+        let all: Vec<u8> = (0..=255u8).collect();
+        for bytes in [
+            &b"a\nb\x1b"[..],
+            b"\xff\xfe",
+            b"\"quoted\"",
+            b"",
+            b"\\xff",
+            &all,
+        ] {
+            let j = serde_json::to_string(&KStr(bytes)).unwrap();
+            assert_eq!(from_json(&j), bytes, "{j}");
             assert!(!j.contains('\n'));
         }
+    }
+
+    #[test]
+    fn json_tells_a_raw_byte_from_its_escaped_text() {
+        let raw = serde_json::to_string(&KStr(b"a\xffb")).unwrap();
+        let text = serde_json::to_string(&KStr(b"a\\xffb")).unwrap();
+        assert_ne!(raw, text);
+        assert_eq!(text, r#""a\\xffb""#);
+        assert_eq!(raw, r#"{"bytes":"Yf9i"}"#);
     }
 
     #[test]

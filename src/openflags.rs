@@ -33,6 +33,42 @@ pub fn parse_flag(s: &str) -> Result<u32, String> {
         .ok_or_else(|| "a flag name such as O_WRONLY, or a number (0x hex, 0 octal)".into())
 }
 
+/// `-f` as the kernel applies it: an open is wanted when it has every bit
+/// of one of `sets` (so O_TMPFILE, which includes O_DIRECTORY's bit, does
+/// not match a plain O_DIRECTORY open, nor O_SYNC an O_DSYNC one), or when
+/// `rdonly` and its access mode is O_RDONLY. Nothing asked: every open.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct FlagFilter {
+    pub sets: Vec<u32>,
+    pub rdonly: bool,
+}
+
+impl FlagFilter {
+    /// From the `-f` values ([`parse_flag`]), at most `max` distinct ones
+    /// besides O_RDONLY.
+    pub fn new(flags: &[u32], max: usize) -> Result<Self, String> {
+        let mut f = Self::default();
+        for &v in flags {
+            if v == RDONLY {
+                f.rdonly = true;
+            } else if !f.sets.contains(&v) {
+                f.sets.push(v);
+            }
+        }
+        if f.sets.len() > max {
+            return Err(format!("at most {max} different -f flags"));
+        }
+        Ok(f)
+    }
+
+    /// The same test as the BPF side (src/bpf/opensnoop.bpf.c).
+    pub fn matches(&self, flags: u32) -> bool {
+        (self.sets.is_empty() && !self.rdonly)
+            || (self.rdonly && flags & libc::O_ACCMODE as u32 == 0)
+            || self.sets.iter().any(|&m| m & !flags == 0)
+    }
+}
+
 /// Whether open(2) uses its mode argument (O_CREAT or O_TMPFILE).
 pub fn has_mode(flags: u32) -> bool {
     let tmp = libc::O_TMPFILE as u32;
@@ -51,6 +87,32 @@ mod tests {
         assert_eq!(parse_flag("0x40"), Ok(0x40));
         assert_eq!(parse_flag("0100"), Ok(0o100));
         assert!(parse_flag("O_BOGUS").is_err() && parse_flag("0").is_err());
+    }
+
+    #[test]
+    fn multi_bit_flags_match_all_their_bits() {
+        let f = |names: &[&str]| {
+            let v: Vec<u32> = names.iter().map(|n| parse_flag(n).unwrap()).collect();
+            FlagFilter::new(&v, 16).unwrap()
+        };
+        let (dir, tmp) = (libc::O_DIRECTORY as u32, libc::O_TMPFILE as u32);
+        assert_ne!(tmp & dir, 0, "O_TMPFILE includes O_DIRECTORY's bit");
+        let t = f(&["O_TMPFILE"]);
+        assert!(!t.matches(dir) && !t.matches(dir | libc::O_RDONLY as u32));
+        assert!(t.matches(tmp | libc::O_RDWR as u32));
+        // O_DIRECTORY is in O_TMPFILE: an O_TMPFILE open is a directory one.
+        assert!(f(&["O_DIRECTORY"]).matches(tmp));
+        let s = f(&["O_SYNC"]);
+        assert!(!s.matches(libc::O_DSYNC as u32) && s.matches(libc::O_SYNC as u32));
+        // Any of several; O_RDONLY is the access mode.
+        let w = f(&["O_WRONLY", "O_RDWR", "O_TMPFILE"]);
+        assert!(w.matches(1) && w.matches(2) && !w.matches(dir) && !w.matches(0));
+        let r = f(&["O_RDONLY", "O_CREAT"]);
+        assert!(r.matches(0) && r.matches(0o101) && !r.matches(1));
+        assert!(FlagFilter::default().matches(0) && FlagFilter::default().matches(dir));
+        // Repeats count once; too many distinct ones are refused.
+        assert_eq!(f(&["O_SYNC", "O_SYNC", "O_RDONLY"]).sets.len(), 1);
+        assert!(FlagFilter::new(&[1, 2, 4], 2).is_err());
     }
 
     #[test]

@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use crate::clock::Clock;
 use crate::error::UserError;
-use crate::escape::{escape, escape_into};
+use crate::escape::{escape, escape_into, escape_into_max};
 
 const FLUSH_EVERY: Duration = Duration::from_millis(100);
 
@@ -52,11 +52,21 @@ pub trait Row: Serialize {
 }
 
 /// Builds one table line, padding each cell to its column.
+///
+/// A cell never shifts the columns after it for good: untrusted text
+/// ([`Line::text`]) is cut to its column at whole escapes (as BCC cuts COMM;
+/// never inside an escape), and any other cell wider than its column (an
+/// IPv4-mapped address, a huge number) is kept whole, its excess taken back
+/// from the padding of the cells after it, so later columns return to their
+/// place as soon as there is room. The last column is never cut nor padded;
+/// CSV cells are never cut.
 pub struct Line<'a> {
     buf: &'a mut String,
     cols: &'a [Col],
     i: usize,
     csv: bool,
+    /// Characters written past the columns so far, not yet taken back.
+    over: usize,
 }
 
 impl Line<'_> {
@@ -79,8 +89,12 @@ impl Line<'_> {
             return; // last column: no padding
         }
         let n = self.buf[start..].chars().count();
-        if n < col.width {
-            let pad = col.width - n;
+        if n > col.width {
+            self.over += n - col.width;
+        } else {
+            let back = self.over.min(col.width - n);
+            self.over -= back;
+            let pad = col.width - n - back;
             if col.right {
                 self.buf.insert_str(start, &" ".repeat(pad));
             } else {
@@ -97,10 +111,17 @@ impl Line<'_> {
         self.end_cell(s);
     }
 
-    /// A cell of untrusted bytes, escaped (see [`crate::escape`]).
+    /// A cell of untrusted bytes, escaped (see [`crate::escape`]); in the
+    /// table, cut at whole escapes to the column's width (but the last).
     pub fn text(&mut self, bytes: &[u8]) {
         let s = self.start_cell();
-        escape_into(self.buf, bytes, false);
+        let last = self.i + 1 >= self.cols.len();
+        match self.cols.get(self.i) {
+            Some(c) if !self.csv && !last && c.width > 0 => {
+                escape_into_max(self.buf, bytes, false, c.width);
+            }
+            _ => escape_into(self.buf, bytes, false),
+        }
         self.end_cell(s);
     }
 
@@ -129,6 +150,7 @@ fn header_with(cols: &[Col], csv: bool) -> String {
         cols,
         i: 0,
         csv,
+        over: 0,
     };
     for c in cols {
         line.cell(c.name);
@@ -143,6 +165,7 @@ fn line_with<R: Row>(cols: &[Col], row: &R, csv: bool) -> String {
         cols,
         i: 0,
         csv,
+        over: 0,
     });
     buf
 }
@@ -338,6 +361,7 @@ impl Output {
                 cols: &self.cols,
                 i: 0,
                 csv: self.csv,
+                over: 0,
             });
             self.line.push('\n');
             self.w.write_all(self.line.as_bytes())?;
@@ -424,6 +448,60 @@ mod tests {
         assert_eq!(row, "sh       42      -2 rest\\nof it");
         let h = header_line(COLS);
         assert_eq!(h.find("ARGS"), row.find("rest"));
+    }
+
+    /// COMM (untrusted), an address, a port, a right-aligned count, the rest.
+    struct Wide(&'static [u8], &'static str, u32);
+    impl Serialize for Wide {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            s.serialize_unit()
+        }
+    }
+    impl Row for Wide {
+        fn cells(&self, l: &mut Line<'_>) {
+            l.text(self.0);
+            l.cell(self.1);
+            l.cell(self.2);
+            l.cell(7);
+            l.text(b"end\x1b");
+        }
+    }
+    const WIDE: &[Col] = &[
+        Col::left("COMM", 8),
+        Col::left("ADDR", 9),
+        Col::left("PORT", 5),
+        Col::right("N", 3),
+        Col::left("REST", 0),
+    ];
+
+    #[test]
+    fn wide_cells_do_not_shift_later_columns() {
+        let h = header_line(WIDE);
+        assert_eq!(h, "COMM     ADDR      PORT    N REST");
+        let row = |r: Wide| table_line(WIDE, &r);
+        // Fits: the plain layout.
+        let r = row(Wide(b"sh", "10.0.0.1", 80));
+        assert_eq!(r, "sh       10.0.0.1  80      7 end\\e");
+        // Escaped text is cut at whole escapes to its column (8 characters:
+        // `ab\e[2J` is 7, the next escape would not fit).
+        let r = row(Wide(b"ab\x1b[2J\x1b[H", "10.0.0.1", 80));
+        assert_eq!(r, "ab\\e[2J  10.0.0.1  80      7 end\\e");
+        let r = row(Wide(b"abcdefg\xff", "10.0.0.1", 80));
+        assert_eq!(r, "abcdefg  10.0.0.1  80      7 end\\e");
+        // A wider address is whole; the port's padding takes it back.
+        let r = row(Wide(b"sh", "10.20.30.40", 80));
+        assert_eq!(r, "sh       10.20.30.40 80    7 end\\e");
+        assert_eq!(h.find(" N "), r.find(" 7 "));
+        // More excess than the next cell's padding: taken back further on.
+        let r = row(Wide(b"sh", "::ffff:1.2.3.4", 80));
+        assert_eq!(r, "sh       ::ffff:1.2.3.4 80 7 end\\e");
+        assert_eq!(h.find(" N "), r.find(" 7 "));
+        // Only separators are left: the rest shifts, by no more than needed.
+        let r = row(Wide(b"sh", "::ffff:10.20.30.40", 8080));
+        assert_eq!(r, "sh       ::ffff:10.20.30.40 8080 7 end\\e");
+        // CSV: nothing cut.
+        let r = csv_line(WIDE, &Wide(b"ab\x1b[2J\x1b[H", "::ffff:1.2.3.4", 80));
+        assert_eq!(r, "ab\\e[2J\\e[H,::ffff:1.2.3.4,80,7,end\\e");
     }
 
     #[test]

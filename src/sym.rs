@@ -7,8 +7,9 @@ use blazesym::symbolize::source::{Kernel, Process, Source};
 use blazesym::symbolize::{Input, Symbolized, Symbolizer as Blaze};
 use blazesym::Pid;
 use serde::Serialize;
+use std::os::unix::ffi::OsStrExt as _;
 
-use crate::escape::escape;
+use crate::escape::{escape_into, KString};
 use crate::output::Output;
 
 /// User return addresses from a `bpf_get_stack(.., BPF_F_USER_STACK)`
@@ -27,7 +28,7 @@ pub fn user_stack(raw: &[u8]) -> Vec<u64> {
 pub fn print_frames(out: &mut Output, frames: &[Frame]) -> anyhow::Result<()> {
     if !out.json() {
         for f in frames {
-            out.raw_line(&format!("        {}", escape(f.describe().as_bytes())))?;
+            out.raw_line(&format!("        {}", f.describe()))?;
         }
     }
     Ok(())
@@ -41,8 +42,9 @@ pub struct Frame {
     pub symbol: Option<String>,
     /// Bytes from the function's start to `addr`.
     pub offset: u64,
-    /// The executable, shared object or `[vdso]` holding `addr`, when known.
-    pub module: Option<String>,
+    /// The executable, shared object or `[vdso]` holding `addr`, when known:
+    /// a path, any bytes (JSON: a string, or `{"bytes": base64}`).
+    pub module: Option<KString>,
 }
 
 impl Frame {
@@ -56,15 +58,22 @@ impl Frame {
         }
     }
 
-    /// `name+0x1a [module]`, or `0x7f12… [module]` without a symbol.
-    /// Names and paths come from the traced program: escape before printing.
+    /// `name+0x1a [module]`, or `0x7f12… [module]` without a symbol, with
+    /// name and module escaped (they come from the traced program).
     pub fn describe(&self) -> String {
-        let mut s = match &self.symbol {
-            Some(name) => format!("{name}+{:#x}", self.offset),
-            None => format!("{:#x}", self.addr),
-        };
+        let mut s = String::new();
+        match &self.symbol {
+            Some(name) => {
+                escape_into(&mut s, name.as_bytes(), false);
+                s.push_str(&format!("+{:#x}", self.offset));
+            }
+            None => s.push_str(&format!("{:#x}", self.addr)),
+        }
         s.push_str(" [");
-        s.push_str(self.module.as_deref().unwrap_or("unknown"));
+        match &self.module {
+            Some(m) => escape_into(&mut s, &m.0, false),
+            None => s.push_str("unknown"),
+        }
         s.push(']');
         s
     }
@@ -115,7 +124,7 @@ impl Symbolizer {
                     addr,
                     symbol: Some(sym.name.into_owned()),
                     offset: sym.offset as u64,
-                    module: sym.module.map(|m| m.to_string_lossy().into_owned()),
+                    module: sym.module.map(|m| KString(m.as_bytes().to_vec())),
                 },
                 Symbolized::Unknown(_) => Frame::unknown(addr),
             })
@@ -168,5 +177,22 @@ mod tests {
             module: Some("/bin/x".into()),
         };
         assert_eq!(named.describe(), "main+0x10 [/bin/x]");
+    }
+
+    #[test]
+    fn module_paths_are_exact_in_json_and_escaped_in_the_table() {
+        let f = Frame {
+            addr: 0x1010,
+            symbol: Some("m\x1bain".into()),
+            offset: 0x10,
+            module: Some(KString(b"/lib/a\xff.so".to_vec())),
+        };
+        assert_eq!(f.describe(), "m\\eain+0x10 [/lib/a\\xff.so]");
+        let j = serde_json::to_value(&f).unwrap();
+        assert_eq!(
+            j["module"],
+            serde_json::json!({"bytes": "L2xpYi9h/y5zbw=="})
+        );
+        assert_eq!(j["symbol"], "m\u{1b}ain");
     }
 }

@@ -484,3 +484,190 @@ fn full_path_is_seen_from_the_process_root() {
     assert_eq!(e.len(), 1, "{ev:?}");
     assert_eq!(e[0]["path"], "/d/rel");
 }
+
+/// Every combination of the options that change the loaded BPF code (-F,
+/// --path none/prefix/substring, -f, -x, --callers) loads, attaches and
+/// shows the one open that matches them all.
+#[test]
+fn every_filter_combination_loads_and_sees_its_open() {
+    let Some(_root) = root("every_filter_combination_loads_and_sees_its_open") else {
+        return;
+    };
+    let m = marker("combo");
+    let dir = TempDir::new(&m);
+    let d = dir.0.to_str().unwrap();
+    // (F, path 0..3, f, x, callers)
+    let combos: Vec<(bool, u8, bool, bool, bool)> = (0..48u8)
+        .map(|i| {
+            (
+                i & 1 != 0,
+                (i >> 1) % 3,
+                i & 8 != 0,
+                i & 16 != 0,
+                i & 32 != 0,
+            )
+        })
+        .collect();
+    let check = |i: usize, &(full, path, flag, failed, callers): &(bool, u8, bool, bool, bool)| {
+        // A failed O_CREAT|O_WRONLY open (no such directory) of a relative
+        // path unique to the combination: it matches -x, -f O_CREAT, and
+        // the patterns below.
+        let rel = format!("sub{i}/file");
+        let shown = if full {
+            format!("{d}/{rel}")
+        } else {
+            rel.clone()
+        };
+        let pat = match path {
+            1 if full => format!("{d}/sub{i}/"),
+            1 => format!("sub{i}/"),
+            _ => format!("*sub{i}/fi"),
+        };
+        let mut args = vec!["-j"];
+        full.then(|| args.push("-F"));
+        (path > 0).then(|| args.extend(["--path", &pat]));
+        flag.then(|| args.extend(["-f", "O_CREAT"]));
+        failed.then(|| args.push("-x"));
+        callers.then(|| args.push("--callers"));
+        let run = opensnoop(&args, &["flags", "0101", &rel], &dir.0);
+        let ev = run.events();
+        let e: Vec<_> = ev.iter().filter(|e| e["path"] == shown.as_str()).collect();
+        assert_eq!(e.len(), 1, "{args:?}: {ev:?}\n{}", run.stderr);
+        assert_eq!(
+            (e[0]["err"].as_i64(), &e[0]["resolved"]),
+            (Some(2), &Value::Bool(full))
+        );
+        assert_eq!(e[0]["callers"].is_array(), callers, "{args:?}: {:?}", e[0]);
+        // The dynamic loader's opens (some failing) match none of these.
+        if path > 0 || flag {
+            assert_eq!(ev.len(), 1, "{args:?}: only the matching open: {ev:?}");
+        }
+    };
+    // Loading is most of the time: a few at once.
+    std::thread::scope(|s| {
+        let check = &check;
+        let workers: Vec<_> = combos
+            .chunks(12)
+            .enumerate()
+            .map(|(k, chunk)| {
+                s.spawn(move || {
+                    for (j, c) in chunk.iter().enumerate() {
+                        check(k * 12 + j, c);
+                    }
+                })
+            })
+            .collect();
+        for w in workers {
+            w.join().unwrap();
+        }
+    });
+}
+
+/// -f O_TMPFILE needs all of O_TMPFILE's bits: a plain O_DIRECTORY open
+/// (which has one of them) is not shown, an O_TMPFILE one is.
+#[test]
+fn flag_filter_needs_every_bit_of_o_tmpfile() {
+    let Some(_root) = root("flag_filter_needs_every_bit_of_o_tmpfile") else {
+        return;
+    };
+    let m = marker("tmpfile");
+    let dir = TempDir::new(&m);
+    let h = helper().to_str().unwrap();
+    let (odir, otmp) = (libc::O_DIRECTORY, libc::O_TMPFILE | libc::O_RDWR);
+    let d = dir.0.display();
+    let script = format!("{h} flags {odir:o} {d} && {h} flags {otmp:o} {d}");
+    let sh = [OsStr::new("/bin/sh"), OsStr::new("-c"), OsStr::new(&script)];
+    let flags = |e: &&Value| e["flags"].as_u64().unwrap() as i32;
+    // Without -f both are seen (so the test can see them at all).
+    let ev = run_cmd(&["-j"], &sh, &dir.0).events();
+    let all: Vec<i32> = with_path(&ev, &dir.0).iter().map(flags).collect();
+    assert!(all.contains(&odir) && all.contains(&otmp), "{all:?}");
+    let ev = run_cmd(&["-j", "-f", "O_TMPFILE"], &sh, &dir.0).events();
+    let seen: Vec<i32> = with_path(&ev, &dir.0).iter().map(flags).collect();
+    assert_eq!(seen, [otmp], "{ev:?}");
+    let t = libc::O_TMPFILE;
+    assert!(ev.iter().all(|e| flags(&e) & t == t), "{ev:?}");
+}
+
+/// A path of 4095 bytes (the buffer less its NUL) is whole: not marked. A
+/// longer one is cut, and marked: `...` in the table, path_truncated in JSON.
+#[test]
+fn long_path_is_marked_only_when_cut() {
+    let Some(_root) = root("long_path_is_marked_only_when_cut") else {
+        return;
+    };
+    let m = marker("long");
+    let dir = TempDir::new(&m);
+    // Nested directories up to 4095 bytes of path.
+    let mut p = dir.0.to_str().unwrap().to_string();
+    while 4095 - p.len() > 201 {
+        p.push('/');
+        p.push_str(&"d".repeat(200));
+    }
+    std::fs::create_dir_all(&p).unwrap();
+    p.push('/');
+    let fits = format!("{p}{}", "f".repeat(4095 - p.len()));
+    let longer = format!("{fits}g");
+    assert_eq!((fits.len(), longer.len()), (4095, 4096));
+    let args = ["flags", "0101", &fits, &longer];
+    let ev = opensnoop(&["-j"], &args, &dir.0).events();
+    let e: Vec<_> = ev.iter().filter(|e| e["path"] == fits.as_str()).collect();
+    assert_eq!(e.len(), 2, "both shown as its 4095 bytes: {ev:?}");
+    // In order: the 4095-byte one was created, the other is too long.
+    assert_eq!(
+        (e[0]["err"].as_i64(), &e[0]["path_truncated"]),
+        (Some(0), &Value::Bool(false))
+    );
+    let too_long = Some(libc::ENAMETOOLONG as i64);
+    assert_eq!(
+        (e[1]["err"].as_i64(), &e[1]["path_truncated"]),
+        (too_long, &Value::Bool(true))
+    );
+
+    let run = opensnoop(&[], &args, &dir.0);
+    let rows: Vec<&str> = run.stdout.lines().filter(|l| l.contains(&fits)).collect();
+    assert_eq!(rows.len(), 2, "{}", run.stdout);
+    assert!(rows[0].ends_with(&format!(" {fits}")), "{}", rows[0]);
+    assert!(rows[1].ends_with(&format!(" {fits}...")), "{}", rows[1]);
+}
+
+/// A file name with a raw 0xff byte and one with the text `\xff` differ in
+/// JSON: the first is {"bytes": base64 of the raw path}, the second a string.
+#[test]
+fn non_utf8_file_name_is_exact_in_json() {
+    use base64::Engine as _;
+    let Some(_root) = root("non_utf8_file_name_is_exact_in_json") else {
+        return;
+    };
+    let m = marker("bytes");
+    let dir = TempDir::new(&m);
+    let mut raw = dir.0.as_os_str().as_bytes().to_vec();
+    raw.extend_from_slice(b"/a\xffb");
+    let raw = PathBuf::from(OsStr::from_bytes(&raw));
+    let text = dir.0.join("a\\xffb");
+    std::fs::write(&raw, b"x").unwrap();
+    std::fs::write(&text, b"x").unwrap();
+    let args = [OsStr::new("open"), raw.as_os_str(), text.as_os_str()];
+    let ev = opensnoop(&["-j"], &args, &dir.0).events();
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mine: Vec<&Value> = ev
+        .iter()
+        .filter(|e| e["path"] == text.to_str().unwrap() || e["path"]["bytes"].is_string())
+        .collect();
+    assert_eq!(mine.len(), 2, "{ev:?}");
+    let bytes = mine[0]["path"]["bytes"].as_str().unwrap();
+    assert_eq!(b64.decode(bytes).unwrap(), raw.as_os_str().as_bytes());
+    assert_eq!(mine[0]["path"].as_object().unwrap().len(), 1);
+    assert_eq!(mine[1]["path"], text.to_str().unwrap());
+    // The table shows both escaped: \xff for the byte, \\xff for the text.
+    let run = opensnoop(&[], &args, &dir.0);
+    let d = dir.0.display();
+    assert!(run
+        .stdout
+        .lines()
+        .any(|l| l.ends_with(&format!(" {d}/a\\xffb"))));
+    assert!(run
+        .stdout
+        .lines()
+        .any(|l| l.ends_with(&format!(" {d}/a\\\\xffb"))));
+}

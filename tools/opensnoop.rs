@@ -3,7 +3,7 @@
 
 use anyhow::Context;
 use corescope::escape::cstr;
-use corescope::openflags::{has_mode, parse_flag, RDONLY};
+use corescope::openflags::{has_mode, parse_flag, FlagFilter};
 use corescope::output::{Line, Output};
 use corescope::prelude::*;
 use corescope::skel::opensnoop::types::{
@@ -49,7 +49,8 @@ struct Args {
     /// Include FLAGS (octal) and MODE (n/a without O_CREAT/O_TMPFILE) columns
     #[arg(short = 'e', long, alias = "extended_fields")]
     extended_fields: bool,
-    /// Only show opens with this flag, e.g. O_WRONLY (repeatable: any of them)
+    /// Only show opens with this flag, e.g. O_WRONLY, with all its bits (O_TMPFILE,
+    /// O_SYNC have several); repeatable: any of them
     #[arg(short = 'f', long, alias = "flag_filter", value_name = "FLAG", value_parser = parse_flag)]
     flag_filter: Vec<u32>,
     /// Show full paths: a relative path is resolved against its dirfd or the cwd
@@ -113,6 +114,9 @@ struct Open<'a> {
     resolved: bool,
     /// The path lacks its beginning (-F: deeper than 64 levels) or its end.
     path_truncated: bool,
+    /// Table: `...` in front (its top is cut), and after it (its end is).
+    #[serde(skip)]
+    cut: (bool, bool),
     #[serde(skip_serializing_if = "Option::is_none")]
     filename: Option<KStr<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -137,8 +141,9 @@ impl Row for Open<'_> {
             l.cell(self.mode.map_or_else(na, |m| format!("{m:04o}")));
         }
         l.with(|s| {
-            (self.path_truncated && self.resolved).then(|| s.push_str("..."));
+            self.cut.0.then(|| s.push_str("..."));
             escape_into(s, self.path.0, false);
+            self.cut.1.then(|| s.push_str("..."));
         });
     }
 }
@@ -153,7 +158,8 @@ fn row<'a>(e: &'a Event, payload: &'a [u8], o: &'a Args, out: &Output) -> Open<'
     let path = cstr(&rest[..(dl + e.fname_len as usize).min(rest.len())]);
     let st = e.status;
     let resolved = st & status::OPENSNOOP_S_RESOLVED.0 as u16 != 0 && dl > 0;
-    let trunc = status::OPENSNOOP_S_DIR_TRUNC.0 | status::OPENSNOOP_S_FNAME_TRUNC.0;
+    let top_cut = resolved && st & status::OPENSNOOP_S_DIR_TRUNC.0 as u16 != 0;
+    let end_cut = st & status::OPENSNOOP_S_FNAME_TRUNC.0 as u16 != 0;
     let frames = user_stack(stack).into_iter().map(Frame::unknown).collect();
     Open {
         timestamp: out.clock.elapsed(e.ts_ns),
@@ -168,7 +174,8 @@ fn row<'a>(e: &'a Event, payload: &'a [u8], o: &'a Args, out: &Output) -> Open<'
         mode: has_mode(e.flags).then_some(e.mode),
         path: KStr(path),
         resolved,
-        path_truncated: st & trunc as u16 != 0,
+        path_truncated: top_cut || end_cut,
+        cut: (top_cut, end_cut),
         filename: resolved.then(|| KStr(path.get(dl..).unwrap_or_default())),
         callers: o.callers.map(|_| frames),
         opts: o,
@@ -197,9 +204,12 @@ fn main() -> ExitCode {
         let ro = open.maps.rodata_data.as_deref_mut().context("no .rodata")?;
         ro.failed_only = u8::from(args.failed);
         ro.full_path = u8::from(args.full_path);
-        let flags = args.flag_filter.iter().fold(0, |a, f| a | f);
-        ro.flag_mask = flags & !RDONLY;
-        ro.flag_rdonly = u8::from(flags & RDONLY != 0);
+        let max = consts::OPENSNOOP_MAX_FLAGS.0 as usize;
+        let flags = FlagFilter::new(&args.flag_filter, max)
+            .map_err(|e| corescope::UserError::hint(e, "give fewer -f flags"))?;
+        ro.flag_n = flags.sets.len() as u32;
+        ro.flag_sets[..flags.sets.len()].copy_from_slice(&flags.sets);
+        ro.flag_rdonly = u8::from(flags.rdonly);
         if let Some((text, substring)) = &args.path {
             ro.path_match = if *substring { 2 } else { 1 };
             ro.path_len = text.len() as u32;

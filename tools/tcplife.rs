@@ -3,7 +3,7 @@
 //! from BCC and libbpf-tools.
 
 use anyhow::Context;
-use corescope::escape::{cstr, escape};
+use corescope::escape::cstr;
 use corescope::lru;
 use corescope::net::{Endpoints, FamilyArgs};
 use corescope::output::{Line, Output};
@@ -98,10 +98,12 @@ impl Row for Life<'_> {
         o.timestamp
             .then(|| l.cell(format_args!("{:.6}", self.timestamp)));
         l.cell(self.pid);
-        // BCC's %-10.10s (%-16.16s wide); CSV in full.
-        let max = [10, 16, usize::MAX][usize::from(o.wide) + 2 * usize::from(o.csv)];
-        let comm: String = escape(self.comm.0).chars().take(max).collect();
-        l.cell(if comm.is_empty() { "[unknown]" } else { &comm });
+        // BCC's %-10.10s (%-16.16s wide): Line cuts it to the column, at
+        // whole escapes; CSV in full.
+        match self.comm.0 {
+            [] => l.cell("[unknown]"),
+            c => l.text(c),
+        }
         let n = &self.ends;
         (o.wide || o.csv).then(|| l.cell(n.family.version()));
         let (tx, rx) = (self.tx_bytes / 1024, self.rx_bytes / 1024);
@@ -174,12 +176,17 @@ mod tests {
     }
 
     fn event(v6: bool, comm: &[u8], owner: u8) -> Event {
+        let [l, r] = [["10.0.0.1", "127.0.0.1"], ["fd00::1", "::1"]][usize::from(v6)];
+        event_at(l, r, comm, owner)
+    }
+
+    fn event_at(l: &str, r: &str, comm: &[u8], owner: u8) -> Event {
         let mut e = Event::default();
         (e.pid, e.lport, e.rport, e.owner) = (4242, 8080, 51234, owner);
         (e.tx_bytes, e.rx_bytes, e.span_ns) = (5000, 3_000_000, 12_340_000);
         e.ts_ns = corescope::clock::monotonic_ns() + 1_000_000;
         let ip = |a: &str| corescope::net::addr_bytes(a.parse().unwrap());
-        let [l, r] = [["10.0.0.1", "127.0.0.1"], ["fd00::1", "::1"]][usize::from(v6)];
+        let v6 = l.contains(':');
         (e.laddr, e.raddr, e.family) = (ip(l), ip(r), [2, 10][usize::from(v6)]);
         e.comm[..comm.len()].copy_from_slice(comm);
         e
@@ -210,6 +217,40 @@ mod tests {
         assert!(r[..8].matches(':').count() == 2 && r[9..].starts_with("0.00"));
         let want = "4242    srv\\e[2J         6  fd00::1                                 8080  ::1                                     51234      4   2929 12.34";
         assert_eq!((&r[19..], h.find("LPORT")), (want, r.find("8080")));
+    }
+
+    #[test]
+    fn escaped_comm_and_mapped_address_keep_columns() {
+        // An escaped comm is cut to the column at whole escapes, never
+        // leaving a dangling backslash.
+        let (h, r, _) = render("", &event(false, b"abcdefghi\x1b", 2));
+        let want =
+            "4242    abcdefghi  10.0.0.1        8080  127.0.0.1       51234     4  2929 12.34";
+        assert_eq!(r, want);
+        assert_eq!(h.find("LADDR"), r.find("10.0."));
+        let (_, r, _) = render("", &event(false, b"abcdefgh\x01", 2));
+        assert!(r.starts_with("4242    abcdefgh   10.0.0.1 "), "{r}");
+        // Wide: 16 characters, eight whole `\e`.
+        let (h, r, _) = render("-w", &event(false, &[0x1b; 9], 2));
+        assert!(
+            r.starts_with(&format!("4242    {} 4  10.0.0.1 ", "\\e".repeat(8))),
+            "{r}"
+        );
+        assert_eq!(h.find("LADDR"), r.find("10.0."));
+        // An IPv4-mapped address (16 characters in a 15 one) takes back
+        // the port's padding: RADDR and the rest stay in place.
+        let (h, r, _) = render(
+            "",
+            &event_at("::ffff:127.0.0.1", "::ffff:10.0.0.2", b"srv", 2),
+        );
+        let want =
+            "4242    srv        ::ffff:127.0.0.1 8080 ::ffff:10.0.0.2 51234     4  2929 12.34";
+        assert_eq!(r, want);
+        assert_eq!(h.find("RADDR"), r.find("::ffff:10"));
+        assert_eq!(h.find("MS"), r.find("12.34"));
+        // CSV: in full.
+        let (_, r, _) = render("-s", &event(false, b"ab\x1b[2J\x1b[H", 2));
+        assert!(r.contains(",ab\\e[2J\\e[H,4,"), "{r}");
     }
 
     #[test]

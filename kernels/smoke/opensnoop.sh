@@ -6,6 +6,8 @@
 #          an open of a unique existing path (FD >= 0) and of a unique
 #          missing one (ERR 2) show up; Ctrl-C ends it with a summary
 #   cmd    -- CMD: the command's open of a unique path shows up
+#   combo  every filter at once (-F --path PREFIX -f -x --callers: the
+#          most BPF code) loads and shows the command's failed open
 
 MARK="/tmp/cs$$x$(date +%s)"
 echo hello >"$MARK-exists"
@@ -50,4 +52,12 @@ else
 	fail cmd "-- cat: exit $RC, open of $MARK-exists seen: $(event_with "$WORK/cmd.out" "$MARK" || echo no)"
 	show "$WORK/cmd.err"
 	show "$WORK/cmd.out"
+fi
+
+run_tool combo 60 --json -F --path "$MARK" -f O_RDONLY -x --callers -- cat "$MARK-missing"
+# Exit 1 is cat's: the event is what tells that the programs loaded.
+if [ "$RC" != timeout ] && event_with "$WORK/combo.out" "\"$MARK-missing\"" >/dev/null; then
+	ok combo "-F --path -f -x --callers: loaded, the failed open seen"
+else
+	judge_failure combo combo "$FEATURE_RE" "-F --path -f -x --callers run failed"
 fi

@@ -29,8 +29,11 @@ CORESCOPE_EXPORT_ENUM(opensnoop_status);
 
 const volatile __u8 failed_only = 0;
 const volatile __u8 full_path = 0;
-/* -f: (flags & flag_mask) != 0, or O_RDONLY access mode with flag_rdonly */
-const volatile __u32 flag_mask = 0;
+/* -f: every bit of one of flag_sets[0, flag_n) (O_TMPFILE, O_SYNC have
+ * several), or O_RDONLY access mode with flag_rdonly. As FlagFilter in
+ * src/openflags.rs. */
+const volatile __u32 flag_n = 0;
+const volatile __u32 flag_sets[OPENSNOOP_MAX_FLAGS] = {};
 const volatile __u8 flag_rdonly = 0;
 /* --path */
 const volatile __u8 path_match = OPENSNOOP_MATCH_NONE;
@@ -224,15 +227,22 @@ static long substr_at(__u32 j, void *arg)
 /* --path on buf[base, base + len): the path as shown. */
 static __always_inline bool path_wanted(__u8 *buf, __u32 base, __u32 len)
 {
+	__u8 *p;
+
 	if (path_match == OPENSNOOP_MATCH_NONE)
 		return true;
+	/* The caller already clamped base, so the compiler would drop this
+	 * check; with -F base comes from bpf_loop's context, unbounded to the
+	 * verifier, which needs the check right here. */
+	asm volatile("" : "+r"(base));
 	if (len < path_len || base > FN_OFF)
 		return false;
 	if (path_match == OPENSNOOP_MATCH_PREFIX) {
+		p = buf + base;
 		for (__u32 i = 0; i < OPENSNOOP_PATTERN_CAP; i++) {
 			if (i >= path_len)
 				break;
-			if (buf[base + i] != path_pat[i])
+			if (p[i] != path_pat[i])
 				return false;
 		}
 		return true;
@@ -304,8 +314,15 @@ static __always_inline int handle_exit(void *ctx, long ret)
 		fl = 0;
 	}
 	if (fl >= OPENSNOOP_FNAME_CAP) {
-		e.status |= OPENSNOOP_S_FNAME_TRUNC;
+		__u8 next = 0;
+
+		/* A full buffer is a 4095-byte name and its NUL, or a longer
+		 * name cut: the user's byte where the buffer has its NUL tells
+		 * which. */
 		fl = OPENSNOOP_FNAME_CAP;
+		if (bpf_probe_read_user(&next, 1, (void *)(sv.fname + OPENSNOOP_FNAME_CAP - 1)) ||
+		    next)
+			e.status |= OPENSNOOP_S_FNAME_TRUNC;
 	}
 	pos = FN_OFF;
 	if (full_path && fl > 1 && s->buf[FN_OFF] != '/')
@@ -377,6 +394,21 @@ int handle_exit_creat(struct trace_event_raw_sys_exit *ctx)
 
 /* ---- enter: filter and stage ----------------------------------------- */
 
+static __always_inline bool flags_wanted(__u32 flags)
+{
+	if (!flag_n && !flag_rdonly)
+		return true;
+	if (flag_rdonly && (flags & 3) == 0)
+		return true;
+	for (__u32 i = 0; i < OPENSNOOP_MAX_FLAGS; i++) {
+		if (i >= flag_n)
+			break;
+		if ((flags & flag_sets[i]) == flag_sets[i])
+			return true;
+	}
+	return false;
+}
+
 static __always_inline int handle_enter(__u8 sc, __s32 dfd, __u64 fname, __u32 flags,
 					__u32 mode, __u16 status)
 {
@@ -400,8 +432,7 @@ static __always_inline int handle_enter(__u8 sc, __s32 dfd, __u64 fname, __u32 f
 		if (!cs_trace_comm(comm))
 			return 0;
 	}
-	if ((flag_mask || flag_rdonly) && !(flags & flag_mask) &&
-	    !(flag_rdonly && (flags & 3) == 0))
+	if (!flags_wanted(flags))
 		return 0;
 	st->fname = fname;
 	st->flags = flags;

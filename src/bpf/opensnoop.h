@@ -15,6 +15,8 @@ enum opensnoop_consts {
 	OPENSNOOP_MAX_CALLERS = 16,
 	/* Bytes of the --path pattern. */
 	OPENSNOOP_PATTERN_CAP = 64,
+	/* Distinct -f values (besides O_RDONLY). */
+	OPENSNOOP_MAX_FLAGS = 16,
 };
 
 enum opensnoop_syscall {

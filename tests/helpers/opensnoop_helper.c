@@ -6,6 +6,7 @@
  *
  *   open PATH...            open(PATH, O_RDONLY) each, in order
  *   create PATH OCTAL       open(PATH, O_CREAT|O_WRONLY|O_TRUNC, OCTAL)
+ *   flags OCTAL PATH...     open(PATH, OCTAL, 0600) each, in order
  *   openat DIR REL          openat(open(DIR), REL, O_RDONLY)
  *   cwd DIR REL             chdir(DIR), then open(REL, O_RDONLY)
  *   burst N PATH            N x open(PATH) as fast as possible
@@ -91,6 +92,11 @@ int main(int argc, char **argv)
 			open_close(argv[i], O_RDONLY, 0);
 	} else if (!strcmp(cmd, "create") && argc == 4) {
 		open_close(argv[2], O_CREAT | O_WRONLY | O_TRUNC, (int)strtol(argv[3], NULL, 8));
+	} else if (!strcmp(cmd, "flags") && argc >= 4) {
+		int flags = (int)strtol(argv[2], NULL, 8);
+
+		for (int i = 3; i < argc; i++)
+			open_close(argv[i], flags, 0600);
 	} else if (!strcmp(cmd, "openat") && argc == 4) {
 		int dfd = open(argv[2], O_RDONLY | O_DIRECTORY);
 		int fd;

@@ -198,3 +198,17 @@ fn every_flag_parses() {
         corescope::cli::try_parse_from::<Args, _, _>(SHORTS, ["execsnoop", "-n", "("]).is_err()
     );
 }
+
+#[test]
+fn escaped_comm_is_cut_to_its_column() {
+    // 13 bytes, 17 characters escaped: cut at whole escapes to 16.
+    let a = args(&["-M"]);
+    let h = header_line(&columns(&a));
+    let mut e = event("\x1b[2J\x1b[2J\x1b[2J\x1b", 0);
+    e.pcomm = e.comm;
+    let p = payload(&mut e, b"/bin/ls", &[b"ls"]);
+    let r = render(&a, &e, &p);
+    let c = "\\e[2J\\e[2J\\e[2J";
+    assert_eq!(r, format!("{c}  4242    {c}  1         0 /bin/ls"));
+    assert_eq!(h.find("ARGS"), r.find("/bin/ls"));
+}

@@ -1,6 +1,7 @@
 //! Golden tests of opensnoop: synthetic events rendered as table rows and JSON
 //! (no root needed), and flag parsing.
 use super::*;
+use corescope::openflags::RDONLY;
 use corescope::output::{header_line, json_line, table_line};
 
 fn args(a: &[&str]) -> Args {
@@ -155,6 +156,62 @@ fn full_path_prefix_and_resolved_flag() {
     e.status |= status::OPENSNOOP_S_DIR_TRUNC.0 as u16;
     assert!(render(&a, &e, &p).ends_with(" .../deep/x"));
     assert_eq!(json(&a, &e, &p)["path_truncated"], true);
+}
+
+#[test]
+fn truncated_paths_are_marked_at_the_cut_end() {
+    let trunc = |e: &mut Event, st: status| e.status |= st.0 as u16;
+    // The filename lost its end (longer than the kernel's buffer).
+    let (mut e, p) = event(-36, &[], b"", b"/long/nam");
+    trunc(&mut e, status::OPENSNOOP_S_FNAME_TRUNC);
+    let a = args(&[]);
+    assert!(
+        render(&a, &e, &p).ends_with(" /long/nam..."),
+        "{}",
+        render(&a, &e, &p)
+    );
+    assert_eq!(json(&args(&["-j"]), &e, &p)["path_truncated"], true);
+    // -F: the end cut is not shown as a top cut; both when both.
+    let a = args(&["-F"]);
+    let (mut e, p) = event(-36, &[], b"/usr/", b"nam");
+    trunc(&mut e, status::OPENSNOOP_S_FNAME_TRUNC);
+    assert!(
+        render(&a, &e, &p).ends_with(" /usr/nam..."),
+        "{}",
+        render(&a, &e, &p)
+    );
+    trunc(&mut e, status::OPENSNOOP_S_DIR_TRUNC);
+    assert!(render(&a, &e, &p).ends_with(" .../usr/nam..."));
+    // Whole: no marker.
+    let (e, p) = event(3, &[], b"", b"/long/name");
+    assert!(render(&args(&[]), &e, &p).ends_with(" 0 /long/name"));
+    assert_eq!(json(&args(&["-j"]), &e, &p)["path_truncated"], false);
+}
+
+#[test]
+fn escaped_comm_keeps_columns() {
+    let a = args(&[]);
+    let h = header_line(&columns(&a));
+    let (mut e, p) = event(3, &[], b"", b"/f");
+    e.comm = [0; 16];
+    e.comm[..9].copy_from_slice(&[0x1b; 9]); // 18 characters escaped
+    let r = render(&a, &e, &p);
+    assert_eq!(r, format!("4242   {}    3   0 /f", "\\e".repeat(8)));
+    assert_eq!(h.find("PATH"), r.find("/f"));
+}
+
+#[test]
+fn non_utf8_path_is_base64_bytes_in_json() {
+    let a = args(&["-j", "-F"]);
+    let (e, p) = event(3, &[], b"/d\xff/", b"a\xffb");
+    let v = json(&a, &e, &p);
+    // "/d\xff/a\xffb" and "a\xffb" in base64.
+    assert_eq!(v["path"], serde_json::json!({"bytes": "L2T/L2H/Yg=="}));
+    assert_eq!(v["filename"], serde_json::json!({"bytes": "Yf9i"}));
+    assert_eq!(v["comm"], "cat");
+    // The text `\xff` stays a string: the two cannot be confused.
+    let (e, p) = event(3, &[], b"", b"a\\xffb");
+    assert_eq!(json(&a, &e, &p)["path"], "a\\xffb");
 }
 
 #[test]
