@@ -429,6 +429,7 @@ impl Session {
                 format!("; {}", extra.join(", "))
             }
         );
+        filter::report_tracked(tool, obj);
         Ok(exit)
     }
 
