@@ -740,6 +740,15 @@ fn script_shows_the_command_that_was_run() {
         "{e}"
     );
     assert_eq!(e["argc"], 6, "{e}");
+
+    // --max-args counts what the row shows (the interpreter's words are
+    // copied on top): the path and two arguments, then " ...".
+    let f = run_to_end(&["--max-args", "3", "--", "/bin/sh", "-c", run, "sh", d, &m]);
+    assert_eq!(f.code(), 0, "stderr:\n{}", f.stderr);
+    assert_eq!(
+        table_args(&f.stdout, &format!("./s.sh {m}")),
+        format!("./s.sh {m} a ...")
+    );
 }
 
 /// Test 9: Each argument has its own byte budget (--max-arg-size, default

@@ -175,10 +175,17 @@ fn row<'a>(e: &'a Event, payload: &'a [u8], o: &'a Args, out: &Output) -> Exec<'
     let al = (e.args_len as usize).min(payload.len() - fl);
     let flags = e.flags as u32;
     let (items, len) = (o.max_args as usize, o.max_arg_size as usize - 1);
+    let interp = flags & execsnoop_flags::EXECSNOOP_F_INTERP.0 != 0;
+    // The kernel copies a few more for a script (see EXECSNOOP_INTERP_ARGS).
+    let extra = if interp {
+        execsnoop_consts::EXECSNOOP_INTERP_ARGS.0 as usize
+    } else {
+        0
+    };
     let limits = if o.full_args {
         (None, None)
     } else {
-        (Some(items), Some(len))
+        (Some(items + extra), Some(len))
     };
     let mut argv = StringList::split(&payload[fl..fl + al], limits.0, limits.1);
     // Arguments the kernel cut to their budget (the NUL is kept after them).
@@ -191,13 +198,11 @@ fn row<'a>(e: &'a Event, payload: &'a [u8], o: &'a Args, out: &Output) -> Exec<'
         }
     }
     let filename = cstr(&payload[..fl]);
-    let dropped = argv.dropped || e.argc as usize > argv.items.len();
-    let truncated =
-        flags & execsnoop_flags::EXECSNOOP_F_ARGS_TRUNC.0 != 0 || argv.truncated() || dropped;
     // A script's argv is the interpreter's: [interpreter, option?, script
     // path, the script's arguments...]. ARGS shows what was exec'd (as
-    // strace and BCC): the path, then the script's own arguments.
-    let (interpreter, shown, dropped) = if flags & execsnoop_flags::EXECSNOOP_F_INTERP.0 != 0 {
+    // strace and BCC): the path, then the script's own arguments, as many
+    // as --max-args allows for a binary.
+    let (interpreter, shown) = if interp {
         let at = argv
             .items
             .iter()
@@ -205,13 +210,27 @@ fn row<'a>(e: &'a Event, payload: &'a [u8], o: &'a Args, out: &Output) -> Exec<'
             .skip(1)
             .position(|(a, &cut)| *a == filename || (cut && filename.starts_with(a)));
         match at {
-            Some(k) => (argv.items[..=k].to_vec(), k + 2, dropped),
+            Some(k) => {
+                let end = k + 1 + items;
+                if !o.full_args && argv.items.len() > end {
+                    argv.items.truncate(end);
+                    argv.cut.truncate(end);
+                    argv.dropped = true;
+                }
+                (argv.items[..=k].to_vec(), k + 2)
+            }
             // The path is past the arguments captured.
-            None => (argv.items.clone(), argv.items.len(), true),
+            None => {
+                argv.dropped = true;
+                (argv.items.clone(), argv.items.len())
+            }
         }
     } else {
-        (Vec::new(), 1, dropped)
+        (Vec::new(), 1)
     };
+    let dropped = argv.dropped || e.argc as usize > argv.items.len();
+    let truncated =
+        flags & execsnoop_flags::EXECSNOOP_F_ARGS_TRUNC.0 != 0 || argv.truncated() || dropped;
     Exec {
         // Formatting the clock costs; only when a column or JSON shows it.
         time: if o.time || out.json() {

@@ -131,6 +131,7 @@ struct arg_loop {
 	__u32 fl;    /* filename bytes before the arguments */
 	__u32 off;   /* argument bytes copied */
 	__u32 count; /* arguments seen */
+	__u32 max;   /* arguments copied at most */
 	__u8 ptrs;   /* src is an array of pointers (a failed exec) */
 };
 
@@ -155,7 +156,7 @@ static long copy_arg(__u32 i, struct arg_loop *l)
 		return 1;
 	}
 	l->count = i + 1;
-	if (i >= max_args || i >= EXECSNOOP_MAX_ARGS || size > EXECSNOOP_ARGS_CAP ||
+	if (i >= l->max || i >= EXECSNOOP_MAX_ARGS || size > EXECSNOOP_ARGS_CAP ||
 	    off > EXECSNOOP_ARGS_CAP - size || fl > EXECSNOOP_FNAME_CAP) {
 		s->e.flags |= EXECSNOOP_F_ARGS_TRUNC;
 		return 1;
@@ -272,6 +273,9 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 		l.src = start;
 		l.end = end;
 		l.fl = fl;
+		l.max = max_args;
+		if (s->e.flags & EXECSNOOP_F_INTERP)
+			l.max += EXECSNOOP_INTERP_ARGS;
 		bpf_loop(EXECSNOOP_MAX_ARGS + 1, copy_arg, &l, 0);
 		emit(s, fl, l.off);
 		return 0;
@@ -373,6 +377,7 @@ static __always_inline int report_failed(struct trace_event_raw_sys_exit *ctx)
 	l.src = argv;
 	l.fl = fl;
 	l.ptrs = 1;
+	l.max = max_args;
 	bpf_loop(EXECSNOOP_MAX_ARGS + 1, copy_arg, &l, 0);
 	/* The failed exec's memory is still there: count what was not copied. */
 	if (s->e.flags & EXECSNOOP_F_ARGS_TRUNC)

@@ -12,6 +12,10 @@ enum execsnoop_consts {
 	/* Arguments copied one by one (each with its own byte budget): at
 	 * most this many, one bit each in arg_cut. */
 	EXECSNOOP_MAX_ARGS = 128,
+	/* Copied beyond --max-args for a script: the words its interpreter
+	 * puts before the script's path (name, option, the path; 3 a level),
+	 * so that the script's own arguments get the whole --max-args. */
+	EXECSNOOP_INTERP_ARGS = 6,
 	/* A failed exec's argc is counted through argv up to this. */
 	EXECSNOOP_ARGC_SCAN_MAX = 65536,
 };

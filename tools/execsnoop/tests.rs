@@ -253,6 +253,16 @@ fn script_row_shows_what_was_execd() {
     assert_eq!(v["interpreter"], serde_json::json!(["/bin/sh", "-e"]));
     // -l matches the line shown.
     assert!(wanted(&r, &args(&["-l", "^\\./s\\.sh a b$"])));
+    // --max-args counts what is shown: the filename and the script's own.
+    let mut e = event("s.sh", 0);
+    let p = payload(
+        &mut e,
+        b"./s.sh",
+        &[b"/bin/sh", b"-e", b"./s.sh", b"a", b"b", b"c"],
+    );
+    e.flags = execsnoop_flags::EXECSNOOP_F_INTERP.0 as u16;
+    let a3 = args(&["--max-args", "3"]);
+    assert!(render(&a3, &e, &p).ends_with(" 0 ./s.sh a b ..."));
     // A binary: no interpreter, argv[1..] after the filename.
     let mut e = event("ls", 0);
     let p = payload(&mut e, b"/bin/ls", &[b"ls", b"/bin/ls"]);
