@@ -100,6 +100,39 @@ pub fn parse_stat_ppid(stat: &[u8]) -> Option<u32> {
     it.next()?.parse().ok()
 }
 
+/// The PIDs in the process-tree set (`cs_pids`), sorted; `None` when the
+/// set is not in use (its trackers are not loaded).
+pub fn tracked_pids(obj: &libbpf_rs::Object) -> Option<Vec<u32>> {
+    use libbpf_rs::MapCore;
+    let on = obj
+        .progs()
+        .any(|p| p.name().to_string_lossy().starts_with("cs_track_") && p.autoload());
+    let map = obj.maps().find(|m| m.name() == "cs_pids").filter(|_| on)?;
+    let mut v: Vec<u32> = map
+        .keys()
+        .filter_map(|k| Some(u32::from_ne_bytes(k.get(..4)?.try_into().ok()?)))
+        .collect();
+    v.sort_unstable();
+    Some(v)
+}
+
+/// With -v, at the end: what the process-tree set still holds. Once `-- CMD`
+/// and its descendants are gone it should be empty; an entry left is a PID
+/// that a new, unrelated process could reuse and be traced as one of them.
+pub fn report_tracked(tool: &str, obj: &libbpf_rs::Object) {
+    if !crate::libbpf_log::verbose() {
+        return;
+    }
+    if let Some(left) = tracked_pids(obj) {
+        let list: Vec<String> = left.iter().map(u32::to_string).collect();
+        crate::diag!(
+            "{tool}: process-tree filter: {} PIDs still tracked at exit: [{}]",
+            left.len(),
+            list.join(" ")
+        );
+    }
+}
+
 /// `roots` and all their current descendants, from /proc.
 pub fn with_descendants(roots: &[u32]) -> Vec<u32> {
     let children = parent_map();

@@ -444,6 +444,7 @@ impl Session {
                 format!("; {}", extra.join(", "))
             }
         );
+        filter::report_tracked(tool, obj);
         Ok(cmd.map_or(ExitCode::SUCCESS, |c| c.exit_code()))
     }
 

@@ -684,3 +684,284 @@ fn duration_ends_the_run() {
     assert!((1.0..2.5).contains(&d), "duration_s {d}");
     assert!(s.get("cmd_exit_code").is_none(), "{s}");
 }
+
+/// The ARGS column of the table row that contains `needle`.
+fn table_args(stdout: &str, needle: &str) -> String {
+    let mut lines = stdout.lines();
+    let at = lines
+        .next()
+        .and_then(|h| h.find("ARGS"))
+        .unwrap_or_else(|| panic!("no header:\n{stdout}"));
+    let rows: Vec<&str> = lines.filter(|l| l.contains(needle)).collect();
+    assert_eq!(rows.len(), 1, "one row with {needle:?}:\n{stdout}");
+    rows[0].get(at..).unwrap_or_default().to_string()
+}
+
+/// Test 8: A `#!/bin/sh -e` script run with arguments shows what was exec'd
+/// (as strace and BCC do): its path, then its arguments, as the script itself
+/// sees them ($0 "$@"), not the script's path followed by the interpreter's
+/// argv. JSON keeps the process's argv and names the interpreter part.
+#[test]
+fn script_shows_the_command_that_was_run() {
+    let Some(_root) = root_or_skip("script_shows_the_command_that_was_run") else {
+        return;
+    };
+    let dir = TempDir::new(0o755);
+    let script = dir.path().join("s.sh");
+    std::fs::write(&script, "#!/bin/sh -e\necho \"$0\" \"$@\" >view\n").expect("write script");
+    let mode = std::os::unix::fs::PermissionsExt::from_mode(0o755);
+    std::fs::set_permissions(&script, mode).expect("chmod");
+    let d = dir.path().to_str().expect("UTF-8 temp path");
+    let m = marker("script");
+    let run = "cd \"$1\" && ./s.sh \"$2\" a b; exit 0";
+    let f = run_to_end(&["--", "/bin/sh", "-c", run, "sh", d, &m]);
+    assert_eq!(f.code(), 0, "stderr:\n{}", f.stderr);
+    let view = std::fs::read_to_string(dir.path().join("view")).expect("the script ran");
+    let want = view.trim_end();
+    assert_eq!(want, format!("./s.sh {m} a b"));
+    assert_eq!(table_args(&f.stdout, &format!("./s.sh {m}")), want);
+
+    let f = run_to_end(&["-j", "--", "/bin/sh", "-c", run, "sh", d, &m]);
+    assert_eq!(f.code(), 0, "stderr:\n{}", f.stderr);
+    let lines = json_lines(&f.stdout);
+    let ev = json_events(&lines);
+    let e = one(
+        ev.iter()
+            .copied()
+            .filter(|e| e["filename"] == "./s.sh")
+            .collect(),
+        "the script",
+        &f.stdout,
+    );
+    assert_eq!(argv(e), ["/bin/sh", "-e", "./s.sh", &m, "a", "b"], "{e}");
+    assert_eq!(
+        e["interpreter"],
+        serde_json::json!(["/bin/sh", "-e"]),
+        "{e}"
+    );
+    assert_eq!(e["argc"], 6, "{e}");
+
+    // --max-args counts what the row shows (the interpreter's words are
+    // copied on top): the path and two arguments, then " ...".
+    let f = run_to_end(&["--max-args", "3", "--", "/bin/sh", "-c", run, "sh", d, &m]);
+    assert_eq!(f.code(), 0, "stderr:\n{}", f.stderr);
+    assert_eq!(
+        table_args(&f.stdout, &format!("./s.sh {m}")),
+        format!("./s.sh {m} a ...")
+    );
+}
+
+/// Test 9: Each argument has its own byte budget (--max-arg-size, default
+/// 128 with its NUL): a 3000-byte argument is cut to 127 bytes and marked,
+/// and the arguments after it are all there; past --max-args the row ends in
+/// ` ...` and JSON's argc is the real count.
+#[test]
+fn long_argument_keeps_the_ones_after_it() {
+    let Some(_root) = root_or_skip("long_argument_keeps_the_ones_after_it") else {
+        return;
+    };
+    let m = marker("longarg");
+    let long = "L".repeat(3000);
+    let f = run_to_end(&["-j", "--", "/bin/true", &m, &long, "after1", "after2"]);
+    assert_eq!(f.code(), 0, "stderr:\n{}", f.stderr);
+    let lines = json_lines(&f.stdout);
+    let ev = json_events(&lines);
+    let e = one(mentioning(&ev, &m), "/bin/true", &f.stdout);
+    assert_eq!(
+        argv(e),
+        ["/bin/true", &m, &"L".repeat(127), "after1", "after2"],
+        "{e}"
+    );
+    assert_eq!(e["argc"], 5, "{e}");
+    assert_eq!(e["args_truncated"], true, "{e}");
+
+    let f = run_to_end(&["--", "/bin/true", &m, &long, "after1", "after2"]);
+    assert_eq!(f.code(), 0, "stderr:\n{}", f.stderr);
+    assert_eq!(
+        table_args(&f.stdout, &m),
+        format!("/bin/true {m} {}... after1 after2", "L".repeat(127))
+    );
+
+    // 25 arguments, 20 shown (the filename counts), the real argc in JSON.
+    let many: Vec<String> = (2..25).map(|i| format!("a{i}")).collect();
+    let mut cmd = vec!["-j", "--", "/bin/true", &m];
+    cmd.extend(many.iter().map(String::as_str));
+    let f = run_to_end(&cmd);
+    assert_eq!(f.code(), 0, "stderr:\n{}", f.stderr);
+    let lines = json_lines(&f.stdout);
+    let ev = json_events(&lines);
+    let e = one(mentioning(&ev, &m), "/bin/true", &f.stdout);
+    assert_eq!(argv(e).len(), 20, "{e}");
+    assert_eq!(e["argc"], 25, "{e}");
+    assert_eq!(e["args_truncated"], true, "{e}");
+    cmd.remove(0);
+    let f = run_to_end(&cmd);
+    assert!(
+        table_args(&f.stdout, &m).ends_with(" a19 ..."),
+        "{}",
+        f.stdout
+    );
+}
+
+/// A path of `len` bytes under /nonexistent (components of at most 200).
+fn long_path(len: usize, m: &str) -> String {
+    let mut p = format!("/nonexistent/{m}");
+    while p.len() < len {
+        let room = len - p.len() - 1;
+        p.push('/');
+        p.push_str(&"p".repeat(room.min(200)));
+    }
+    assert_eq!(p.len(), len);
+    p
+}
+
+/// Test 10: `-x` boundaries: an argument that fits its budget exactly (127
+/// bytes + NUL) is not marked cut, one byte more is; a path of 4095 bytes
+/// (+ NUL: the 4096-byte cap) is whole, one of 4096 bytes is marked cut.
+#[test]
+fn failed_exec_boundaries_are_exact() {
+    let Some(_root) = root_or_skip("failed_exec_boundaries_are_exact") else {
+        return;
+    };
+    let m = marker("bound");
+    let (fit, over) = ("F".repeat(127), "G".repeat(128));
+    let (p4095, p4096) = (long_path(4095, &m), long_path(4096, &m));
+    let missing = format!("/nonexistent/{m}");
+    let script = "\"$1\" \"$2\" 2>/dev/null; \"$1\" \"$3\" 2>/dev/null; \
+                  \"$4\" 2>/dev/null; \"$5\" 2>/dev/null; exit 0";
+    let f = run_to_end(&[
+        "-x", "-j", "--", "/bin/sh", "-c", script, "sh", &missing, &fit, &over, &p4095, &p4096,
+    ]);
+    assert_eq!(f.code(), 0, "stderr:\n{}", f.stderr);
+    let lines = json_lines(&f.stdout);
+    let ev = json_events(&lines);
+    let fits = one(
+        with_argv(&ev, &[&missing, &fit]),
+        "argument that fits",
+        &f.stdout,
+    );
+    let cut = one(
+        with_argv(&ev, &[&missing, &"G".repeat(127)]),
+        "argument one byte over",
+        &f.stdout,
+    );
+    let whole = one(
+        ev.iter()
+            .copied()
+            .filter(|e| e["filename"] == p4095.as_str() && e["ret"] == -2)
+            .collect(),
+        "the 4095-byte path (ENOENT)",
+        &f.stdout,
+    );
+    let long = one(
+        ev.iter().copied().filter(|e| e["ret"] == -36).collect(),
+        "the 4096-byte path (ENAMETOOLONG)",
+        &f.stdout,
+    );
+    assert_eq!(long["filename"], &p4096[..4095], "{long}");
+    // All four at once, so that a failure shows each boundary.
+    assert_eq!(
+        [
+            &fits["args_truncated"],
+            &cut["args_truncated"],
+            &whole["filename_truncated"],
+            &long["filename_truncated"],
+        ],
+        [&false.into(), &true.into(), &false.into(), &true.into()] as [&Value; 4],
+        "args_truncated of the fitting / longer argument, filename_truncated of \
+         the 4095 / 4096-byte path:\n{fits}\n{cut}\n{whole}\n{long}"
+    );
+}
+
+/// Test 11: A failed `execveat(fd, "", AT_EMPTY_PATH)` (fexecve of a file
+/// that is not executable) is named /dev/fd/N, like a successful one.
+#[test]
+fn failed_fexecve_names_the_descriptor() {
+    let Some(_root) = root_or_skip("failed_fexecve_names_the_descriptor") else {
+        return;
+    };
+    let dir = TempDir::new(0o755);
+    let helper = compile_helper("fexecve_fail", dir.path());
+    let helper = helper.to_str().expect("UTF-8 temp path");
+    let data = dir.path().join("data");
+    std::fs::write(&data, "not a program\n").expect("write data");
+    let data = data.to_str().expect("UTF-8 temp path");
+    let m = marker("fexecvefail");
+    let f = run_to_end(&["-x", "-j", "--", helper, data, &m]);
+    assert_eq!(f.code(), 0, "stderr:\n{}", f.stderr);
+    let fd = f
+        .stderr
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("fexecve_fail: fd=")?
+                .split(' ')
+                .next()?
+                .parse::<u32>()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("helper did not print its fd; stderr:\n{}", f.stderr));
+    let lines = json_lines(&f.stdout);
+    let ev = json_events(&lines);
+    let e = one(
+        with_argv(&ev, &["fexecve_fail", &m]),
+        "the failed fexecve",
+        &f.stdout,
+    );
+    assert_eq!(e["ret"], -13, "EACCES: {e}");
+    assert_eq!(e["filename"], format!("/dev/fd/{fd}"), "{e}");
+}
+
+/// Test 12: After a non-leader thread's exec, its old TID is not left in the
+/// process-tree set (once freed it could be any process's PID, and that
+/// process would be traced): at the end of `-- CMD`, with everything it ran
+/// gone, -v reports the set empty.
+#[test]
+fn thread_exec_leaves_no_tid_tracked() {
+    let Some(_root) = root_or_skip("thread_exec_leaves_no_tid_tracked") else {
+        return;
+    };
+    let dir = TempDir::new(0o755);
+    let helper = compile_helper("thread_exec", dir.path());
+    let helper = helper.to_str().expect("UTF-8 temp path");
+    let m = marker("threadtid");
+    let f = run_to_end(&[
+        "-v",
+        "-j",
+        "--",
+        "/bin/sh",
+        "-c",
+        "\"$0\" \"$1\" >/dev/null; exit 0",
+        helper,
+        &m,
+    ]);
+    assert_eq!(f.code(), 0, "stderr:\n{}", f.stderr);
+    let tid = f
+        .stderr
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("thread_exec: pid=")?
+                .split_once(" tid=")?
+                .1
+                .trim()
+                .parse::<u32>()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("helper did not print its tid; stderr:\n{}", f.stderr));
+    let left = f
+        .stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("execsnoop: process-tree filter: "))
+        .unwrap_or_else(|| panic!("no process-tree report with -v; stderr:\n{}", f.stderr));
+    assert!(
+        !left.split(['[', ']', ' ']).any(|p| p == tid.to_string()),
+        "the exec'ing thread's old TID {tid} is still tracked: {left}"
+    );
+    assert!(left.starts_with("0 PIDs"), "{left}");
+    // The exec itself was traced.
+    let lines = json_lines(&f.stdout);
+    one(
+        with_argv(&json_events(&lines), &["echo", &m]),
+        "the thread's exec",
+        &f.stdout,
+    );
+}

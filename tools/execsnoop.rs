@@ -57,17 +57,19 @@ struct Args {
     /// Only print commands whose arguments match this regex
     #[arg(short = 'l', long, value_name = "REGEX", value_parser = Regex::new)]
     line: Option<Regex>,
-    /// Maximum number of arguments shown, counting the filename
-    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    /// Maximum number of arguments shown, counting the filename (at most 128;
+    /// more with --full-args); a row with more ends in " ..."
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=MAX_ARGS))]
     max_args: u32,
-    /// Bytes kept of each argument, its terminating NUL included
+    /// Bytes kept of each argument, its terminating NUL included; a longer
+    /// argument is cut and ends in "...", the ones after it are kept
     #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u32).range(2..=4096))]
     max_arg_size: u32,
     /// Capture the whole argv, up to the 16 KiB kernel-side cap
     #[arg(long)]
     full_args: bool,
-    /// Only trace execs whose parent process is PPID
-    #[arg(short = 'P', long, value_name = "PPID")]
+    /// Only trace execs whose parent process is PPID (not 0: no process)
+    #[arg(short = 'P', long, value_name = "PPID", value_parser = parse_ppid)]
     ppid: Option<u32>,
     /// Include the parent's name (PCOMM column; the first column becomes COMM)
     #[arg(short = 'M', long)]
@@ -77,6 +79,19 @@ struct Args {
     print_cpu: bool,
     #[command(flatten)]
     common: CommonArgs,
+}
+
+/// Arguments copied one by one in the kernel (one bit each in `arg_cut`).
+const MAX_ARGS: i64 = execsnoop_consts::EXECSNOOP_MAX_ARGS.0 as i64;
+
+/// -P: 0 would be the kernel's "no filter"; it is no process either (only
+/// the kernel's own threads have parent 0, and they never exec).
+fn parse_ppid(s: &str) -> Result<u32, String> {
+    match s.parse::<u32>() {
+        Ok(0) => Err("0 is not a process: give the PID of a parent process".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 fn columns(a: &Args) -> Vec<Col> {
@@ -107,11 +122,23 @@ struct Exec<'a> {
     cpu: u32,
     ret: i32,
     filename: KStr<'a>,
+    /// The process's argv (for a script: the interpreter's).
     argv: Vec<KStr<'a>>,
+    /// How many arguments the process has (argv may hold fewer).
+    argc: u32,
+    /// For a script: the words before its path in argv (the interpreter
+    /// and its option); empty otherwise.
+    interpreter: Vec<KStr<'a>>,
     filename_truncated: bool,
     args_truncated: bool,
     #[serde(skip)]
     arg_cut: Vec<bool>,
+    /// argv[shown..] follow the filename in ARGS.
+    #[serde(skip)]
+    shown: usize,
+    /// Arguments are missing at the end (ARGS ends in " ...").
+    #[serde(skip)]
+    dropped: bool,
     #[serde(skip)]
     opts: &'a Args,
 }
@@ -131,11 +158,11 @@ impl Row for Exec<'_> {
         l.cell(self.ret);
         l.with(|s| {
             push_value(s, self.filename.0, o.quote, self.filename_truncated);
-            for (a, &cut) in self.argv.iter().zip(&self.arg_cut).skip(1) {
+            for (a, &cut) in self.argv.iter().zip(&self.arg_cut).skip(self.shown) {
                 s.push(' ');
                 push_value(s, a.0, o.quote, cut);
             }
-            if self.args_truncated && !self.arg_cut.iter().any(|&c| c) {
+            if self.dropped {
                 s.push_str(" ...");
             }
         });
@@ -148,13 +175,62 @@ fn row<'a>(e: &'a Event, payload: &'a [u8], o: &'a Args, out: &Output) -> Exec<'
     let al = (e.args_len as usize).min(payload.len() - fl);
     let flags = e.flags as u32;
     let (items, len) = (o.max_args as usize, o.max_arg_size as usize - 1);
+    let interp = flags & execsnoop_flags::EXECSNOOP_F_INTERP.0 != 0;
+    // The kernel copies a few more for a script (see EXECSNOOP_INTERP_ARGS).
+    let extra = if interp {
+        execsnoop_consts::EXECSNOOP_INTERP_ARGS.0 as usize
+    } else {
+        0
+    };
     let limits = if o.full_args {
         (None, None)
     } else {
-        (Some(items), Some(len))
+        (Some(items + extra), Some(len))
     };
-    let argv = StringList::split(&payload[fl..fl + al], limits.0, limits.1);
-    let truncated = flags & execsnoop_flags::EXECSNOOP_F_ARGS_TRUNC.0 != 0 || argv.truncated();
+    let mut argv = StringList::split(&payload[fl..fl + al], limits.0, limits.1);
+    // Arguments the kernel cut to their budget (the NUL is kept after them).
+    for (i, c) in argv.cut.iter_mut().enumerate() {
+        if e.arg_cut
+            .get(i / 8)
+            .is_some_and(|b| b & (1 << (i % 8)) != 0)
+        {
+            *c = true;
+        }
+    }
+    let filename = cstr(&payload[..fl]);
+    // A script's argv is the interpreter's: [interpreter, option?, script
+    // path, the script's arguments...]. ARGS shows what was exec'd (as
+    // strace and BCC): the path, then the script's own arguments, as many
+    // as --max-args allows for a binary.
+    let (interpreter, shown) = if interp {
+        let at = argv
+            .items
+            .iter()
+            .zip(&argv.cut)
+            .skip(1)
+            .position(|(a, &cut)| *a == filename || (cut && filename.starts_with(a)));
+        match at {
+            Some(k) => {
+                let end = k + 1 + items;
+                if !o.full_args && argv.items.len() > end {
+                    argv.items.truncate(end);
+                    argv.cut.truncate(end);
+                    argv.dropped = true;
+                }
+                (argv.items[..=k].to_vec(), k + 2)
+            }
+            // The path is past the arguments captured.
+            None => {
+                argv.dropped = true;
+                (argv.items.clone(), argv.items.len())
+            }
+        }
+    } else {
+        (Vec::new(), 1)
+    };
+    let dropped = argv.dropped || e.argc as usize > argv.items.len();
+    let truncated =
+        flags & execsnoop_flags::EXECSNOOP_F_ARGS_TRUNC.0 != 0 || argv.truncated() || dropped;
     Exec {
         // Formatting the clock costs; only when a column or JSON shows it.
         time: if o.time || out.json() {
@@ -171,11 +247,15 @@ fn row<'a>(e: &'a Event, payload: &'a [u8], o: &'a Args, out: &Output) -> Exec<'
         pcomm: KStr(cstr(&e.pcomm)),
         cpu: e.cpu,
         ret: e.retval,
-        filename: KStr(cstr(&payload[..fl])),
+        filename: KStr(filename),
         argv: argv.items.into_iter().map(KStr).collect(),
+        argc: e.argc,
+        interpreter: interpreter.into_iter().map(KStr).collect(),
         filename_truncated: flags & execsnoop_flags::EXECSNOOP_F_FNAME_TRUNC.0 != 0,
         args_truncated: truncated,
         arg_cut: argv.cut,
+        shown,
+        dropped,
         opts: o,
     }
 }
@@ -187,7 +267,7 @@ fn wanted(r: &Exec<'_>, o: &Args) -> bool {
     }
     if let Some(re) = &o.line {
         let mut joined = r.filename.0.to_vec();
-        for a in r.argv.iter().skip(1) {
+        for a in r.argv.iter().skip(r.shown) {
             joined.push(b' ');
             joined.extend_from_slice(a.0);
         }
@@ -206,20 +286,13 @@ fn main() -> ExitCode {
         let ro = open.maps.rodata_data.as_deref_mut().context("no .rodata")?;
         ro.ignore_failed = u8::from(!args.fails);
         ro.targ_ppid = args.ppid.unwrap_or(0);
-        ro.args_max = if args.full_args {
-            cap
+        ro.full_args = u8::from(args.full_args);
+        ro.args_max = cap;
+        // (--full-args: a failed exec's argv is still read string by string.)
+        (ro.max_args, ro.arg_size) = if args.full_args {
+            (MAX_ARGS as u32, 4096)
         } else {
-            (args.max_args * args.max_arg_size).min(cap)
-        };
-        ro.ptr_args_max = if args.full_args {
-            u32::MAX
-        } else {
-            args.max_args
-        };
-        ro.ptr_arg_size = if args.full_args {
-            4096
-        } else {
-            args.max_arg_size
+            (args.max_args, args.max_arg_size)
         };
         if !args.fails {
             // Failed execs need the syscall tracepoints; successes do not.

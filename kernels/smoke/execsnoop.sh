@@ -12,6 +12,9 @@
 #   btf-cmd   hidden, --btf FILE -- CMD: the process-tree filter (classic
 #             tracepoints) works without the kernel's BTF: CMD's child exec is
 #             traced and CMD's exit status passed through
+#   script    a #! script: its interpreter found (linux_binprm, CO-RE reads
+#             on the raw tracepoint) and argument-by-argument copying
+#             (bpf_loop) load and work on this kernel
 
 MARK="cs$$x$(date +%s)"
 
@@ -28,6 +31,21 @@ else
 	fail cmd "exit $RC (want 7 from CMD); event with argv $argv: ${ev:-none}; summary: $(grep '"type":"summary"' "$WORK/cmd.out")"
 	show "$WORK/cmd.err"
 	show "$WORK/cmd.out"
+fi
+
+# --- script: a #! script with a long argument (cut, the next one kept).
+printf '#!/bin/sh -e\nexit 0\n' >"$WORK/s.sh" && chmod 755 "$WORK/s.sh"
+long=$(printf '%0300d' 0)
+run_tool script 60 --json -- "$WORK/s.sh" "$MARK-script" "$long" last
+ev=$(event_with "$WORK/script.out" "\"argv\":[\"/bin/sh\",\"-e\",\"$WORK/s.sh\",\"$MARK-script\",\"$(printf '%0127d' 0)\",\"last\"],\"argc\":6,\"interpreter\":[\"/bin/sh\",\"-e\"]")
+if [ "$RC" = 0 ] && [ -n "$ev" ]; then
+	ok script "#! script: interpreter named, long argument cut, the next kept"
+elif [ "$RC" = 1 ] || [ "$RC" = timeout ]; then
+	judge_failure script script "$FEATURE_RE" "-- script run failed"
+else
+	fail script "exit $RC; no event with the interpreter's argv and argc 6"
+	show "$WORK/script.err"
+	show "$WORK/script.out"
 fi
 
 # --- trace: system-wide, -x, started in the background, stopped with Ctrl-C.

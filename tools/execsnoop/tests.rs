@@ -36,6 +36,7 @@ fn payload(e: &mut Event, file: &[u8], argv: &[&[u8]]) -> Vec<u8> {
         p.push(0);
     }
     e.args_len = (p.len() - e.fname_len as usize) as u32;
+    e.argc = argv.len() as u32;
     p
 }
 
@@ -101,7 +102,7 @@ fn truncation_is_marked() {
     assert!(r.args_truncated);
     assert_eq!(
         table_line(&columns(&a), &r).rsplit("0 ").next().unwrap(),
-        "/bin/x abcd... ok"
+        "/bin/x abcd... ok ..."
     );
     // Cut by the kernel's byte cap: the last string has no NUL.
     let mut e = event("y", 0);
@@ -211,4 +212,82 @@ fn escaped_comm_is_cut_to_its_column() {
     let c = "\\e[2J\\e[2J\\e[2J";
     assert_eq!(r, format!("{c}  4242    {c}  1         0 /bin/ls"));
     assert_eq!(h.find("ARGS"), r.find("/bin/ls"));
+}
+
+#[test]
+fn kernel_cut_arguments_are_marked_and_the_rest_kept() {
+    // The kernel cut argv[2] to its budget and kept the ones after it.
+    let a = args(&[]);
+    let mut e = event("java", 0);
+    let p = payload(
+        &mut e,
+        b"/bin/java",
+        &[b"java", b"-cp", b"aaaa", b"Main", b"x"],
+    );
+    e.arg_cut[0] = 1 << 2;
+    e.flags = execsnoop_flags::EXECSNOOP_F_ARGS_TRUNC.0 as u16;
+    assert!(render(&a, &e, &p).ends_with(" 0 /bin/java -cp aaaa... Main x"));
+    // Two more arguments than were captured (--max-args): " ..." and argc.
+    e.argc = 7;
+    assert!(render(&a, &e, &p).ends_with(" 0 /bin/java -cp aaaa... Main x ..."));
+    let out = Output::new(true, columns(&a)).unwrap();
+    let mut buf = Vec::new();
+    json_line("event", &row(&e, &p, &a, &out), &mut buf).unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&buf).unwrap();
+    assert_eq!(
+        (&v["argc"], &v["args_truncated"]),
+        (&7.into(), &true.into())
+    );
+    // An argument that fits exactly is not marked.
+    let mut e = event("x", 0);
+    let p = payload(&mut e, b"/bin/x", &[b"x", &[b'f'; 127]]);
+    assert!(!row(&e, &p, &a, &out).args_truncated);
+}
+
+#[test]
+fn script_row_shows_what_was_execd() {
+    let a = args(&[]);
+    let mut e = event("s.sh", 0);
+    let p = payload(
+        &mut e,
+        b"./s.sh",
+        &[b"/bin/sh", b"-e", b"./s.sh", b"a", b"b"],
+    );
+    e.flags = execsnoop_flags::EXECSNOOP_F_INTERP.0 as u16;
+    assert!(render(&a, &e, &p).ends_with(" 0 ./s.sh a b"));
+    let out = Output::new(true, columns(&a)).unwrap();
+    let r = row(&e, &p, &a, &out);
+    let mut buf = Vec::new();
+    json_line("event", &r, &mut buf).unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&buf).unwrap();
+    assert_eq!(
+        v["argv"],
+        serde_json::json!(["/bin/sh", "-e", "./s.sh", "a", "b"])
+    );
+    assert_eq!(v["interpreter"], serde_json::json!(["/bin/sh", "-e"]));
+    // -l matches the line shown.
+    assert!(wanted(&r, &args(&["-l", "^\\./s\\.sh a b$"])));
+    // --max-args counts what is shown: the filename and the script's own.
+    let mut e = event("s.sh", 0);
+    let p = payload(
+        &mut e,
+        b"./s.sh",
+        &[b"/bin/sh", b"-e", b"./s.sh", b"a", b"b", b"c"],
+    );
+    e.flags = execsnoop_flags::EXECSNOOP_F_INTERP.0 as u16;
+    let a3 = args(&["--max-args", "3"]);
+    assert!(render(&a3, &e, &p).ends_with(" 0 ./s.sh a b ..."));
+    // A binary: no interpreter, argv[1..] after the filename.
+    let mut e = event("ls", 0);
+    let p = payload(&mut e, b"/bin/ls", &[b"ls", b"/bin/ls"]);
+    assert!(render(&a, &e, &p).ends_with(" 0 /bin/ls /bin/ls"));
+}
+
+#[test]
+fn ppid_zero_is_rejected() {
+    let e = corescope::cli::try_parse_from::<Args, _, _>(SHORTS, ["execsnoop", "-P", "0"])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("0 is not a process"), "{e}");
+    assert_eq!(args(&["-P", "7"]).ppid, Some(7));
 }

@@ -173,6 +173,22 @@ int cs_track_fork(struct trace_event_raw_sched_process_fork *ctx)
 	return 0;
 }
 
+/* A non-leader thread that execs takes over its group's TGID; its own TID
+ * is then freed without an exit of its own, and would stay in the set: once
+ * the PID is reused, an unrelated process (and its children) would be
+ * traced. */
+SEC("tp/sched/sched_process_exec")
+int cs_track_exec(struct trace_event_raw_sched_process_exec *ctx)
+{
+	__u32 old_tid = ctx->old_pid;
+
+	if (cs_cfg.pids_on && old_tid != (__u32)ctx->pid)
+		bpf_map_delete_elem(&cs_pids, &old_tid);
+	return 0;
+}
+
+/* Fires for every thread: a thread's TID goes when it exits, the TGID when
+ * the last thread does. */
 SEC("tp/sched/sched_process_exit")
 int cs_track_exit(void *ctx)
 {
