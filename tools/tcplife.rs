@@ -99,7 +99,12 @@ impl Row for Life<'_> {
             .then(|| l.cell(format_args!("{:.6}", self.timestamp)));
         l.cell(self.pid);
         // BCC's %-10.10s (%-16.16s wide); CSV in full.
-        let max = [10, 16, usize::MAX][usize::from(o.wide) + 2 * usize::from(o.csv)];
+        // CSV wins over -w (both may be given).
+        let max = match (o.csv, o.wide) {
+            (true, _) => usize::MAX,
+            (false, true) => 16,
+            (false, false) => 10,
+        };
         let comm: String = escape(self.comm.0).chars().take(max).collect();
         l.cell(if comm.is_empty() { "[unknown]" } else { &comm });
         let n = &self.ends;
