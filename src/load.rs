@@ -53,15 +53,11 @@ pub fn check_privileges() -> Result<()> {
 
 pub const KERNEL_BTF: &str = "/sys/kernel/btf/vmlinux";
 
-/// Checks that a BTF source exists: `--btf FILE` or the kernel's own.
+/// Checks the BTF source: `--btf FILE` (see [`check_custom_btf`]) or the
+/// kernel's own.
 pub fn check_btf(custom: Option<&Path>) -> Result<()> {
     match custom {
-        Some(p) if !p.is_file() => Err(UserError::hint(
-            format!("--btf {}: no such file", p.display()),
-            "give a BTF file for this kernel, e.g. made with `bpftool gen min_core_btf`",
-        )
-        .into()),
-        Some(_) => Ok(()),
+        Some(p) => check_custom_btf(p),
         None if Path::new(KERNEL_BTF).exists() => Ok(()),
         None => Err(UserError::hint(
             format!("this kernel has no BTF ({KERNEL_BTF} is missing)"),
@@ -69,6 +65,171 @@ pub fn check_btf(custom: Option<&Path>) -> Result<()> {
         )
         .into()),
     }
+}
+
+const BTF_HINT: &str =
+    "give the BTF of the running kernel: its vmlinux BTF, or a file made from it with `bpftool gen min_core_btf`";
+
+/// `--btf FILE` must be a readable regular file holding BTF (raw, or an ELF
+/// file with a .BTF section, as libbpf reads it) with types in it, and must
+/// describe the running kernel ([`probe_btf`]). Each failure is its own
+/// message: libbpf alone says "Unknown error 4001" for junk and lets a
+/// BTF without types or from another kernel through to a verifier rejection
+/// or to silently wrong events.
+pub fn check_custom_btf(p: &Path) -> Result<()> {
+    use std::io::Read;
+    let name = crate::escape::escape(p.as_os_str().as_encoded_bytes());
+    let err = |what: String| -> anyhow::Error {
+        UserError::hint(format!("--btf {name}: {what}"), BTF_HINT).into()
+    };
+    let meta = match std::fs::metadata(p) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(err("no such file".into()))
+        }
+        Err(e) => return Err(err(format!("cannot read it: {e}"))),
+    };
+    if meta.is_dir() {
+        return Err(err("is a directory, not a BTF file".into()));
+    }
+    if !meta.is_file() {
+        return Err(err(
+            "not a regular file (a device, pipe or socket), not a BTF file".into(),
+        ));
+    }
+    let mut magic = [0u8; 4];
+    let n = std::fs::File::open(p)
+        .and_then(|mut f| f.read(&mut magic))
+        .map_err(|e| err(format!("cannot read it: {e}")))?;
+    // Raw BTF starts with 0xeB9F (either byte order); ELF with \x7fELF.
+    let raw = n >= 2 && (magic[..2] == [0x9f, 0xeb] || magic[..2] == [0xeb, 0x9f]);
+    if n == 0 {
+        return Err(err("is empty, not a BTF file".into()));
+    }
+    if !raw && magic != *b"\x7fELF" {
+        return Err(err(
+            "not a BTF file (neither raw BTF, magic 0xeB9F, nor an ELF file)".into(),
+        ));
+    }
+    libbpf_log::hold();
+    let parsed = libbpf_rs::btf::Btf::from_path(p);
+    let log = libbpf_log::release();
+    let btf = match parsed {
+        Ok(b) => b,
+        Err(e) => {
+            if libbpf_log::verbose() {
+                libbpf_log::dump(&log);
+            }
+            let what = if raw {
+                "corrupt BTF"
+            } else {
+                "an ELF file without valid BTF (.BTF section)"
+            };
+            return Err(err(format!("{what}: libbpf cannot parse it ({e})")));
+        }
+    };
+    // Type 0 (void) is implicit: a header-only BTF has one.
+    if btf.len() <= 1 {
+        return Err(err(
+            "holds no types (a BTF header only): it describes no kernel".into(),
+        ));
+    }
+    drop(btf);
+    probe_btf(p, &name)
+}
+
+/// Loads the shared layer's probe (src/bpf/probe/btf_probe.bpf.c) against
+/// `--btf FILE` and runs it once in this thread: fields of our own task read
+/// at FILE's offsets must be our TID, PID, parent PID and comm. Only a
+/// mismatch is an error; a probe that cannot load or run (old kernel) leaves
+/// the check to the tool's own load (a notice with -v).
+fn probe_btf(p: &Path, name: &str) -> Result<()> {
+    use crate::skel::btf_probe::BtfProbeSkelBuilder;
+    use libbpf_rs::skel::{OpenSkel, SkelBuilder};
+    use libbpf_rs::ProgramInput;
+    let skip = |why: String| {
+        if libbpf_log::verbose() {
+            crate::diag!("notice: --btf {name} not checked against the running kernel: {why}");
+        }
+        Ok(())
+    };
+    let mut storage = std::mem::MaybeUninit::uninit();
+    let mut builder = BtfProbeSkelBuilder::default();
+    if let Err(e) = builder.object_builder_mut().btf_custom_path(p) {
+        return skip(e.to_string());
+    }
+    libbpf_log::hold();
+    let skel = builder.open(&mut storage).and_then(|o| o.load());
+    let log = libbpf_log::release();
+    let skel = match skel {
+        Ok(s) => s,
+        Err(e) => {
+            if libbpf_log::verbose() {
+                libbpf_log::dump(&log);
+            }
+            return skip(format!("the probe did not load ({e})"));
+        }
+    };
+    if let Err(e) = skel.progs.btf_probe.test_run(ProgramInput::default()) {
+        return skip(format!("the probe did not run ({e})"));
+    }
+    let Some(bss) = skel.maps.bss_data.as_deref() else {
+        return skip("the probe has no .bss".into());
+    };
+    let r = &bss.res;
+    if r.ran == 0 {
+        return skip("the probe did not run".into());
+    }
+    let comm = std::fs::read("/proc/thread-self/comm").unwrap_or_default();
+    let comm = comm.strip_suffix(b"\n").unwrap_or(&comm);
+    let seen = r.comm.split(|&b| b == 0).next().unwrap_or(&[]);
+    let has = |bit: u32| u32::from(r.has) & bit != 0;
+    let checks = [
+        (
+            1,
+            "task_struct.pid",
+            u64::from(r.pid),
+            u64::from(nix::unistd::gettid().as_raw() as u32),
+        ),
+        (
+            2,
+            "task_struct.tgid",
+            u64::from(r.tgid),
+            u64::from(std::process::id()),
+        ),
+        (
+            4,
+            "task_struct.real_parent->tgid",
+            u64::from(r.ppid),
+            u64::from(std::os::unix::process::parent_id()),
+        ),
+    ];
+    let mut wrong: Vec<String> = checks
+        .iter()
+        .filter(|(bit, _, got, want)| has(*bit) && got != want)
+        .map(|(_, f, got, want)| format!("{f} reads {got}, not {want}"))
+        .collect();
+    if has(8) && !comm.is_empty() && seen != comm {
+        wrong.push(format!(
+            "task_struct.comm reads \"{}\", not \"{}\"",
+            crate::escape::escape(seen),
+            crate::escape::escape(comm)
+        ));
+    }
+    if wrong.is_empty() {
+        return Ok(());
+    }
+    let release = nix::sys::utsname::uname()
+        .map(|u| u.release().to_string_lossy().into_owned())
+        .unwrap_or_else(|_| "?".into());
+    Err(UserError::hint(
+        format!(
+            "--btf {name} does not describe the running kernel ({release}): at its offsets {}",
+            wrong.join(", ")
+        ),
+        "give the BTF of this very kernel (BTF from another kernel or build gives wrong events): its vmlinux BTF, or `bpftool gen min_core_btf` from it",
+    )
+    .into())
 }
 
 /// `--btf FILE` stands in for the kernel's BTF in CO-RE relocations only:
@@ -192,7 +353,31 @@ pub fn load_error(
         .and_then(|l| l.split('\'').nth(1))
         .unwrap_or("?")
         .to_string();
-    let e = if text.contains("BEGIN PROG LOAD LOG") {
+    // libbpf rewrites the verifier's "invalid func unknown#195896080" of a
+    // poisoned instruction into this line, naming the type and field.
+    let relo = text
+        .lines()
+        .find_map(|l| l.split_once("failed to resolve CO-RE relocation "))
+        .map(|(_, r)| {
+            let r = r.split_once("] ").map_or(r, |x| x.1);
+            r.split_once(" (").map_or(r, |x| x.0).to_string()
+        });
+    let e = if let Some(what) = relo {
+        let (msg, hint) = match btf {
+            Some(p) => (
+                format!(
+                    "--btf {} lacks what program '{prog}' needs: {what} (a CO-RE relocation failed)",
+                    crate::escape::escape(p.as_os_str().as_encoded_bytes())
+                ),
+                "make the file for this kernel and corescope's BPF objects (`bpftool gen min_core_btf`), or use the kernel's full BTF",
+            ),
+            None => (
+                format!("this kernel lacks what program '{prog}' needs: {what} (a CO-RE relocation failed)"),
+                "use a newer kernel (run with -v for libbpf's log)",
+            ),
+        };
+        UserError::hint(msg, hint)
+    } else if text.contains("BEGIN PROG LOAD LOG") {
         UserError::hint(
             format!("the kernel's BPF verifier rejected program '{prog}' ({err})"),
             if verbose {
@@ -290,6 +475,35 @@ mod tests {
     }
 
     #[test]
+    fn failed_core_relocation_names_the_field_and_the_btf() {
+        let log = vec![
+            (
+                PrintLevel::Warn,
+                "libbpf: prog 'handle_exec': BPF program load failed: -EINVAL\n".to_string(),
+            ),
+            (
+                PrintLevel::Warn,
+                "libbpf: prog 'handle_exec': -- BEGIN PROG LOAD LOG --\n1: <invalid CO-RE relocation>\nfailed to resolve CO-RE relocation <byte_off> [372] struct trace_event_raw_sched_process_exec.old_pid (0:3 @ offset 16)\n-- END PROG LOAD LOG --\n"
+                    .to_string(),
+            ),
+        ];
+        let err = || libbpf_rs::Error::from_raw_os_error(libc::EINVAL);
+        let e = load_error(err(), &log, Some(Path::new("/tmp/x.btf")));
+        let u = e.downcast_ref::<UserError>().unwrap();
+        let want = "--btf /tmp/x.btf lacks what program 'handle_exec' needs: struct trace_event_raw_sched_process_exec.old_pid";
+        assert!(u.msg.starts_with(want), "{}", u.msg);
+        assert!(u.hint.as_deref().unwrap().contains("min_core_btf"));
+        let e = load_error(err(), &log, None);
+        let u = e.downcast_ref::<UserError>().unwrap();
+        assert!(
+            u.msg
+                .starts_with("this kernel lacks what program 'handle_exec' needs: struct"),
+            "{}",
+            u.msg
+        );
+    }
+
+    #[test]
     fn eperm_without_log_is_a_privilege_error() {
         let e = load_error(libbpf_rs::Error::from_raw_os_error(libc::EPERM), &[], None);
         assert!(e.to_string().contains("permission denied"));
@@ -318,9 +532,37 @@ mod tests {
     }
 
     #[test]
-    fn missing_btf_file_has_hint() {
-        let e = check_btf(Some(Path::new("/nonexistent/x.btf"))).unwrap_err();
-        let u = e.downcast_ref::<UserError>().unwrap();
-        assert!(u.msg.contains("no such file") && u.hint.is_some());
+    fn btf_file_errors_each_say_what_is_wrong() {
+        let dir = std::env::temp_dir().join(format!("cs-btf-unit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let junk = dir.join("junk");
+        std::fs::write(&junk, b"this is not BTF at all").unwrap();
+        let bad_raw = dir.join("bad-raw");
+        std::fs::write(&bad_raw, [0x9f, 0xeb, 1, 0, 0xff, 0xff, 0, 0]).unwrap();
+        // A valid header (24 bytes), no types, one empty string.
+        let mut hdr = vec![0x9f, 0xeb, 1, 0];
+        for v in [24u32, 0, 0, 0, 1] {
+            hdr.extend(v.to_le_bytes());
+        }
+        hdr.push(0);
+        let header_only = dir.join("header-only");
+        std::fs::write(&header_only, &hdr).unwrap();
+        let empty = dir.join("empty");
+        std::fs::write(&empty, b"").unwrap();
+        for (p, want) in [
+            (Path::new("/nonexistent/x.btf"), "no such file"),
+            (dir.as_path(), "is a directory"),
+            (Path::new("/dev/zero"), "not a regular file"),
+            (empty.as_path(), "is empty"),
+            (junk.as_path(), "not a BTF file"),
+            (bad_raw.as_path(), "corrupt BTF"),
+            (header_only.as_path(), "holds no types"),
+        ] {
+            let e = check_btf(Some(p)).unwrap_err();
+            let u = e.downcast_ref::<UserError>().unwrap();
+            assert!(u.msg.contains(want), "{}: {}", p.display(), u.msg);
+            assert!(!u.msg.contains('\n') && u.hint.is_some(), "{}", u.msg);
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -5,6 +5,7 @@ mod cli;
 mod packaging;
 mod root_execsnoop;
 mod root_filters;
+mod root_load;
 mod root_opensnoop;
 mod root_tcplife;
 mod root_xdpdrop;
