@@ -16,6 +16,7 @@ pub trait ToolOpen {
     fn set_common(&mut self, f: &Filter) -> Result<()>;
 }
 
+pub const CAP_DAC_READ_SEARCH: u32 = 2;
 pub const CAP_SYS_ADMIN: u32 = 21;
 pub const CAP_PERFMON: u32 = 38;
 pub const CAP_BPF: u32 = 39;
@@ -232,20 +233,84 @@ fn probe_btf(p: &Path, name: &str) -> Result<()> {
     .into())
 }
 
-/// `--btf FILE` stands in for the kernel's BTF in CO-RE relocations only:
+/// Whether libbpf can resolve tracepoint IDs here: it reads them from
+/// tracefs, at one of [`TRACEFS_PATHS`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Tracefs {
+    /// Mounted, and its `events/` readable by this process.
+    Readable(&'static Path),
+    /// Mounted, but not readable by this process (tracefs is mode 0700,
+    /// owned by root): `mode` of the mount point.
+    Unreadable {
+        path: &'static Path,
+        mode: u32,
+    },
+    NotMounted,
+}
+
+/// Where libbpf looks for tracefs.
+pub const TRACEFS_PATHS: [&str; 2] = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"];
+
+/// The hint for a tracefs that is mounted but not readable.
+pub const TRACEFS_DAC_HINT: &str = "with CAP_BPF and CAP_PERFMON, also grant CAP_DAC_READ_SEARCH (e.g. setcap cap_bpf,cap_perfmon,cap_dac_read_search+ep), or run as root";
+
+/// This process's access to tracefs (see [`Tracefs`]).
+pub fn tracefs_status() -> Tracefs {
+    use std::os::unix::fs::PermissionsExt;
+    if let Some(p) = tracefs_root() {
+        return Tracefs::Readable(p);
+    }
+    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+    for path in TRACEFS_PATHS {
+        let mounted = mounts.lines().any(|l| {
+            let mut f = l.split(' ');
+            let (mp, fs) = (f.nth(1), f.next());
+            mp == Some(path) && fs == Some("tracefs")
+        });
+        if mounted {
+            let mode = std::fs::metadata(path).map_or(0, |m| m.permissions().mode() & 0o7777);
+            return Tracefs::Unreadable {
+                path: Path::new(path),
+                mode,
+            };
+        }
+    }
+    Tracefs::NotMounted
+}
+
+fn tracefs_unreadable(path: &Path, mode: u32) -> anyhow::Error {
+    UserError::hint(
+        format!(
+            "tracefs at {} (mode {mode:04o}) is not readable by this user: libbpf reads tracepoint IDs there",
+            path.display()
+        ),
+        TRACEFS_DAC_HINT,
+    )
+    .into()
+}
+
 /// Makes tracefs available to this process (libbpf resolves tracepoint IDs
 /// through it). If it is not mounted, mounts it in a private mount namespace
-/// of our own, so nothing is left mounted on the host. Call while
+/// of our own, so nothing is left mounted on the host (that needs
+/// CAP_SYS_ADMIN). Mounted but not readable (root's 0700 and no
+/// CAP_DAC_READ_SEARCH) is its own error, naming the capability. Call while
 /// single-threaded, after forking `-- CMD`.
 pub fn ensure_tracefs() -> Result<()> {
     use nix::mount::{mount, MsFlags};
-    if tracefs_root().is_some() {
-        return Ok(());
+    match tracefs_status() {
+        Tracefs::Readable(_) => return Ok(()),
+        Tracefs::Unreadable { path, mode } => return Err(tracefs_unreadable(path, mode)),
+        Tracefs::NotMounted => {}
     }
-    let hint = "mount it: mount -t tracefs nodev /sys/kernel/tracing";
+    let hint = "mount it once as root: mount -t tracefs nodev /sys/kernel/tracing (then CAP_BPF, CAP_PERFMON and CAP_DAC_READ_SEARCH suffice), or run as root";
     nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).map_err(|e| {
+        let why = if e == nix::errno::Errno::EPERM {
+            "needs CAP_SYS_ADMIN".to_string()
+        } else {
+            format!("failed: {e}")
+        };
         UserError::hint(
-            format!("tracefs is not mounted and a private mount namespace failed: {e}"),
+            format!("tracefs is not mounted, and mounting it in a private mount namespace {why}"),
             hint,
         )
     })?;
@@ -276,15 +341,19 @@ pub fn ensure_tracefs() -> Result<()> {
             hint,
         )
     })?;
+    // Mounted as root's 0700: CAP_SYS_ADMIN without root still cannot read it.
+    if let Tracefs::Unreadable { path, mode } = tracefs_status() {
+        return Err(tracefs_unreadable(path, mode));
+    }
     if libbpf_log::verbose() {
         crate::diag!("notice: tracefs was not mounted; mounted it at /sys/kernel/tracing in a private mount namespace");
     }
     Ok(())
 }
 
-/// Where tracefs is mounted, if it is.
+/// Where tracefs is mounted and readable, if it is.
 pub fn tracefs_root() -> Option<&'static Path> {
-    ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"]
+    TRACEFS_PATHS
         .into_iter()
         .map(Path::new)
         .find(|p| p.join("events").is_dir())

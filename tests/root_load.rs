@@ -10,9 +10,13 @@ use crate::util::{argv, json_events, json_lines, root_or_skip, tool, TempDir};
 
 // ---- --btf ----
 
-/// Offsets into a raw BTF blob: (name_off, info, kind-specific data start,
-/// record end) of each type, in id order from 1.
-fn btf_types(b: &[u8]) -> (usize, Vec<(u32, u32, usize, usize)>, usize) {
+/// One type of a raw BTF blob: name_off, info, where its kind-specific
+/// data starts, where its record ends.
+type BtfType = (u32, u32, usize, usize);
+
+/// The string section's offset, the types in id order from 1, and the end
+/// of the type section, of a raw BTF blob.
+fn btf_types(b: &[u8]) -> (usize, Vec<BtfType>, usize) {
     let u32_at = |o: usize| u32::from_le_bytes(b[o..o + 4].try_into().unwrap());
     assert_eq!(&b[..2], &[0x9f, 0xeb], "raw little-endian BTF");
     let hdr = u32_at(4) as usize;
@@ -169,4 +173,127 @@ fn btf_file_is_checked_against_the_running_kernel() {
         .find(|e| argv(e) == ["/bin/true"])
         .unwrap_or_else(|| panic!("no /bin/true event: {v:?}"));
     assert_eq!(ev["ppid"].as_u64(), Some(tool_pid), "{ev}");
+}
+
+// ---- privileges ----
+
+/// Runs `sh -c script` in a private mount namespace of its own (`unshare
+/// -m`: nothing it mounts reaches the host), with tracefs mounted there
+/// (root's mode 0700) when `tracefs`. `$RUN` in the script runs a command as
+/// nobody with only `caps` (setpriv).
+fn in_private_mount_ns(tracefs: bool, caps: &str, script: &str) -> Output {
+    let caps = caps
+        .split(',')
+        .map(|c| format!("+{c}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let run = format!(
+        "setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps={caps} --ambient-caps={caps}"
+    );
+    let mount = if tracefs {
+        "mount -t tracefs nodev /sys/kernel/tracing || exit 99;"
+    } else {
+        // Not mounted there, whatever the host has.
+        "umount /sys/kernel/tracing 2>/dev/null; umount /sys/kernel/debug/tracing 2>/dev/null;"
+    };
+    Command::new("unshare")
+        .args(["-m", "--propagation", "private", "sh", "-c"])
+        .arg(format!("{mount} {script}"))
+        .env("RUN", run)
+        .output()
+        .expect("unshare")
+}
+
+/// `corescope check`'s verdict per tool and its exit code, with `caps`.
+fn check_as(tracefs: bool, caps: &str) -> (Vec<(String, bool, String)>, Option<i32>) {
+    let cs = tool("corescope");
+    let out = in_private_mount_ns(
+        tracefs,
+        caps,
+        &format!("$RUN {} check --json", cs.display()),
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "check --json ({e}): {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    let tools = v["tools"]
+        .as_array()
+        .expect("tools")
+        .iter()
+        .map(|t| {
+            (
+                t["tool"].as_str().unwrap_or("?").to_string(),
+                t["ok"] == true,
+                t["missing"].to_string(),
+            )
+        })
+        .collect();
+    (tools, out.status.code())
+}
+
+/// With the documented capability set and no root, each tracer and
+/// `corescope check` agree: CAP_BPF + CAP_PERFMON + CAP_DAC_READ_SEARCH
+/// with tracefs mounted (0700) trace an exec, and check says ok; without
+/// CAP_DAC_READ_SEARCH, or with tracefs not mounted (mounting it needs
+/// CAP_SYS_ADMIN), the tools refuse naming the missing capability and check
+/// says the same is missing.
+#[test]
+fn documented_capabilities_trace_and_check_agrees_with_the_tools() {
+    let Some(_root) = root_or_skip("documented_capabilities_trace_and_check_agrees_with_the_tools")
+    else {
+        return;
+    };
+    if Command::new("setpriv").arg("--version").output().is_err() {
+        panic!("setpriv (util-linux) is needed for this test");
+    }
+    let tracers = ["execsnoop", "opensnoop", "tcplife"];
+    let documented = "bpf,perfmon,dac_read_search";
+    for (tracefs, caps, works, why) in [
+        (true, documented, true, ""),
+        (true, "bpf,perfmon", false, "CAP_DAC_READ_SEARCH"),
+        (false, documented, false, "CAP_SYS_ADMIN"),
+    ] {
+        let (verdicts, code) = check_as(tracefs, caps);
+        for t in tracers {
+            let exe = tool(t);
+            let args = match t {
+                "execsnoop" => "--json -- /bin/true",
+                _ => "--json -d 1",
+            };
+            let out = in_private_mount_ns(tracefs, caps, &format!("$RUN {} {args}", exe.display()));
+            let err = String::from_utf8_lossy(&out.stderr).into_owned();
+            let (_, check_ok, missing) = verdicts
+                .iter()
+                .find(|v| v.0 == t)
+                .unwrap_or_else(|| panic!("check has no {t}: {verdicts:?}"));
+            let ctx = format!("{t} with {caps}, tracefs mounted: {tracefs}");
+            assert_eq!(
+                out.status.code() == Some(0),
+                *check_ok,
+                "{ctx}: the tool and check disagree: tool {:?} {err}; check: {missing}",
+                out.status.code()
+            );
+            assert_eq!(*check_ok, works, "{ctx}: {err}; check: {missing}");
+            if works {
+                if t == "execsnoop" {
+                    let v = json_lines(&String::from_utf8_lossy(&out.stdout));
+                    assert!(
+                        json_events(&v).iter().any(|e| argv(e) == ["/bin/true"]),
+                        "{ctx}: no exec traced: {v:?} {err}"
+                    );
+                }
+            } else {
+                assert!(
+                    err.lines().count() == 2 && err.contains(why) && err.contains("hint: "),
+                    "{ctx}: want an error naming {why}: {err}"
+                );
+                assert!(missing.contains(why), "{ctx}: check: {missing}");
+            }
+        }
+        // (check's exit code also counts xdpdrop, which needs CAP_NET_ADMIN.)
+        assert!(code.is_some(), "check died");
+    }
 }
