@@ -35,7 +35,8 @@ pub fn has_cap(mask: u64, cap: u32) -> bool {
 pub fn privilege_error() -> UserError {
     UserError::hint(
         "permission denied: loading BPF programs needs root, or CAP_BPF and CAP_PERFMON",
-        "run it with sudo (or grant the binary cap_bpf,cap_perfmon+ep)",
+        // Tracers also read tracefs (root's 0700): see ensure_tracefs.
+        "run it with sudo (or grant the binary cap_bpf,cap_perfmon,cap_dac_read_search+ep)",
     )
 }
 
