@@ -142,7 +142,8 @@ pub fn check_custom_btf(p: &Path) -> Result<()> {
 
 /// Loads the shared layer's probe (src/bpf/probe/btf_probe.bpf.c) against
 /// `--btf FILE` and runs it once in this thread: fields of our own task read
-/// at FILE's offsets must be our TID, PID, parent PID and comm. Only a
+/// at FILE's offsets must be what the kernel's helpers say (TID, PID, comm)
+/// and our parent's PID and comm. Only a
 /// mismatch is an error; a probe that cannot load or run (old kernel) leaves
 /// the check to the tool's own load (a notice with -v).
 fn probe_btf(p: &Path, name: &str) -> Result<()> {
@@ -182,41 +183,52 @@ fn probe_btf(p: &Path, name: &str) -> Result<()> {
     if r.ran == 0 {
         return skip("the probe did not run".into());
     }
-    let comm = std::fs::read("/proc/thread-self/comm").unwrap_or_default();
-    let comm = comm.strip_suffix(b"\n").unwrap_or(&comm);
-    let seen = r.comm.split(|&b| b == 0).next().unwrap_or(&[]);
+    let cstr = |b: &[u8]| b.split(|&c| c == 0).next().unwrap_or(&[]).to_vec();
     let has = |bit: u32| u32::from(r.has) & bit != 0;
-    let checks = [
-        (
-            1,
-            "task_struct.pid",
-            u64::from(r.pid),
-            u64::from(nix::unistd::gettid().as_raw() as u32),
-        ),
-        (
-            2,
-            "task_struct.tgid",
-            u64::from(r.tgid),
-            u64::from(std::process::id()),
-        ),
-        (
-            4,
-            "task_struct.real_parent->tgid",
-            u64::from(r.ppid),
-            u64::from(std::os::unix::process::parent_id()),
-        ),
-    ];
-    let mut wrong: Vec<String> = checks
-        .iter()
-        .filter(|(bit, _, got, want)| has(*bit) && got != want)
-        .map(|(_, f, got, want)| format!("{f} reads {got}, not {want}"))
+    let (tgid, tid) = ((r.pid_tgid >> 32) as u32, r.pid_tgid as u32);
+    let ppid = std::os::unix::process::parent_id();
+    // The helpers give PIDs as the initial PID namespace sees them: our
+    // parent's PID only compares in that namespace.
+    let same_ns = tgid == std::process::id();
+    let mut wrong = Vec::new();
+    for (bit, field, got, want, when) in [
+        (1, "task_struct.pid", r.pid, tid, true),
+        (2, "task_struct.tgid", r.tgid, tgid, true),
+        (4, "task_struct.real_parent->tgid", r.ppid, ppid, same_ns),
+    ] {
+        if when && has(bit) && got != want {
+            wrong.push(format!("{field} reads {got}, not {want}"));
+        }
+    }
+    // real_parent is the thread that forked us: any thread of our parent.
+    let parent_comms: Vec<Vec<u8>> = std::fs::read_dir(format!("/proc/{ppid}/task"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|t| std::fs::read(t.path().join("comm")).ok())
+        .map(|c| c.strip_suffix(b"\n").unwrap_or(&c).to_vec())
         .collect();
-    if has(8) && !comm.is_empty() && seen != comm {
-        wrong.push(format!(
-            "task_struct.comm reads \"{}\", not \"{}\"",
-            crate::escape::escape(seen),
-            crate::escape::escape(comm)
-        ));
+    let parent_comm = cstr(&r.parent_comm);
+    let parent_want = match parent_comms.iter().find(|c| **c == parent_comm) {
+        Some(c) => c.clone(),
+        None => parent_comms.first().cloned().unwrap_or_default(),
+    };
+    for (bit, field, got, want) in [
+        (8, "task_struct.comm", cstr(&r.comm), cstr(&r.helper_comm)),
+        (
+            16,
+            "task_struct.real_parent->comm",
+            parent_comm,
+            parent_want,
+        ),
+    ] {
+        if has(bit) && !want.is_empty() && got != want {
+            wrong.push(format!(
+                "{field} reads \"{}\", not \"{}\"",
+                crate::escape::escape(&got),
+                crate::escape::escape(&want)
+            ));
+        }
     }
     if wrong.is_empty() {
         return Ok(());
