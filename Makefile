@@ -7,7 +7,7 @@ CARGO ?= $(or $(shell command -v cargo 2>/dev/null),$(wildcard $(HOME)/.cargo/bi
 # DESTDIR=… that MAKEFLAGS hands down) would override its own and install
 # libbpf.a into our DESTDIR, and the link then fails. MFLAGS is MAKEFLAGS
 # without the variables: the flags and the jobserver stay (`+` hands the
-# jobserver's descriptors to cargo).
+# jobserver's descriptors to cargo; it also makes `make -n` run cargo).
 CARGO_RUN = +MAKEFLAGS="$$MFLAGS" $(CARGO)
 TOOL ?= execsnoop
 ARGS ?=
