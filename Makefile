@@ -2,6 +2,13 @@
 SHELL := /bin/bash
 # sudo resets PATH: fall back to the invoking user's rustup cargo.
 CARGO ?= $(or $(shell command -v cargo 2>/dev/null),$(wildcard $(HOME)/.cargo/bin/cargo),$(if $(SUDO_USER),$(wildcard $(shell getent passwd $(SUDO_USER) | cut -d: -f6)/.cargo/bin/cargo)),cargo)
+# Cargo runs libbpf-sys's build script, which builds its vendored libbpf with
+# `make install` into Cargo's OUT_DIR: our command-line variables (PREFIX=,
+# DESTDIR=… that MAKEFLAGS hands down) would override its own and install
+# libbpf.a into our DESTDIR, and the link then fails. MFLAGS is MAKEFLAGS
+# without the variables: the flags and the jobserver stay (`+` hands the
+# jobserver's descriptors to cargo; it also makes `make -n` run cargo).
+CARGO_RUN = +MAKEFLAGS="$$MFLAGS" $(CARGO)
 TOOL ?= execsnoop
 ARGS ?=
 PREFIX ?= /usr/local
@@ -41,7 +48,7 @@ deps:
 	fi
 
 build: deps
-	$(CARGO) build --release --bins
+	$(CARGO_RUN) build --release --bins
 
 run: build
 	./target/release/$(TOOL) $(ARGS)
@@ -50,7 +57,7 @@ run: build
 # same binaries on other kernels (test-kernels). Off CI, without root, the
 # root tests and test-kernels skip and say why; with CI=true they must run.
 test: deps
-	$(CARGO) test --all-targets -- --test-threads=2
+	$(CARGO_RUN) test --all-targets -- --test-threads=2
 	$(MAKE) --no-print-directory test-kernels
 
 # Every tool's smoke test (kernels/smoke/) in qemu guests booting Debian's
@@ -73,7 +80,7 @@ lint:
 # Man pages and completions from the clap definitions, for the installed
 # names: debug builds carry the generator (CORESCOPE_GENERATE, src/gen.rs).
 gen: deps
-	$(CARGO) build --bins
+	$(CARGO_RUN) build --bins
 	rm -rf $(GEN) && mkdir -p $(GEN)/man8 $(GEN)/bash $(GEN)/zsh $(GEN)/fish
 	set -e; for p in $(PROGS); do b=$${p%%:*} n=$${p#*:}; \
 		CORESCOPE_GENERATE=man:$$n target/debug/$$b >$(GEN)/man8/$$n.8; \
@@ -112,4 +119,4 @@ deb: build gen
 	SUFFIX="$(SUFFIX)" NAMEPREFIX="$(NAMEPREFIX)" ./packaging/deb.sh target/deb/root target/deb
 
 clean:
-	$(CARGO) clean
+	$(CARGO_RUN) clean

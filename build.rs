@@ -105,6 +105,26 @@ fn main() {
         )
         .expect("write to String");
     }
+    // The shared layer's own BPF probe (not a tool): checks a --btf file
+    // against the running kernel (src/load.rs).
+    let probe = bpf_dir.join("probe/btf_probe.bpf.c");
+    SkeletonBuilder::new()
+        .source(&probe)
+        .obj(out.join("btf_probe.bpf.o"))
+        .clang(&clang)
+        .clang_args([
+            "-Wall".as_ref(),
+            "-Wextra".as_ref(),
+            "-Wno-unused-parameter".as_ref(),
+            "-I".as_ref(),
+            vmlinux.as_os_str(),
+            "-I".as_ref(),
+            bpf_dir.as_os_str(),
+        ])
+        .reference_obj(true)
+        .build_and_generate(out.join("btf_probe.skel.rs"))
+        .unwrap_or_else(|e| panic!("corescope: compiling {}: {e:#}", probe.display()));
+    mods.push_str("/// Generated from src/bpf/probe/btf_probe.bpf.c (not a tool).\npub mod btf_probe {\n    #![allow(clippy::all, clippy::undocumented_unsafe_blocks, missing_docs)]\n    include!(concat!(env!(\"OUT_DIR\"), \"/btf_probe.skel.rs\"));\n}\n");
     // Every tool's BPF object, for `corescope check` (what each tool needs is
     // read from its program sections and map types, not kept by hand).
     mods.push_str("/// Every tool's BPF object (ELF), by tool name.\npub const OBJECTS: &[(&str, &[u8])] = &[\n");

@@ -20,11 +20,17 @@ pub struct Machine {
     pub cap_bpf: bool,
     pub cap_perfmon: bool,
     pub cap_sys_admin: bool,
+    /// Reading tracefs (mode 0700) without root needs it.
+    pub cap_dac_read_search: bool,
     /// Root, CAP_SYS_ADMIN, or CAP_BPF with CAP_PERFMON.
     pub privileged: bool,
     /// /sys/kernel/btf/vmlinux exists.
     pub btf: bool,
     pub tracefs: bool,
+    /// tracefs readable by this process, as libbpf needs it to resolve
+    /// tracepoints (the tools mount it privately when it is not mounted and
+    /// they have CAP_SYS_ADMIN: so does `corescope check`).
+    pub tracefs_readable: bool,
     pub ringbuf: Option<bool>,
     /// kprobe program type and a way to create kprobes (PMU or tracefs).
     pub kprobes: Option<bool>,
@@ -77,11 +83,13 @@ impl Machine {
             has(load::CAP_PERFMON),
             has(load::CAP_SYS_ADMIN),
         );
+        let cap_dac_read_search = has(load::CAP_DAC_READ_SEARCH);
         let root = nix::unistd::geteuid().is_root();
         let privileged = cap_sys_admin || (cap_bpf && cap_perfmon);
         let tracefs = load::tracefs_root();
+        let status = load::tracefs_status();
         // Mounted but not readable (tracefs is 0700): still mounted.
-        let tracefs_mounted = tracefs.is_some()
+        let tracefs_mounted = status != load::Tracefs::NotMounted
             || std::fs::read_to_string("/proc/self/mounts")
                 .is_ok_and(|m| m.lines().any(|l| l.split(' ').nth(2) == Some("tracefs")));
         let kprobe_pmu = Path::new("/sys/bus/event_source/devices/kprobe").exists()
@@ -96,9 +104,11 @@ impl Machine {
             cap_bpf,
             cap_perfmon,
             cap_sys_admin,
+            cap_dac_read_search,
             privileged,
             btf: Path::new(load::KERNEL_BTF).exists(),
             tracefs: tracefs_mounted,
+            tracefs_readable: tracefs.is_some(),
             ringbuf: if privileged {
                 probe_map(MapType::RingBuf)
             } else {
@@ -124,10 +134,16 @@ fn section_needs(m: &Machine, section: &str, missing: &mut BTreeSet<String>) {
     if let Some(tp) = load::tracepoint_of(section) {
         if load::tracepoint_exists(tp) == Some(false) {
             missing.insert(format!("tracepoint {}", tp.replace('/', ":")));
-        } else if !m.tracefs && m.privileged {
-            // (Unprivileged, the tools could not mount it: that is already
-            // the missing privileges.)
-            missing.insert("tracefs (to resolve tracepoints)".into());
+        } else if !m.tracefs_readable && m.privileged {
+            // What the tools' load::ensure_tracefs needs, as it says it.
+            // (Unprivileged, that is already the missing privileges.)
+            missing.insert(if m.tracefs {
+                "read access to tracefs (CAP_DAC_READ_SEARCH, or root)".into()
+            } else if m.cap_sys_admin {
+                "tracefs (to resolve tracepoints)".into()
+            } else {
+                "tracefs (not mounted; mounting it needs CAP_SYS_ADMIN)".into()
+            });
         }
     } else if ["kprobe/", "kretprobe/", "ksyscall/", "kretsyscall/"]
         .iter()
@@ -247,6 +263,7 @@ impl Report {
                 (m.cap_bpf, "CAP_BPF"),
                 (m.cap_perfmon, "CAP_PERFMON"),
                 (m.cap_sys_admin, "CAP_SYS_ADMIN"),
+                (m.cap_dac_read_search, "CAP_DAC_READ_SEARCH"),
             ]
             .iter()
             .filter(|c| c.0)
@@ -263,7 +280,11 @@ impl Report {
              ring buffer: {}; kprobes: {}; fentry: {}; XDP: {}{}\n",
             m.kernel,
             yn(Some(m.btf)),
-            yn(Some(m.tracefs)),
+            match (m.tracefs, m.tracefs_readable) {
+                (true, true) => "yes",
+                (true, false) => "yes (not readable by this user)",
+                (false, _) => "no",
+            },
             yn(m.ringbuf),
             yn(m.kprobes),
             yn(m.fentry),
@@ -307,9 +328,11 @@ mod tests {
             cap_bpf: false,
             cap_perfmon: false,
             cap_sys_admin: privileged,
+            cap_dac_read_search: false,
             privileged,
             btf: false,
             tracefs: true,
+            tracefs_readable: true,
             ringbuf: None,
             kprobes: None,
             fentry: None,
@@ -340,5 +363,28 @@ mod tests {
         section_needs(&m, "fexit/do_sys_open", &mut miss);
         section_needs(&m, "xdp", &mut miss);
         assert_eq!(miss.into_iter().collect::<Vec<_>>(), ["fentry", "kprobes"]);
+    }
+
+    /// What a tracepoint program needs of tracefs, as the tools' own
+    /// load::ensure_tracefs would fail on it.
+    #[test]
+    fn tracepoints_need_a_readable_tracefs() {
+        let needs = |m: &Machine| {
+            let mut miss = BTreeSet::new();
+            section_needs(m, "tp/syscalls/sys_enter_execve", &mut miss);
+            miss.into_iter().collect::<Vec<_>>()
+        };
+        let mut m = machine(true);
+        assert!(needs(&m).is_empty());
+        (m.tracefs_readable, m.cap_sys_admin) = (false, false);
+        assert_eq!(
+            needs(&m),
+            ["read access to tracefs (CAP_DAC_READ_SEARCH, or root)"]
+        );
+        m.tracefs = false;
+        assert_eq!(
+            needs(&m),
+            ["tracefs (not mounted; mounting it needs CAP_SYS_ADMIN)"]
+        );
     }
 }

@@ -16,6 +16,7 @@ pub trait ToolOpen {
     fn set_common(&mut self, f: &Filter) -> Result<()>;
 }
 
+pub const CAP_DAC_READ_SEARCH: u32 = 2;
 pub const CAP_SYS_ADMIN: u32 = 21;
 pub const CAP_PERFMON: u32 = 38;
 pub const CAP_BPF: u32 = 39;
@@ -34,7 +35,8 @@ pub fn has_cap(mask: u64, cap: u32) -> bool {
 pub fn privilege_error() -> UserError {
     UserError::hint(
         "permission denied: loading BPF programs needs root, or CAP_BPF and CAP_PERFMON",
-        "run it with sudo (or grant the binary cap_bpf,cap_perfmon+ep)",
+        // Tracers also read tracefs (root's 0700): see ensure_tracefs.
+        "run it with sudo (or grant the binary cap_bpf,cap_perfmon,cap_dac_read_search+ep)",
     )
 }
 
@@ -53,15 +55,11 @@ pub fn check_privileges() -> Result<()> {
 
 pub const KERNEL_BTF: &str = "/sys/kernel/btf/vmlinux";
 
-/// Checks that a BTF source exists: `--btf FILE` or the kernel's own.
+/// Checks the BTF source: `--btf FILE` (see [`check_custom_btf`]) or the
+/// kernel's own.
 pub fn check_btf(custom: Option<&Path>) -> Result<()> {
     match custom {
-        Some(p) if !p.is_file() => Err(UserError::hint(
-            format!("--btf {}: no such file", p.display()),
-            "give a BTF file for this kernel, e.g. made with `bpftool gen min_core_btf`",
-        )
-        .into()),
-        Some(_) => Ok(()),
+        Some(p) => check_custom_btf(p),
         None if Path::new(KERNEL_BTF).exists() => Ok(()),
         None => Err(UserError::hint(
             format!("this kernel has no BTF ({KERNEL_BTF} is missing)"),
@@ -71,20 +69,261 @@ pub fn check_btf(custom: Option<&Path>) -> Result<()> {
     }
 }
 
-/// `--btf FILE` stands in for the kernel's BTF in CO-RE relocations only:
+const BTF_HINT: &str =
+    "give the BTF of the running kernel: its vmlinux BTF, or a file made from it with `bpftool gen min_core_btf`";
+
+/// `--btf FILE` must be a readable regular file holding BTF (raw, or an ELF
+/// file with a .BTF section, as libbpf reads it) with types in it, and must
+/// describe the running kernel ([`probe_btf`]). Each failure is its own
+/// message: libbpf alone says "Unknown error 4001" for junk and lets a
+/// BTF without types or from another kernel through to a verifier rejection
+/// or to silently wrong events.
+pub fn check_custom_btf(p: &Path) -> Result<()> {
+    use std::io::Read;
+    let name = crate::escape::escape(p.as_os_str().as_encoded_bytes());
+    let err = |what: String| -> anyhow::Error {
+        UserError::hint(format!("--btf {name}: {what}"), BTF_HINT).into()
+    };
+    let meta = match std::fs::metadata(p) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(err("no such file".into()))
+        }
+        Err(e) => return Err(err(format!("cannot read it: {e}"))),
+    };
+    if meta.is_dir() {
+        return Err(err("is a directory, not a BTF file".into()));
+    }
+    if !meta.is_file() {
+        return Err(err(
+            "not a regular file (a device, pipe or socket), not a BTF file".into(),
+        ));
+    }
+    let mut magic = [0u8; 4];
+    let n = std::fs::File::open(p)
+        .and_then(|mut f| f.read(&mut magic))
+        .map_err(|e| err(format!("cannot read it: {e}")))?;
+    // Raw BTF starts with 0xeB9F (either byte order); ELF with \x7fELF.
+    let raw = n >= 2 && (magic[..2] == [0x9f, 0xeb] || magic[..2] == [0xeb, 0x9f]);
+    if n == 0 {
+        return Err(err("is empty, not a BTF file".into()));
+    }
+    if !raw && magic != *b"\x7fELF" {
+        return Err(err(
+            "not a BTF file (neither raw BTF, magic 0xeB9F, nor an ELF file)".into(),
+        ));
+    }
+    libbpf_log::hold();
+    let parsed = libbpf_rs::btf::Btf::from_path(p);
+    let log = libbpf_log::release();
+    let btf = match parsed {
+        Ok(b) => b,
+        Err(e) => {
+            if libbpf_log::verbose() {
+                libbpf_log::dump(&log);
+            }
+            let what = if raw {
+                "corrupt BTF"
+            } else {
+                "an ELF file without valid BTF (.BTF section)"
+            };
+            return Err(err(format!("{what}: libbpf cannot parse it ({e})")));
+        }
+    };
+    // Type 0 (void) is implicit: a header-only BTF has one.
+    if btf.len() <= 1 {
+        return Err(err(
+            "holds no types (a BTF header only): it describes no kernel".into(),
+        ));
+    }
+    drop(btf);
+    probe_btf(p, &name)
+}
+
+/// Loads the shared layer's probe (src/bpf/probe/btf_probe.bpf.c) against
+/// `--btf FILE` and runs it once in this thread: fields of our own task read
+/// at FILE's offsets must be what the kernel's helpers say (TID, PID, comm)
+/// and our parent's PID and comm. Only a
+/// mismatch is an error; a probe that cannot load or run (old kernel) leaves
+/// the check to the tool's own load (a notice with -v).
+fn probe_btf(p: &Path, name: &str) -> Result<()> {
+    use crate::skel::btf_probe::BtfProbeSkelBuilder;
+    use libbpf_rs::skel::{OpenSkel, SkelBuilder};
+    use libbpf_rs::ProgramInput;
+    let skip = |why: String| {
+        if libbpf_log::verbose() {
+            crate::diag!("notice: --btf {name} not checked against the running kernel: {why}");
+        }
+        Ok(())
+    };
+    let mut storage = std::mem::MaybeUninit::uninit();
+    let mut builder = BtfProbeSkelBuilder::default();
+    if let Err(e) = builder.object_builder_mut().btf_custom_path(p) {
+        return skip(e.to_string());
+    }
+    libbpf_log::hold();
+    let skel = builder.open(&mut storage).and_then(|o| o.load());
+    let log = libbpf_log::release();
+    let skel = match skel {
+        Ok(s) => s,
+        Err(e) => {
+            if libbpf_log::verbose() {
+                libbpf_log::dump(&log);
+            }
+            return skip(format!("the probe did not load ({e})"));
+        }
+    };
+    if let Err(e) = skel.progs.btf_probe.test_run(ProgramInput::default()) {
+        return skip(format!("the probe did not run ({e})"));
+    }
+    let Some(bss) = skel.maps.bss_data.as_deref() else {
+        return skip("the probe has no .bss".into());
+    };
+    let r = &bss.res;
+    if r.ran == 0 {
+        return skip("the probe did not run".into());
+    }
+    let cstr = |b: &[u8]| b.split(|&c| c == 0).next().unwrap_or(&[]).to_vec();
+    let has = |bit: u32| u32::from(r.has) & bit != 0;
+    let (tgid, tid) = ((r.pid_tgid >> 32) as u32, r.pid_tgid as u32);
+    let ppid = std::os::unix::process::parent_id();
+    // The helpers give PIDs as the initial PID namespace sees them: our
+    // parent's PID only compares in that namespace.
+    let same_ns = tgid == std::process::id();
+    let mut wrong = Vec::new();
+    for (bit, field, got, want, when) in [
+        (1, "task_struct.pid", r.pid, tid, true),
+        (2, "task_struct.tgid", r.tgid, tgid, true),
+        (4, "task_struct.real_parent->tgid", r.ppid, ppid, same_ns),
+    ] {
+        if when && has(bit) && got != want {
+            wrong.push(format!("{field} reads {got}, not {want}"));
+        }
+    }
+    // real_parent is the thread that forked us: any thread of our parent.
+    let parent_comms: Vec<Vec<u8>> = std::fs::read_dir(format!("/proc/{ppid}/task"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|t| std::fs::read(t.path().join("comm")).ok())
+        .map(|c| c.strip_suffix(b"\n").unwrap_or(&c).to_vec())
+        .collect();
+    let parent_comm = cstr(&r.parent_comm);
+    let parent_want = match parent_comms.iter().find(|c| **c == parent_comm) {
+        Some(c) => c.clone(),
+        None => parent_comms.first().cloned().unwrap_or_default(),
+    };
+    for (bit, field, got, want) in [
+        (8, "task_struct.comm", cstr(&r.comm), cstr(&r.helper_comm)),
+        (
+            16,
+            "task_struct.real_parent->comm",
+            parent_comm,
+            parent_want,
+        ),
+    ] {
+        if has(bit) && !want.is_empty() && got != want {
+            wrong.push(format!(
+                "{field} reads \"{}\", not \"{}\"",
+                crate::escape::escape(&got),
+                crate::escape::escape(&want)
+            ));
+        }
+    }
+    if wrong.is_empty() {
+        return Ok(());
+    }
+    let release = nix::sys::utsname::uname()
+        .map(|u| u.release().to_string_lossy().into_owned())
+        .unwrap_or_else(|_| "?".into());
+    Err(UserError::hint(
+        format!(
+            "--btf {name} does not describe the running kernel ({release}): at its offsets {}",
+            wrong.join(", ")
+        ),
+        "give the BTF of this very kernel (BTF from another kernel or build gives wrong events): its vmlinux BTF, or `bpftool gen min_core_btf` from it",
+    )
+    .into())
+}
+
+/// Whether libbpf can resolve tracepoint IDs here: it reads them from
+/// tracefs, at one of [`TRACEFS_PATHS`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Tracefs {
+    /// Mounted, and its `events/` readable by this process.
+    Readable(&'static Path),
+    /// Mounted, but not readable by this process (tracefs is mode 0700,
+    /// owned by root): `mode` of the mount point.
+    Unreadable {
+        path: &'static Path,
+        mode: u32,
+    },
+    NotMounted,
+}
+
+/// Where libbpf looks for tracefs.
+pub const TRACEFS_PATHS: [&str; 2] = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"];
+
+/// The hint for a tracefs that is mounted but not readable.
+pub const TRACEFS_DAC_HINT: &str = "with CAP_BPF and CAP_PERFMON, also grant CAP_DAC_READ_SEARCH (e.g. setcap cap_bpf,cap_perfmon,cap_dac_read_search+ep), or run as root";
+
+/// This process's access to tracefs (see [`Tracefs`]).
+pub fn tracefs_status() -> Tracefs {
+    use std::os::unix::fs::PermissionsExt;
+    if let Some(p) = tracefs_root() {
+        return Tracefs::Readable(p);
+    }
+    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+    for path in TRACEFS_PATHS {
+        let mounted = mounts.lines().any(|l| {
+            let mut f = l.split(' ');
+            let (mp, fs) = (f.nth(1), f.next());
+            mp == Some(path) && fs == Some("tracefs")
+        });
+        if mounted {
+            let mode = std::fs::metadata(path).map_or(0, |m| m.permissions().mode() & 0o7777);
+            return Tracefs::Unreadable {
+                path: Path::new(path),
+                mode,
+            };
+        }
+    }
+    Tracefs::NotMounted
+}
+
+fn tracefs_unreadable(path: &Path, mode: u32) -> anyhow::Error {
+    UserError::hint(
+        format!(
+            "tracefs at {} (mode {mode:04o}) is not readable by this user: libbpf reads tracepoint IDs there",
+            path.display()
+        ),
+        TRACEFS_DAC_HINT,
+    )
+    .into()
+}
+
 /// Makes tracefs available to this process (libbpf resolves tracepoint IDs
 /// through it). If it is not mounted, mounts it in a private mount namespace
-/// of our own, so nothing is left mounted on the host. Call while
+/// of our own, so nothing is left mounted on the host (that needs
+/// CAP_SYS_ADMIN). Mounted but not readable (root's 0700 and no
+/// CAP_DAC_READ_SEARCH) is its own error, naming the capability. Call while
 /// single-threaded, after forking `-- CMD`.
 pub fn ensure_tracefs() -> Result<()> {
     use nix::mount::{mount, MsFlags};
-    if tracefs_root().is_some() {
-        return Ok(());
+    match tracefs_status() {
+        Tracefs::Readable(_) => return Ok(()),
+        Tracefs::Unreadable { path, mode } => return Err(tracefs_unreadable(path, mode)),
+        Tracefs::NotMounted => {}
     }
-    let hint = "mount it: mount -t tracefs nodev /sys/kernel/tracing";
+    let hint = "mount it once as root: mount -t tracefs nodev /sys/kernel/tracing (then CAP_BPF, CAP_PERFMON and CAP_DAC_READ_SEARCH suffice), or run as root";
     nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).map_err(|e| {
+        let why = if e == nix::errno::Errno::EPERM {
+            "needs CAP_SYS_ADMIN".to_string()
+        } else {
+            format!("failed: {e}")
+        };
         UserError::hint(
-            format!("tracefs is not mounted and a private mount namespace failed: {e}"),
+            format!("tracefs is not mounted, and mounting it in a private mount namespace {why}"),
             hint,
         )
     })?;
@@ -115,15 +354,19 @@ pub fn ensure_tracefs() -> Result<()> {
             hint,
         )
     })?;
+    // Mounted as root's 0700: CAP_SYS_ADMIN without root still cannot read it.
+    if let Tracefs::Unreadable { path, mode } = tracefs_status() {
+        return Err(tracefs_unreadable(path, mode));
+    }
     if libbpf_log::verbose() {
         crate::diag!("notice: tracefs was not mounted; mounted it at /sys/kernel/tracing in a private mount namespace");
     }
     Ok(())
 }
 
-/// Where tracefs is mounted, if it is.
+/// Where tracefs is mounted and readable, if it is.
 pub fn tracefs_root() -> Option<&'static Path> {
-    ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"]
+    TRACEFS_PATHS
         .into_iter()
         .map(Path::new)
         .find(|p| p.join("events").is_dir())
@@ -192,7 +435,31 @@ pub fn load_error(
         .and_then(|l| l.split('\'').nth(1))
         .unwrap_or("?")
         .to_string();
-    let e = if text.contains("BEGIN PROG LOAD LOG") {
+    // libbpf rewrites the verifier's "invalid func unknown#195896080" of a
+    // poisoned instruction into this line, naming the type and field.
+    let relo = text
+        .lines()
+        .find_map(|l| l.split_once("failed to resolve CO-RE relocation "))
+        .map(|(_, r)| {
+            let r = r.split_once("] ").map_or(r, |x| x.1);
+            r.split_once(" (").map_or(r, |x| x.0).to_string()
+        });
+    let e = if let Some(what) = relo {
+        let (msg, hint) = match btf {
+            Some(p) => (
+                format!(
+                    "--btf {} lacks what program '{prog}' needs: {what} (a CO-RE relocation failed)",
+                    crate::escape::escape(p.as_os_str().as_encoded_bytes())
+                ),
+                "make the file for this kernel and corescope's BPF objects (`bpftool gen min_core_btf`), or use the kernel's full BTF",
+            ),
+            None => (
+                format!("this kernel lacks what program '{prog}' needs: {what} (a CO-RE relocation failed)"),
+                "use a newer kernel (run with -v for libbpf's log)",
+            ),
+        };
+        UserError::hint(msg, hint)
+    } else if text.contains("BEGIN PROG LOAD LOG") {
         UserError::hint(
             format!("the kernel's BPF verifier rejected program '{prog}' ({err})"),
             if verbose {
@@ -290,6 +557,35 @@ mod tests {
     }
 
     #[test]
+    fn failed_core_relocation_names_the_field_and_the_btf() {
+        let log = vec![
+            (
+                PrintLevel::Warn,
+                "libbpf: prog 'handle_exec': BPF program load failed: -EINVAL\n".to_string(),
+            ),
+            (
+                PrintLevel::Warn,
+                "libbpf: prog 'handle_exec': -- BEGIN PROG LOAD LOG --\n1: <invalid CO-RE relocation>\nfailed to resolve CO-RE relocation <byte_off> [372] struct trace_event_raw_sched_process_exec.old_pid (0:3 @ offset 16)\n-- END PROG LOAD LOG --\n"
+                    .to_string(),
+            ),
+        ];
+        let err = || libbpf_rs::Error::from_raw_os_error(libc::EINVAL);
+        let e = load_error(err(), &log, Some(Path::new("/tmp/x.btf")));
+        let u = e.downcast_ref::<UserError>().unwrap();
+        let want = "--btf /tmp/x.btf lacks what program 'handle_exec' needs: struct trace_event_raw_sched_process_exec.old_pid";
+        assert!(u.msg.starts_with(want), "{}", u.msg);
+        assert!(u.hint.as_deref().unwrap().contains("min_core_btf"));
+        let e = load_error(err(), &log, None);
+        let u = e.downcast_ref::<UserError>().unwrap();
+        assert!(
+            u.msg
+                .starts_with("this kernel lacks what program 'handle_exec' needs: struct"),
+            "{}",
+            u.msg
+        );
+    }
+
+    #[test]
     fn eperm_without_log_is_a_privilege_error() {
         let e = load_error(libbpf_rs::Error::from_raw_os_error(libc::EPERM), &[], None);
         assert!(e.to_string().contains("permission denied"));
@@ -318,9 +614,37 @@ mod tests {
     }
 
     #[test]
-    fn missing_btf_file_has_hint() {
-        let e = check_btf(Some(Path::new("/nonexistent/x.btf"))).unwrap_err();
-        let u = e.downcast_ref::<UserError>().unwrap();
-        assert!(u.msg.contains("no such file") && u.hint.is_some());
+    fn btf_file_errors_each_say_what_is_wrong() {
+        let dir = std::env::temp_dir().join(format!("cs-btf-unit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let junk = dir.join("junk");
+        std::fs::write(&junk, b"this is not BTF at all").unwrap();
+        let bad_raw = dir.join("bad-raw");
+        std::fs::write(&bad_raw, [0x9f, 0xeb, 1, 0, 0xff, 0xff, 0, 0]).unwrap();
+        // A valid header (24 bytes), no types, one empty string.
+        let mut hdr = vec![0x9f, 0xeb, 1, 0];
+        for v in [24u32, 0, 0, 0, 1] {
+            hdr.extend(v.to_le_bytes());
+        }
+        hdr.push(0);
+        let header_only = dir.join("header-only");
+        std::fs::write(&header_only, &hdr).unwrap();
+        let empty = dir.join("empty");
+        std::fs::write(&empty, b"").unwrap();
+        for (p, want) in [
+            (Path::new("/nonexistent/x.btf"), "no such file"),
+            (dir.as_path(), "is a directory"),
+            (Path::new("/dev/zero"), "not a regular file"),
+            (empty.as_path(), "is empty"),
+            (junk.as_path(), "not a BTF file"),
+            (bad_raw.as_path(), "corrupt BTF"),
+            (header_only.as_path(), "holds no types"),
+        ] {
+            let e = check_btf(Some(p)).unwrap_err();
+            let u = e.downcast_ref::<UserError>().unwrap();
+            assert!(u.msg.contains(want), "{}: {}", p.display(), u.msg);
+            assert!(!u.msg.contains('\n') && u.hint.is_some(), "{}", u.msg);
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -187,6 +187,102 @@ fn make_install_lays_out_files_and_uninstall_removes_them() {
     assert_eq!(files(dir.path()), BTreeSet::new(), "uninstall left files");
 }
 
+/// What every distro package build runs, on a clean clone:
+/// `make -j2 install PREFIX=/usr DESTDIR=…`. Its command-line variables must
+/// not reach the build of libbpf-sys's vendored libbpf (its own `make
+/// install` into Cargo's OUT_DIR): with them it installs libbpf.a and its
+/// headers into DESTDIR and the link fails. The clean tree (the files git
+/// would commit, at a fixed path) builds into a target directory kept
+/// between runs, with libbpf-sys's build removed so it is built again under
+/// this run's make; DESTDIR must then hold exactly the installed files.
+#[test]
+fn make_install_on_a_clean_clone_installs_only_our_files() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let work = root.join("target/packaging-clean");
+    let (src, target) = (work.join("src"), work.join("target"));
+    let _ = std::fs::remove_dir_all(&src);
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::create_dir_all(&target).unwrap();
+    let ls = Command::new("git")
+        .arg("-C")
+        .arg(root)
+        .args([
+            "ls-files",
+            "-z",
+            "--cached",
+            "--others",
+            "--exclude-standard",
+        ])
+        .output();
+    let Ok(ls) = ls.map(|o| o.stdout) else {
+        panic!("git ls-files in {}", root.display());
+    };
+    let mut copied = 0;
+    for f in ls.split(|&b| b == 0).filter(|f| !f.is_empty()) {
+        let rel = Path::new(std::str::from_utf8(f).unwrap());
+        let (from, to) = (root.join(rel), src.join(rel));
+        if !from.exists() {
+            continue; // deleted in the work tree, not committed yet
+        }
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(&from, &to).unwrap();
+        copied += 1;
+    }
+    assert!(
+        copied > 20 && src.join("Makefile").is_file(),
+        "{copied} files"
+    );
+    std::os::unix::fs::symlink(&target, src.join("target")).unwrap();
+    // libbpf-sys's build (the C libbpf and its build script's run), in
+    // both profiles: built again by this run's make.
+    for profile in ["release", "debug"] {
+        for sub in ["build", ".fingerprint", "deps"] {
+            let d = target.join(profile).join(sub);
+            for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+                if e.file_name().to_string_lossy().contains("libbpf_sys")
+                    || e.file_name().to_string_lossy().contains("libbpf-sys")
+                {
+                    let p = e.path();
+                    let _ = std::fs::remove_dir_all(&p).or_else(|_| std::fs::remove_file(&p));
+                }
+            }
+        }
+    }
+    let stage = TempDir::new(0o755);
+    let out = Command::new("make")
+        .arg("--no-print-directory")
+        .arg("-C")
+        .arg(&src)
+        .args(["-j2", "install", "PREFIX=/usr"])
+        .arg(format!("DESTDIR={}", stage.path().display()))
+        .env_remove("MAKEFLAGS")
+        .env_remove("MAKELEVEL")
+        .env_remove("MFLAGS")
+        .env_remove("CARGO_TARGET_DIR")
+        .output()
+        .expect("running make");
+    let log = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "make install on a clean clone: {log}");
+    assert!(
+        log.contains("Compiling libbpf-sys"),
+        "libbpf-sys was not rebuilt by this run: {log}"
+    );
+    assert_eq!(
+        files(stage.path()),
+        expected(|t| t.to_string(), ""),
+        "{log}"
+    );
+    let out = Command::new(stage.path().join("usr/sbin/corescope"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "the installed corescope runs");
+}
+
 #[test]
 fn make_deb_has_the_files_and_dependencies_and_its_tools_run() {
     let out = make(&["deb"]);

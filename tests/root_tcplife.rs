@@ -580,3 +580,135 @@ fn full_session_map_is_counted() {
     assert_eq!(summary["evicted"], 0);
     assert!(r.err.contains("staging map full"), "{}", r.err);
 }
+
+/// Exact accounting with --max-sessions 1 over 3 sequential sessions: the
+/// client end (born first, at connect) takes the one slot, the server end
+/// does not fit. A session that did not fit is a loss counted once, when it
+/// closes, and only if it passes -L/-D; never "opened before tracing".
+#[test]
+fn full_session_map_counts_each_session_once_and_only_if_wanted() {
+    let Some(_root) = root_or_skip("full_session_map_counts_each_session_once_and_only_if_wanted")
+    else {
+        return;
+    };
+    let (p, port) = (peer(), 21175);
+    let one = format!("{p} pair 4 {port} 10 20 client /dev/null");
+    let script = format!("{one} && {one} && {one}");
+    let port_s = port.to_string();
+    // (filter, rows, map_full): -D PORT keeps only the clients (shown; the
+    // servers that did not fit are excluded: not lost); -L PORT keeps only
+    // the servers (all lost; the clients are excluded). A port filter in
+    // each case keeps other sessions on the machine out of the counts.
+    for (filter, rows, full) in [("-D", 3, 0), ("-L", 0, 3)] {
+        let mut args = vec!["-j", "--max-sessions", "1", filter, &port_s];
+        args.extend(["--", "sh", "-c", &script]);
+        let r = run(&args);
+        assert_eq!(r.code, Some(0), "{filter:?}: {}", r.err);
+        let (events, summary) = records(&r.out);
+        let ours = events
+            .iter()
+            .filter(|e| e["lport"] == port || e["rport"] == port)
+            .count();
+        assert_eq!(ours, rows, "{filter:?}: {}", r.out);
+        let d = &summary["lost_detail"];
+        assert_eq!(
+            d["skipped"], 0,
+            "{filter:?}: nested runs skipped: {summary}"
+        );
+        assert_eq!(
+            (d["map_full"].as_u64(), summary["preexisting"].as_u64()),
+            (Some(full), Some(0)),
+            "{filter:?}: {summary}"
+        );
+        assert_eq!(summary["lost"], full, "{filter:?}: {summary}");
+        assert_eq!(summary["evicted"], 0, "{filter:?}");
+    }
+}
+
+/// Every combination of the output flags (-w, -s, -T, -t, -j) on a real
+/// session: none panics, every row is well formed (as many cells as the
+/// header, the session's ports and owners in them). -s with -j is a usage
+/// error.
+#[test]
+fn every_output_flag_combination_prints_well_formed_rows() {
+    let Some(_root) = root_or_skip("every_output_flag_combination_prints_well_formed_rows") else {
+        return;
+    };
+    let p = peer();
+    let flags = ["-w", "-s", "-T", "-t", "-j"];
+    for mask in 0u32..32 {
+        let on: Vec<&str> = (0..5)
+            .filter(|i| mask & (1 << i) != 0)
+            .map(|i| flags[i])
+            .collect();
+        let info_path = tmp(&format!("tl-flags-{mask}"));
+        let mut args = on.clone();
+        args.extend([
+            "--", &p, "pair", "4", "21181", "3000", "5000", "client", &info_path,
+        ]);
+        let r = run(&args);
+        let (csv, json) = (on.contains(&"-s"), on.contains(&"-j"));
+        if csv && json {
+            assert_eq!(r.code, Some(2), "{on:?}: {}", r.err);
+            continue;
+        }
+        assert_eq!(r.code, Some(0), "{on:?}: {}", r.err);
+        assert!(!r.err.contains("panicked"), "{on:?}: {}", r.err);
+        let [srv_pid, cli_pid, _] = info(&info_path);
+        if json {
+            let (events, summary) = records(&r.out);
+            assert_eq!(events.len(), 2, "{on:?}: {}", r.out);
+            assert_eq!(summary["shown"], 2, "{on:?}");
+            continue;
+        }
+        let lines: Vec<Vec<String>> = r
+            .out
+            .lines()
+            .map(|l| match csv {
+                true => csv_fields(l),
+                false => l.split_whitespace().map(String::from).collect(),
+            })
+            .collect();
+        assert_eq!(lines.len(), 3, "{on:?}: {}", r.out);
+        let head = &lines[0];
+        let col = |name: &str| {
+            head.iter()
+                .position(|h| h == name)
+                .unwrap_or_else(|| panic!("{on:?}: no {name} in {head:?}"))
+        };
+        let want_ip = on.contains(&"-w") || csv;
+        assert_eq!(
+            head.contains(&"IP".to_string()),
+            want_ip,
+            "{on:?}: {head:?}"
+        );
+        assert_eq!(
+            head.contains(&"TIME".to_string()),
+            on.contains(&"-T"),
+            "{head:?}"
+        );
+        assert_eq!(
+            head.contains(&"TIME(s)".to_string()),
+            on.contains(&"-t"),
+            "{head:?}"
+        );
+        let mut pids: Vec<String> = Vec::new();
+        for row in &lines[1..] {
+            assert_eq!(row.len(), head.len(), "{on:?}: {head:?} / {row:?}");
+            assert_eq!(row[col("LADDR")], "127.0.0.1", "{on:?}: {row:?}");
+            assert!(
+                row[col("LPORT")] == "21181" || row[col("RPORT")] == "21181",
+                "{on:?}: {row:?}"
+            );
+            if want_ip {
+                assert_eq!(row[col("IP")], "4", "{on:?}: {row:?}");
+            }
+            assert!(row[col("MS")].parse::<f64>().is_ok(), "{on:?}: {row:?}");
+            pids.push(format!("{} {}", row[col("PID")], row[col("COMM")]));
+        }
+        pids.sort();
+        let mut want = [format!("{cli_pid} tl_cli"), format!("{srv_pid} tl_srv")];
+        want.sort();
+        assert_eq!(pids, want, "{on:?}: {}", r.out);
+    }
+}

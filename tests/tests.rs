@@ -6,6 +6,7 @@ mod packaging;
 mod root_execsnoop;
 mod root_filters;
 mod root_lifecycle;
+mod root_load;
 mod root_opensnoop;
 mod root_tcplife;
 mod root_xdpdrop;

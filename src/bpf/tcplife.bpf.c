@@ -16,10 +16,13 @@
  * - process filters (-p, -- CMD, --comm, -c, --uid) are evaluated once, for
  *   that owner, in its own context, and kept with the session;
  * - sessions live in one LRU map keyed by the socket, sized from user space,
- *   with a count of live entries: a session beyond the capacity is a counted
- *   loss (CS_DROP_MAP_FULL), and the LRU has room never to evict;
- * - sessions that close without a record (opened before tracing started)
- *   are counted (TCPLIFE_STAT_PREEXISTING), not silently skipped;
+ *   with a count of live entries: a session beyond the capacity is marked on
+ *   its socket (tl_unrecorded) and counted as lost (CS_DROP_MAP_FULL) when
+ *   it closes, once, and only if it passes -L/-D (its local port is not
+ *   known yet at connect()); the LRU has room never to evict;
+ * - sessions that close without a record and without that mark (opened
+ *   before tracing started) are counted (TCPLIFE_STAT_PREEXISTING), not
+ *   silently skipped;
  * - bytes are payload bytes: the SYN and FIN that tcp_sock's counters
  *   include (they count sequence numbers) are taken off, so TX/RX are exact;
  * - MS counts from the first SYN (BCC: from the last state before FIN_WAIT1).
@@ -78,6 +81,20 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } tl_stats SEC(".maps");
+
+/* Sockets whose session did not fit in `sessions` (born while it was full):
+ * socket-local storage, so the mark costs no capacity and goes with the
+ * socket. TL_UNRECORDED_LOST: count it as lost at close if it passes -L/-D;
+ * TL_UNRECORDED_FILTERED: its owner (known at connect()) failed the process
+ * filters: it would not have been shown, so not a loss. */
+enum { TL_UNRECORDED_LOST = 1, TL_UNRECORDED_FILTERED = 2 };
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, __u8);
+} tl_unrecorded SEC(".maps");
 
 static __always_inline void stat_inc(__u32 idx)
 {
@@ -138,28 +155,47 @@ static __always_inline bool ports_ok(__u16 lport, __u16 rport)
 	return true;
 }
 
-/* SYN_SENT (connect(), process context) or SYN_RECV (softirq). */
-static __always_inline void born(__u64 sk, bool connecting)
+/* No room for the session of `sk`: mark the socket (the loss is counted
+ * when it closes, see died()). If even the mark cannot be stored (no
+ * memory), the loss is counted now. */
+static __always_inline void unrecorded(const struct sock *sk, const struct tl_session *n)
 {
+	__u8 *m = bpf_sk_storage_get(&tl_unrecorded, (struct sock *)sk, NULL,
+				     BPF_SK_STORAGE_GET_F_CREATE);
+
+	if (!m) {
+		cs_drop(CS_DROP_MAP_FULL);
+		return;
+	}
+	*m = n->active && proc_filter_on() && !n->traced ? TL_UNRECORDED_FILTERED
+							  : TL_UNRECORDED_LOST;
+}
+
+/* SYN_SENT (connect(), process context) or SYN_RECV (softirq). */
+static __always_inline void born(const struct sock *sk, bool connecting)
+{
+	__u64 key = (__u64)sk;
 	struct tl_session n = {}, *s;
 
 	n.birth_ns = bpf_ktime_get_ns();
 	n.active = connecting;
 	if (connecting)
 		bind_owner(&n, TCPLIFE_OWNER_CONNECT);
+	/* A mark from an earlier life of this socket (e.g. a failed connect). */
+	bpf_sk_storage_delete(&tl_unrecorded, (struct sock *)sk);
 	if (!slot_take()) {
-		cs_drop(CS_DROP_MAP_FULL);
+		unrecorded(sk, &n);
 		return;
 	}
-	if (!bpf_map_update_elem(&sessions, &sk, &n, BPF_NOEXIST))
+	if (!bpf_map_update_elem(&sessions, &key, &n, BPF_NOEXIST))
 		return;
 	slot_release();
 	/* A record from an earlier life of this socket: start over. */
-	s = bpf_map_lookup_elem(&sessions, &sk);
+	s = bpf_map_lookup_elem(&sessions, &key);
 	if (s)
 		*s = n;
 	else
-		cs_drop(CS_DROP_MAP_FULL);
+		unrecorded(sk, &n);
 }
 
 /* FIN_WAIT1 / LAST_ACK: set by close() or shutdown(), in the owner's
@@ -213,7 +249,16 @@ static __always_inline void died(const struct sock *sk, int oldstate)
 	__u64 now;
 
 	if (!s) {
-		if (oldstate != TCP_LISTEN && oldstate != TCP_CLOSE && ports_ok(lport, rport))
+		__u8 *m = bpf_sk_storage_get(&tl_unrecorded, (struct sock *)sk, NULL, 0);
+		__u8 mark = m ? *m : 0;
+
+		if (m)
+			bpf_sk_storage_delete(&tl_unrecorded, (struct sock *)sk);
+		if (oldstate == TCP_LISTEN || oldstate == TCP_CLOSE || !ports_ok(lport, rport))
+			return;
+		if (mark == TL_UNRECORDED_LOST)
+			cs_drop(CS_DROP_MAP_FULL);
+		else if (!mark)
 			stat_inc(TCPLIFE_STAT_PREEXISTING);
 		return;
 	}
@@ -273,7 +318,7 @@ int BPF_PROG(handle_set_state_task, const struct sock *sk, int oldstate, int new
 	    !wanted(sk))
 		return 0;
 	if (newstate == TCP_SYN_SENT)
-		born((__u64)sk, true);
+		born(sk, true);
 	else
 		closing((__u64)sk);
 	return 0;
@@ -285,7 +330,7 @@ int BPF_PROG(handle_set_state, const struct sock *sk, int oldstate, int newstate
 	if ((newstate != TCP_SYN_RECV && newstate != TCP_CLOSE) || !wanted(sk))
 		return 0;
 	if (newstate == TCP_SYN_RECV)
-		born((__u64)sk, false);
+		born(sk, false);
 	else
 		died(sk, oldstate);
 	return 0;

@@ -15,9 +15,10 @@ enum tcplife_owner {
 
 /* Per-CPU counters of the tool (tl_stats), for the final summary. */
 enum tcplife_stat {
-	/* Sessions that closed with no record: opened before tracing started
-	 * (or not recorded because the session map was full, which is also
-	 * counted as a loss). Only those passing -4/-6/-L/-D are counted. */
+	/* Sessions that closed with no record because they were opened before
+	 * tracing started (those that did not fit in the session map are
+	 * counted as lost instead, not here). Only those passing -4/-6/-L/-D
+	 * are counted. */
 	TCPLIFE_STAT_PREEXISTING = 0,
 	TCPLIFE_STAT_MAX = 1,
 };
