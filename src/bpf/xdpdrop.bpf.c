@@ -470,64 +470,49 @@ static __always_inline struct xdpdrop_bits *mac_bits(struct pkt *p)
 
 #define XD_UNDECIDED -3
 
-/* The first rule the packet matches, -1 for none, -2 on an internal error,
- * XD_UNDECIDED if none matches for sure but one may (it tests an unknown
- * field). `any`: unknown fields whose conditions count as met (a cut first
- * fragment under drop rules). Up to 64 rules: one word, in a register; the
- * "may match" word `mp` leaves out the unknown dimensions. */
-static __always_inline int match1(struct pkt *p, __u32 dims, __u32 any)
+/* The first rule the packet matches, -1 for none, -2 on an internal error.
+ * Dimensions whose unknown bit is in `skip` are left out: every rule
+ * passes them (to ask which rules may match, or for a cut first fragment
+ * under drop rules). Up to 64 rules: one word, kept in a register. */
+static __always_inline int match1(struct pkt *p, __u32 dims, __u32 skip)
 {
 	struct xdpdrop_bits *b;
-	__u64 m = ~0ULL, mp = ~0ULL;
-	__u32 unk = p->unknown;
+	__u64 m = ~0ULL;
 
 #define FOLD1(e, u)                          \
 	{                                    \
 		b = (e);                     \
 		if (!b)                      \
 			return -2;           \
-		if (!(any & (u)))            \
+		if (!(skip & (u)))           \
 			m &= b->w[0];        \
-		if (!(unk & (u)))            \
-			mp &= b->w[0];       \
 	}
 	FOR_EACH_BITMAP(p, dims, FOLD1);
 #undef FOLD1
-	if (m)
-		return (int)ctz64(m);
-	return mp && unk ? XD_UNDECIDED : -1;
+	return m ? (int)ctz64(m) : -1;
 }
 
-/* The same for 65 to XD_MAX_RULES rules: nw words, on the stack. The
- * "may match" words are only kept for a packet with unknown fields (not
- * on the fast path). */
-static __always_inline int match_n(struct pkt *p, __u32 dims, __u32 nw, __u32 any)
+/* The same for 65 to XD_MAX_RULES rules: nw words, on the stack. */
+static __always_inline int match_n(struct pkt *p, __u32 dims, __u32 nw, __u32 skip)
 {
 	struct xdpdrop_bits *b;
-	__u64 acc[XD_WORDS], accp[XD_WORDS];
-	__u32 unk = p->unknown;
+	__u64 acc[XD_WORDS];
 
 #pragma unroll
 	for (__u32 i = 0; i < XD_WORDS; i++)
 		if (i < nw)
-			acc[i] = accp[i] = ~0ULL;
-#define FOLDN(e, u)                                                 \
-	{                                                           \
-		b = (e);                                            \
-		if (!b)                                             \
-			return -2;                                  \
-		if (!(any & (u))) {                                 \
-			_Pragma("unroll")                           \
-			for (__u32 i = 0; i < XD_WORDS; i++)        \
-				if (i < nw)                         \
-					acc[i] &= b->w[i];          \
-		}                                                   \
-		if (unk && !(unk & (u))) {                          \
-			_Pragma("unroll")                           \
-			for (__u32 i = 0; i < XD_WORDS; i++)        \
-				if (i < nw)                         \
-					accp[i] &= b->w[i];         \
-		}                                                   \
+			acc[i] = ~0ULL;
+#define FOLDN(e, u)                                            \
+	{                                                      \
+		b = (e);                                       \
+		if (!b)                                        \
+			return -2;                             \
+		if (!(skip & (u))) {                           \
+			_Pragma("unroll")                      \
+			for (__u32 i = 0; i < XD_WORDS; i++)   \
+				if (i < nw)                    \
+					acc[i] &= b->w[i];     \
+		}                                              \
 	}
 	FOR_EACH_BITMAP(p, dims, FOLDN);
 #undef FOLDN
@@ -535,13 +520,12 @@ static __always_inline int match_n(struct pkt *p, __u32 dims, __u32 nw, __u32 an
 	for (__u32 i = 0; i < XD_WORDS; i++)
 		if (i < nw && acc[i])
 			return i * 64 + ctz64(acc[i]);
-	if (!unk)
-		return -1;
-#pragma unroll
-	for (__u32 i = 0; i < XD_WORDS; i++)
-		if (i < nw && accp[i])
-			return XD_UNDECIDED;
 	return -1;
+}
+
+static __always_inline int match(struct pkt *p, __u32 dims, __u32 nw, __u32 skip)
+{
+	return nw == 1 ? match1(p, dims, skip) : match_n(p, dims, nw, skip);
 }
 
 SEC("xdp")
@@ -566,7 +550,15 @@ int xdpdrop(struct xdp_md *ctx)
 		 * value: drop rules match it whatever the missing fields. (An
 		 * allow rule does not pass it for them: undecided, below.) */
 		any = p.frag_cut && !xd_cfg.allow_only ? p.unknown : 0;
-		rule = nw == 1 ? match1(&p, dims, any) : match_n(&p, dims, nw, any);
+		rule = match(&p, dims, nw, any);
+		/* No rule for sure: one that may match (on the known fields)
+		 * leaves it undecided. Only for incomplete packets: the fast
+		 * path matches once. */
+		if (rule == -1 && p.unknown) {
+			rule = match(&p, dims, nw, p.unknown);
+			if (rule >= 0)
+				rule = XD_UNDECIDED;
+		}
 	}
 	if (rule == -2) {
 		count(&xd_stats, XD_ST_ABORTED, len);
