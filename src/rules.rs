@@ -23,6 +23,7 @@ use serde::Serialize;
 
 use crate::counters::Count;
 use crate::error::UserError;
+use crate::escape::escape;
 
 /// Most rules in one set (one bit each in the matcher's bitmaps).
 pub const MAX_RULES: usize = 1024;
@@ -375,23 +376,39 @@ impl fmt::Display for Rule {
     }
 }
 
-/// Parses a `--drop` value.
+/// Parses a `--drop` value. The error echoes the user's text escaped (a
+/// rule from a script or a file must not write terminal controls).
 pub fn parse_arg(s: &str) -> Result<Rule, UserError> {
-    Rule::parse(s).map_err(|e| UserError::hint(format!("--drop '{s}': {}", e.msg), e.hint))
+    Rule::parse(s).map_err(|e| {
+        let msg = format!("--drop '{s}': {}", e.msg);
+        UserError::hint(escape(msg.as_bytes()), e.hint)
+    })
 }
 
 /// Parses a rules file: one rule a line, `#` to the end of a line is a
-/// comment, blank lines are skipped. Errors are `NAME:LINE: …`.
-pub fn parse_file(name: &str, text: &str) -> Result<Vec<Rule>, UserError> {
+/// comment, blank lines are skipped. Errors are `NAME:LINE: …` (escaped).
+/// A file without a rule is an error: no rules means "drop everything",
+/// which an emptied or commented-out file must not turn into.
+pub fn parse_file(path: &std::path::Path, text: &str) -> Result<Vec<Rule>, UserError> {
+    use std::os::unix::ffi::OsStrExt as _;
+    let name = escape(path.as_os_str().as_bytes());
     let mut rules = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let line = line.split('#').next().unwrap_or("");
         if line.trim().is_empty() {
             continue;
         }
-        let r = Rule::parse(line)
-            .map_err(|e| UserError::hint(format!("{name}:{}: {}", i + 1, e.msg), e.hint))?;
+        let r = Rule::parse(line).map_err(|e| {
+            let msg = escape(e.msg.as_bytes());
+            UserError::hint(format!("{name}:{}: {msg}", i + 1), e.hint)
+        })?;
         rules.push(r);
+    }
+    if rules.is_empty() {
+        return Err(UserError::hint(
+            format!("--rules {name}: the file has no rule (only blank lines or comments)"),
+            "add rules, one a line; to drop every packet, run without --rules and --drop",
+        ));
     }
     Ok(rules)
 }
@@ -404,13 +421,12 @@ pub fn gather(args: &[String], file: Option<&std::path::Path>) -> Result<Vec<Rul
         .map(|s| parse_arg(s))
         .collect::<Result<Vec<_>, _>>()?;
     if let Some(p) = file {
+        use std::os::unix::ffi::OsStrExt as _;
+        let name = escape(p.as_os_str().as_bytes());
         let text = std::fs::read_to_string(p).map_err(|e| {
-            UserError::hint(
-                format!("--rules {}: {e}", p.display()),
-                "check the file's path",
-            )
+            UserError::hint(format!("--rules {name}: {e}"), "check the file's path")
         })?;
-        v.extend(parse_file(&p.display().to_string(), &text)?);
+        v.extend(parse_file(p, &text)?);
     }
     check_count(v.len())?;
     Ok(v)
@@ -438,9 +454,22 @@ pub struct Policy {
     /// Count what would be dropped, but pass everything
     #[arg(short = 'n', long)]
     pub dry_run: bool,
+    /// Packets the rules cannot decide (a field they test was not parsed:
+    /// cut or too many headers): pass or drop them [default: drop with
+    /// --allow-only, else pass]
+    #[arg(long, value_enum, value_name = "ACTION")]
+    pub malformed: Option<Malformed>,
 }
 
-/// Per-action totals (`malformed` and `would_drop` are parts of `pass`).
+/// `--malformed`: the verdict on undecided packets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Malformed {
+    Pass,
+    Drop,
+}
+
+/// Per-action totals (`malformed` is a part of `drop` or of `pass`, as
+/// `--malformed` says; `would_drop` is a part of `pass`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Actions {
     pub drop: Count,
@@ -448,24 +477,41 @@ pub struct Actions {
     pub aborted: Count,
     pub malformed: Count,
     pub would_drop: Count,
+    /// Whether the `malformed` packets were dropped (for the labels).
+    #[serde(skip)]
+    pub malformed_drop: bool,
 }
 
 impl Policy {
+    /// Whether undecided packets are dropped: `--malformed`, by default
+    /// only under `--allow-only` (fail closed where a miss means drop).
+    pub fn malformed_drop(&self) -> bool {
+        self.malformed
+            .map_or(self.allow_only, |m| m == Malformed::Drop)
+    }
+
     /// The per-action totals, from what the matcher counted: packets that
-    /// matched a rule (`hit`), matched none (`miss`), could not be parsed
-    /// (passed), or aborted.
+    /// matched a rule (`hit`), matched none (`miss`), were undecided
+    /// (`--malformed`), or aborted.
     pub fn actions(&self, hit: Count, miss: Count, malformed: Count, aborted: Count) -> Actions {
-        let (drop, keep) = if self.allow_only {
+        let (mut drop, mut keep) = if self.allow_only {
             (miss, hit)
         } else {
             (hit, miss)
         };
+        if self.malformed_drop() {
+            drop = drop + malformed;
+        } else {
+            keep = keep + malformed;
+        }
         let mut a = Actions {
             drop,
-            pass: keep + malformed,
+            pass: keep,
             aborted,
             malformed,
             would_drop: Count::default(),
+            // a dry run passes them (counted in would_drop if dropped)
+            malformed_drop: self.malformed_drop() && !self.dry_run,
         };
         if self.dry_run {
             (a.pass, a.would_drop, a.drop) = (a.pass + drop, drop, Count::default());
@@ -477,11 +523,12 @@ impl Policy {
 impl Actions {
     /// (table label, JSON name, count), in display order.
     pub fn list(&self) -> [(&'static str, &'static str, Count); 5] {
+        let mal = ["PASS (malformed)", "DROP (malformed)"][usize::from(self.malformed_drop)];
         [
             ("DROP", "drop", self.drop),
             ("PASS", "pass", self.pass),
             ("ABORTED", "aborted", self.aborted),
-            ("PASS (malformed)", "malformed", self.malformed),
+            (mal, "malformed", self.malformed),
             ("PASS (dry run)", "would_drop", self.would_drop),
         ]
     }
@@ -507,10 +554,12 @@ pub struct Tables {
     /// Per IP protocol 0..=255 (empty when `dim::PROTO` is not in use).
     pub proto: Vec<Bits>,
     /// Rules without a constraint on: source address, destination address,
-    /// source MAC; and rules that can match a non-IP frame.
+    /// source MAC, IP protocol (ports imply one); and rules that can match
+    /// a non-IP frame.
     pub wild_src: Bits,
     pub wild_dst: Bits,
     pub wild_mac: Bits,
+    pub wild_proto: Bits,
     pub nonip: Bits,
     /// LPM trie entries: (prefix, bitmap); a /0 entry is always included.
     pub src4: Vec<(Cidr, Bits)>,
@@ -636,6 +685,7 @@ impl Tables {
             } else {
                 Vec::new()
             },
+            wild_proto: bits_of(rules, nw, |r| r.proto.is_none() && !r.has_ports()),
             nonip: bits_of(rules, nw, |r| {
                 r.proto.is_none() && r.src.is_none() && r.dst.is_none() && !r.has_ports()
             }),
@@ -712,6 +762,7 @@ pub mod wild {
     pub const DST: u32 = 1;
     pub const MAC: u32 = 2;
     pub const NONIP: u32 = 3;
+    pub const PROTO: u32 = 4;
 }
 
 fn find_map<'a>(obj: &'a Object, name: &str) -> Result<Map<'a>> {
@@ -761,6 +812,7 @@ impl Tables {
             (wild::DST, &self.wild_dst),
             (wild::MAC, &self.wild_mac),
             (wild::NONIP, &self.nonip),
+            (wild::PROTO, &self.wild_proto),
         ] {
             w.update(&key(i as usize), &bits_value(b), any)?;
         }
@@ -827,6 +879,7 @@ pub fn lpm_key(c: &Cidr) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     fn r(s: &str) -> Rule {
         Rule::parse(s).unwrap_or_else(|e| panic!("{s}: {e:?}"))
@@ -909,15 +962,91 @@ mod tests {
     #[test]
     fn rules_file_with_comments_and_line_numbers() {
         let text = "# web\n\ntcp dst-port 80   # http\n  udp dst-port 53\n";
-        let rules = parse_file("f.rules", text).unwrap();
+        let rules = parse_file(Path::new("f.rules"), text).unwrap();
         assert_eq!(rules.len(), 2);
         assert_eq!(rules[1].to_string(), "udp dst-port 53");
-        let e = parse_file("f.rules", "udp\n# x\ntcp dst-port 99999\n").unwrap_err();
+        let e = parse_file(Path::new("f.rules"), "udp\n# x\ntcp dst-port 99999\n").unwrap_err();
         assert_eq!(e.msg, "f.rules:3: port 99999 is out of range (0-65535)");
         assert!(e.hint.is_some());
         let e = parse_arg("udp dport 1-").unwrap_err();
         assert_eq!(e.msg, "--drop 'udp dport 1-': bad port ''");
         assert!(check_count(MAX_RULES).is_ok() && check_count(MAX_RULES + 1).is_err());
+    }
+
+    #[test]
+    fn a_rules_file_without_rules_is_an_error() {
+        // No rules means "drop everything": an emptied file must not.
+        for text in [
+            "",
+            "\n\n",
+            "# all commented out\n# tcp dst-port 80\n",
+            "  # x\n\t\n",
+        ] {
+            let e = parse_file(Path::new("deny.rules"), text).unwrap_err();
+            assert_eq!(
+                e.msg, "--rules deny.rules: the file has no rule (only blank lines or comments)",
+                "{text:?}"
+            );
+            assert!(e.hint.unwrap().contains("without --rules"));
+        }
+    }
+
+    #[test]
+    fn user_text_in_errors_is_escaped() {
+        let e = parse_arg("udp \x1b[2J\x07").unwrap_err();
+        assert_eq!(
+            e.msg,
+            "--drop 'udp \\e[2J\\x07': unknown protocol or keyword '\\e[2J\\x07'"
+        );
+        let e = parse_file(
+            Path::new("/tmp/\x1b]0;x\x07.rules"),
+            "udp dport \u{202e}1\n",
+        )
+        .unwrap_err();
+        assert_eq!(e.msg, "/tmp/\\e]0;x\\x07.rules:1: bad port '\\u{202e}1'");
+        let e = parse_file(Path::new("\x1bc"), "#\n").unwrap_err();
+        assert!(e.msg.starts_with("--rules \\ec: "), "{}", e.msg);
+        for e in [
+            parse_arg("\x1b"),
+            parse_arg("src \x1b"),
+            parse_arg("src-mac \n"),
+        ] {
+            let m = e.unwrap_err().msg;
+            assert!(!m.bytes().any(|b| b < 0x20), "{m:?}");
+        }
+    }
+
+    #[test]
+    fn malformed_policy_defaults_and_actions() {
+        let c = |packets, bytes| Count { packets, bytes };
+        let (hit, miss, mal, ab) = (c(10, 1000), c(5, 500), c(2, 20), c(1, 10));
+        let p = |allow_only, malformed| Policy {
+            allow_only,
+            malformed,
+            ..Policy::default()
+        };
+        // Default: pass with drop rules, drop with --allow-only.
+        assert!(!p(false, None).malformed_drop() && p(true, None).malformed_drop());
+        assert!(p(false, Some(Malformed::Drop)).malformed_drop());
+        assert!(!p(true, Some(Malformed::Pass)).malformed_drop());
+        let a = p(false, Some(Malformed::Drop)).actions(hit, miss, mal, ab);
+        assert_eq!((a.drop, a.pass, a.malformed), (c(12, 1020), miss, mal));
+        assert_eq!(a.list()[3].0, "DROP (malformed)");
+        let a = p(true, None).actions(hit, miss, mal, ab);
+        assert_eq!((a.drop, a.pass), (c(7, 520), hit));
+        let a = p(true, Some(Malformed::Pass)).actions(hit, miss, mal, ab);
+        assert_eq!((a.drop, a.pass), (miss, c(12, 1020)));
+        assert_eq!(a.list()[3].0, "PASS (malformed)");
+        let dry = Policy {
+            dry_run: true,
+            ..p(true, None)
+        };
+        let a = dry.actions(hit, miss, mal, ab);
+        assert_eq!(
+            (a.drop, a.would_drop, a.pass),
+            (Count::default(), c(7, 520), c(17, 1520))
+        );
+        assert_eq!(a.list()[3].0, "PASS (malformed)");
     }
 
     #[test]
@@ -927,6 +1056,7 @@ mod tests {
         let p = |allow_only, dry_run| Policy {
             allow_only,
             dry_run,
+            malformed: Some(Malformed::Pass),
         };
         let a = p(false, false).actions(hit, miss, mal, ab);
         assert_eq!(
@@ -1039,6 +1169,9 @@ mod tests {
         assert_eq!(t.proto[17], vec![1]);
         assert_eq!(t.proto[6], vec![0]);
         assert!(t.src4.is_empty() && t.macs.is_empty());
+        // An unknown protocol satisfies only rules that accept every one.
+        let t = Tables::compile(&[r("udp"), r("dst-port 53"), r("src 10.0.0.0/8"), r("tcp")]);
+        assert_eq!(t.wild_proto, vec![0b0100]);
     }
 
     #[test]

@@ -65,13 +65,15 @@ impl fmt::Display for XdpMode {
 pub fn ifindex(name: &str) -> Result<u32> {
     let hint = "list the interfaces with `ip -br link`; for an interface in another \
                 network namespace, run the tool inside it (ip netns exec NS ...)";
+    // Echoed escaped: a name from a script must not write terminal controls.
+    let shown = crate::escape::escape(name.as_bytes());
     if name.is_empty() || name.len() >= libc::IFNAMSIZ || name.contains(['/', ' ', '\0']) {
-        return Err(UserError::hint(format!("invalid interface name '{name}'"), hint).into());
+        return Err(UserError::hint(format!("invalid interface name '{shown}'"), hint).into());
     }
     let c = std::ffi::CString::new(name)?;
     // SAFETY: c is a valid NUL-terminated string for the duration of the call.
     match unsafe { libc::if_nametoindex(c.as_ptr()) } {
-        0 => Err(UserError::hint(format!("no such network interface: '{name}'"), hint).into()),
+        0 => Err(UserError::hint(format!("no such network interface: '{shown}'"), hint).into()),
         i => Ok(i),
     }
 }
@@ -210,6 +212,8 @@ impl XdpLink {
         force: bool,
     ) -> Result<Self> {
         mode.check()?;
+        // Interface names may hold control characters: echoed escaped.
+        let iface = &crate::escape::escape(iface.as_bytes());
         for e in existing(ifindex)? {
             if !force {
                 let how = match e.link_id {
@@ -320,6 +324,10 @@ mod tests {
             assert!(u.hint.as_deref().unwrap().contains("ip -br link"));
         }
         assert!(ifindex("lo").is_ok());
+        let e = ifindex("\x1b[2Jx").unwrap_err();
+        assert_eq!(e.to_string(), "no such network interface: '\\e[2Jx'");
+        let e = ifindex("a/\x07").unwrap_err();
+        assert_eq!(e.to_string(), "invalid interface name 'a/\\x07'");
     }
 
     #[test]

@@ -727,6 +727,12 @@ fn bad_input_is_one_clear_error_and_nothing_is_attached() {
     let file = dir.join("bad.rules");
     std::fs::write(&file, "# ok so far\nudp dst-port 53\n\ntcp dst-prot 80\n").unwrap();
     let f = file.to_str().unwrap();
+    // No rule in it: an error, not "no rules = drop all" (-d: the old
+    // behaviour ends too, and fails the test).
+    let (empty, comments) = (dir.join("empty.rules"), dir.join("comments.rules"));
+    std::fs::write(&empty, "").unwrap();
+    std::fs::write(&comments, "# tcp dst-port 80\n\n  # udp\n").unwrap();
+    let (empty, comments) = (empty.to_str().unwrap(), comments.to_str().unwrap());
     for (args, want) in [
         (&["nosuch0"][..], "no such network interface: 'nosuch0'"),
         (
@@ -775,6 +781,27 @@ fn bad_input_is_one_clear_error_and_nothing_is_attached() {
             "--allow-only needs at least one rule",
         ),
         (
+            &["xd0", "-d", "2", "--rules", empty],
+            "empty.rules: the file has no rule (only blank lines or comments)",
+        ),
+        (
+            &["xd0", "-d", "2", "--rules", comments],
+            "comments.rules: the file has no rule",
+        ),
+        (
+            &["xd0", "--malformed", "drop"],
+            "--malformed needs at least one rule",
+        ),
+        // User text is echoed escaped, like kernel strings.
+        (
+            &["\x1b[2J\x1b]0;pwned\x07"],
+            "no such network interface: '\\e[2J\\e]0;pwned\\x07'",
+        ),
+        (
+            &["xd0", "--drop", "udp\x1b[31m"],
+            "--drop 'udp\\e[31m': unknown protocol or keyword 'udp\\e[31m'",
+        ),
+        (
             &["lo", "--mode", "native"],
             "lo does not support native XDP",
         ),
@@ -793,6 +820,10 @@ fn bad_input_is_one_clear_error_and_nothing_is_attached() {
         );
         assert!(err.lines().nth(1).unwrap().starts_with("hint: "), "{err}");
         assert!(out.is_empty(), "{args:?}: nothing on stdout: {out}");
+        assert!(
+            !err.contains('\x1b') && !err.contains('\x07'),
+            "{args:?}: {err:?}"
+        );
         assert!(
             !net.xdp_on("xd0") && !net.xdp_on("lo"),
             "{args:?} left a program attached"
@@ -932,7 +963,7 @@ fn parsing_vlans_options_extension_headers_fragments_and_junk() {
         &[0, 7, 8, 0],
         &v4(0, 0, &udp(53)),
     ]);
-    check("three tags: not parsed as IP", three, PASS, false);
+    check("three tags", three, DROP, false);
     check(
         "IPv4 options",
         cat(&[&e, &v4(0, 12, &udp(53))]),
@@ -1001,17 +1032,29 @@ fn parsing_vlans_options_extension_headers_fragments_and_junk() {
         false,
     );
     check(
-        "IPv6 9 extension headers",
+        "IPv6 9 extension headers (rule 1 may match: undecided)",
         cat(&[&e6, &ipv6(&[60; 9], 0, 17, &udp(53))]),
         PASS,
         true,
     );
+    check(
+        "IPv6 non-first fragment, then an extension header (protocol unknown, no rule can match)",
+        cat(&[&e6, &ipv6(&[44, 60], 1, 17, &udp(53))]),
+        PASS,
+        false,
+    );
     check("ARP", cat(&[&eth(0x0806), &[0u8; 28]]), PASS, false);
     check(
-        "truncated IPv4 header",
+        "truncated IPv4 header (nothing above the MAC known)",
         cat(&[&e, &v4(0, 0, &udp(53))[..10]]),
         PASS,
         true,
+    );
+    check(
+        "IPv4 options cut, not TCP / UDP (all rules need is there)",
+        cat(&[&e, &ipv4(1, [10, 77, 0, 2], 0, 40, &[])[..40]]),
+        PASS,
+        false,
     );
     check(
         "IPv4 IHL 4",
@@ -1026,16 +1069,22 @@ fn parsing_vlans_options_extension_headers_fragments_and_junk() {
         true,
     );
     check(
-        "truncated UDP header",
+        "truncated UDP header (the ports are there)",
         cat(&[&e, &v4(0, 0, &udp(53)[..6])]),
+        DROP,
+        false,
+    );
+    check(
+        "UDP header cut in the ports",
+        cat(&[&e, &v4(0, 0, &udp(53)[..3])]),
         PASS,
         true,
     );
     check(
-        "truncated TCP header",
-        cat(&[&e, &ipv4(6, [10, 9, 1, 1], 0, 0, &[0u8; 12])]),
-        PASS,
-        true,
+        "truncated TCP header from 10.9.1.1 (rule 2 needs no ports)",
+        cat(&[&e, &ipv4(6, [10, 9, 1, 1], 0, 0, &[])]),
+        DROP,
+        false,
     );
     check(
         "IPv6 version 4",
@@ -1141,4 +1190,334 @@ fn verifier_accepts_every_kind_of_rule_set() {
         sets.len() * 2
     );
     assert!(worst.0 < 200_000, "{worst:?}");
+}
+
+// ---- failing closed: crafted frames injected on the wire (AF_PACKET) ----
+
+/// An AF_PACKET socket bound to `dev` in `ns`, for every protocol. Packet
+/// taps see a received frame after XDP: one dropped there never shows.
+fn packet_socket(ns: &str, dev: &str) -> UdpSocket {
+    let dev = std::ffi::CString::new(dev).unwrap();
+    in_ns(ns, move || {
+        let proto = (libc::ETH_P_ALL as u16).to_be();
+        // SAFETY: plain socket(2); the fd is owned right away.
+        let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, proto as i32) };
+        assert!(
+            fd >= 0,
+            "packet socket: {}",
+            std::io::Error::last_os_error()
+        );
+        // SAFETY: a new fd owned by nobody else. As in ping(), a UdpSocket
+        // only wraps the fd: send / recv / timeouts work on it.
+        let s = UdpSocket::from(unsafe { OwnedFd::from_raw_fd(fd) });
+        // SAFETY: dev is a valid C string for the call.
+        let ifindex = unsafe { libc::if_nametoindex(dev.as_ptr()) };
+        assert!(ifindex > 0, "{dev:?}");
+        // SAFETY: sockaddr_ll is plain data; all zero is a valid value.
+        let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+        sll.sll_family = libc::AF_PACKET as u16;
+        sll.sll_protocol = proto;
+        sll.sll_ifindex = ifindex as i32;
+        use std::os::fd::AsRawFd;
+        // SAFETY: sll is a valid sockaddr_ll of the size given.
+        let r = unsafe {
+            libc::bind(
+                s.as_raw_fd(),
+                (&sll as *const libc::sockaddr_ll).cast(),
+                std::mem::size_of::<libc::sockaddr_ll>() as u32,
+            )
+        };
+        assert_eq!(r, 0, "bind: {}", std::io::Error::last_os_error());
+        s.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+        s
+    })
+}
+
+/// Offset of the L3 header of an Ethernet frame (after any VLAN tags).
+fn l3_offset(f: &[u8]) -> usize {
+    let mut off = 12;
+    while f.len() >= off + 4 && matches!(u16::from_be_bytes([f[off], f[off + 1]]), 0x8100 | 0x88a8)
+    {
+        off += 4;
+    }
+    off + 2
+}
+
+/// `f` with IPv4 ID / IPv6 flow label `tag`, so that every frame sent is
+/// unique from its L3 header on (what a tap shows of it: the kernel strips
+/// the outer VLAN tag before the taps).
+fn tagged(f: &[u8], tag: u16) -> Vec<u8> {
+    let mut f = f.to_vec();
+    let l3 = l3_offset(&f);
+    match u16::from_be_bytes([f[l3 - 2], f[l3 - 1]]) {
+        0x0800 if f.len() >= l3 + 6 => f[l3 + 4..l3 + 6].copy_from_slice(&tag.to_be_bytes()),
+        0x86dd if f.len() >= l3 + 4 => f[l3 + 2..l3 + 4].copy_from_slice(&tag.to_be_bytes()),
+        _ => panic!("frame without room for a tag: {f:02x?}"),
+    }
+    f
+}
+
+/// Sends each frame from xd1 (namespace B) as it is; returns which ones
+/// reached xd0's packet taps in A (passed by XDP there).
+fn arrivals(net: &Net, frames: &[Vec<u8>]) -> Vec<bool> {
+    let rx = packet_socket(&net.a, "xd0");
+    let tx = packet_socket(&net.b, "xd1");
+    let frames: Vec<Vec<u8>> = frames
+        .iter()
+        .enumerate()
+        .map(|(i, f)| tagged(f, 0x5100 + i as u16))
+        .collect();
+    for f in &frames {
+        tx.send(f).unwrap();
+    }
+    let (mut got, mut buf) = (vec![false; frames.len()], [0u8; 4096]);
+    let end = Instant::now() + Duration::from_millis(700);
+    while Instant::now() < end && got.contains(&false) {
+        let Ok(n) = rx.recv(&mut buf) else { continue };
+        for (g, f) in got.iter_mut().zip(&frames) {
+            let tail = &f[l3_offset(f)..];
+            *g |= n >= tail.len() && buf[..n].ends_with(tail);
+        }
+    }
+    got
+}
+
+/// Runs xdpdrop on xd0 with `args` (and -j), injects the frames, and checks
+/// which arrive; returns the JSON summary.
+fn decide(net: &Net, args: &[&str], cases: &[(&str, Vec<u8>, bool)]) -> serde_json::Value {
+    let mut all = vec!["xd0", "-j"];
+    all.extend(args);
+    let x = Xdp::start(&net.a, &all);
+    assert!(
+        x.stderr().contains("attached to"),
+        "{args:?}: {}",
+        x.stderr()
+    );
+    let frames: Vec<Vec<u8>> = cases.iter().map(|c| c.1.clone()).collect();
+    let got = arrivals(net, &frames);
+    let (st, out, err) = x.stop(SIGINT);
+    assert_eq!(st.code(), Some(0), "{err}");
+    for ((name, _, want), got) in cases.iter().zip(got) {
+        let say = if *want { "dropped" } else { "passed" };
+        assert_eq!(got, *want, "{args:?}: {name}: {say}");
+    }
+    summary(&out)
+}
+
+fn eth_frame(ty: u16, l3: &[u8]) -> Vec<u8> {
+    [eth(ty), l3.to_vec()].concat()
+}
+
+/// The IPv6 fragment header right after the fixed header gets its M flag.
+fn more_fragments(mut ip6: Vec<u8>) -> Vec<u8> {
+    ip6[43] |= 1;
+    ip6
+}
+
+#[test]
+fn ipv6_beyond_the_extension_header_walk_fails_closed() {
+    let Some(_root) = root("ipv6_beyond_the_extension_header_walk_fails_closed") else {
+        return;
+    };
+    let net = Net::new("ext9");
+    // Hop-by-Hop + 8 Destination Options, then UDP to port 53: one more
+    // extension header than the parser walks.
+    let mut exts = vec![0u8];
+    exts.extend([60; 8]);
+    let deep = eth_frame(0x86dd, &ipv6(&exts, 0, 17, &udp(53)));
+    let plain = eth_frame(0x86dd, &ipv6(&[], 0, 17, &udp(9)));
+    let cases = |deep_arrives| {
+        vec![
+            ("9 extension headers", deep.clone(), deep_arrives),
+            ("plain UDP/9", plain.clone(), true),
+        ]
+    };
+    // Its known field (the source address) decides when a rule tests only that.
+    let s = decide(&net, &["--drop", "src fd77::2/128"], &cases(false)[..1]);
+    assert_eq!(
+        (rule_packets(&s)[0], action(&s, "malformed")),
+        (1, 0),
+        "{s}"
+    );
+    // A rule on fields it hides (protocol, port): --malformed decides,
+    // pass by default with drop rules.
+    let s = decide(&net, &["--drop", "udp dst-port 53"], &cases(true));
+    assert_eq!(
+        (action(&s, "malformed"), s["malformed"].as_str()),
+        (1, Some("pass")),
+        "{s}"
+    );
+    let s = decide(
+        &net,
+        &["--drop", "udp dst-port 53", "--malformed", "drop"],
+        &cases(false),
+    );
+    assert_eq!((action(&s, "malformed"), action(&s, "drop")), (1, 1), "{s}");
+    // A rule it cannot match whatever it hides (another source): no match.
+    let s = decide(&net, &["--drop", "udp src fd99::/16"], &cases(true));
+    assert_eq!(action(&s, "malformed"), 0, "{s}");
+    // --allow-only: dropped unless a rule passes it on its known fields.
+    let allow = ["--allow-only", "--drop", "udp dst-port 9"];
+    let s = decide(&net, &allow, &cases(false));
+    assert_eq!(
+        (action(&s, "malformed"), s["malformed"].as_str()),
+        (1, Some("drop")),
+        "{s}"
+    );
+    let s = decide(
+        &net,
+        &["--allow-only", "--drop", "src fd77::2"],
+        &cases(true),
+    );
+    assert_eq!(rule_packets(&s)[0], 2, "{s}");
+    let s = decide(
+        &net,
+        &[&allow[..], &["--malformed", "pass"]].concat(),
+        &cases(true),
+    );
+    assert_eq!((action(&s, "malformed"), action(&s, "pass")), (1, 2), "{s}");
+}
+
+#[test]
+fn fragments_cannot_bypass_port_rules() {
+    let Some(_root) = root("fragments_cannot_bypass_port_rules") else {
+        return;
+    };
+    let net = Net::new("frag");
+    let b4 = B4.octets();
+    // A TCP SYN to port 80 cut into fragments: 8 bytes, then the rest.
+    let mut syn = 4242u16.to_be_bytes().to_vec();
+    syn.extend(80u16.to_be_bytes());
+    syn.extend([0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x02, 0xff, 0xff, 0, 0, 0, 0]);
+    let v4_first = eth_frame(0x0800, &ipv4(6, b4, 0x2000, 0, &syn[..8]));
+    let v4_rest = eth_frame(0x0800, &ipv4(6, b4, 0x0001, 0, &syn[8..]));
+    let v4_empty_first = eth_frame(0x0800, &ipv4(6, b4, 0x2000, 0, &[]));
+    let v6_first = eth_frame(0x86dd, &more_fragments(ipv6(&[44], 0, 6, &syn[..8])));
+    let v6_rest = eth_frame(0x86dd, &ipv6(&[44], 1, 6, &syn[8..]));
+    // A first fragment whose header chain goes on in the next fragment:
+    // it ends after a Destination Options header (TCP would follow), or
+    // inside the second one.
+    let v6_chain = eth_frame(0x86dd, &more_fragments(ipv6(&[44, 60], 0, 6, &[])));
+    let mut cut = more_fragments(ipv6(&[44, 60, 60], 0, 6, &[]));
+    cut.truncate(40 + 16);
+    let v6_cut = eth_frame(0x86dd, &cut);
+    let s = decide(
+        &net,
+        &["--drop", "tcp dst-port 80"],
+        &[
+            ("IPv4 first fragment, 8 bytes", v4_first.clone(), false),
+            ("IPv4 non-first fragment (no ports)", v4_rest.clone(), true),
+            (
+                "IPv4 first fragment, no L4 bytes",
+                v4_empty_first.clone(),
+                false,
+            ),
+            ("IPv6 first fragment, 8 bytes", v6_first.clone(), false),
+            ("IPv6 non-first fragment", v6_rest.clone(), true),
+            (
+                "IPv6 first fragment, chain goes on",
+                v6_chain.clone(),
+                false,
+            ),
+            (
+                "IPv6 first fragment, cut in a header",
+                v6_cut.clone(),
+                false,
+            ),
+        ],
+    );
+    assert_eq!(
+        (rule_packets(&s)[0], action(&s, "malformed")),
+        (5, 0),
+        "{s}"
+    );
+    // Under --allow-only an allow rule with ports does not pass a fragment
+    // whose ports are not there: undecided, dropped by default.
+    let allow = [
+        "--allow-only",
+        "--drop",
+        "tcp dst-port 80",
+        "--drop",
+        "tcp src 10.77.0.0/24 dst-port 22",
+    ];
+    let s = decide(
+        &net,
+        &allow,
+        &[
+            (
+                "IPv4 first fragment to 80 (ports there)",
+                v4_first.clone(),
+                true,
+            ),
+            (
+                "IPv4 first fragment, no L4 bytes",
+                v4_empty_first.clone(),
+                false,
+            ),
+            (
+                "IPv6 first fragment, chain goes on",
+                v6_chain.clone(),
+                false,
+            ),
+            (
+                "IPv6 first fragment, cut in a header",
+                v6_cut.clone(),
+                false,
+            ),
+        ],
+    );
+    assert_eq!((action(&s, "malformed"), action(&s, "pass")), (3, 1), "{s}");
+    let s = decide(
+        &net,
+        &[&allow[..], &["--malformed", "pass"]].concat(),
+        &[("IPv6 first fragment, chain goes on", v6_chain, true)],
+    );
+    assert_eq!(action(&s, "malformed"), 1, "{s}");
+}
+
+#[test]
+fn vlan_tags_cannot_hide_ip() {
+    let Some(_root) = root("vlan_tags_cannot_hide_ip") else {
+        return;
+    };
+    let net = Net::new("vlan");
+    // n tags (802.1ad outside, 802.1Q inside), then IPv4 UDP to port `port`.
+    let tags = |n: usize, port: u16| {
+        let mut f = eth(0x88a8)[..12].to_vec();
+        for i in 0..n {
+            f.extend(if i == 0 { 0x88a8u16 } else { 0x8100 }.to_be_bytes());
+            f.extend((10 + i as u16).to_be_bytes());
+        }
+        f.extend(0x0800u16.to_be_bytes());
+        f.extend(ipv4(17, B4.octets(), 0, 0, &udp(port)));
+        f
+    };
+    let cases = |deep_arrives| {
+        vec![
+            ("3 tags, UDP/53", tags(3, 53), false),
+            ("8 tags, UDP/53", tags(8, 53), false),
+            ("3 tags, UDP/54", tags(3, 54), true),
+            (
+                "9 tags (more than walked), UDP/53",
+                tags(9, 53),
+                deep_arrives,
+            ),
+        ]
+    };
+    let s = decide(&net, &["--drop", "udp dst-port 53"], &cases(true));
+    assert_eq!(
+        (rule_packets(&s)[0], action(&s, "malformed")),
+        (2, 1),
+        "{s}"
+    );
+    let s = decide(
+        &net,
+        &["--drop", "udp dst-port 53", "--malformed", "drop"],
+        &cases(false),
+    );
+    assert_eq!(
+        (rule_packets(&s)[0], action(&s, "malformed")),
+        (2, 1),
+        "{s}"
+    );
 }

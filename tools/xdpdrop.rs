@@ -10,6 +10,7 @@ use std::time::Duration;
 use anyhow::Context;
 use corescope::cli::RunArgs;
 use corescope::counters::{self, counts, Count, CounterRow};
+use corescope::escape::escape;
 use corescope::output::Output;
 use corescope::prelude::*;
 use corescope::rules::{self, proto_label, proto_name, Actions, Policy, Rule, Tables};
@@ -27,6 +28,7 @@ const EXAMPLES: &str = "EXAMPLES:
     xdpdrop eth0 --drop 'tcp src 10.0.0.0/8 dst-port 6000-6063' --drop 'src 2001:db8::/32'
     xdpdrop eth0 --rules deny.rules        # one rule a line, # comments
     xdpdrop eth0 --allow-only --rules allow.rules   # pass matches, drop the rest (ARP too)
+    xdpdrop eth0 --drop 'udp dst-port 53' --malformed drop   # also drop what may be UDP/53
     xdpdrop eth0 -n -j -i 5 --drop udp     # dry run: count only; JSON every 5 s
     xdpdrop eth0 --mode skb --force        # generic XDP, replacing an attached program";
 
@@ -149,9 +151,15 @@ impl Tool {
             }
         }
         let a = &self.a;
+        let malformed = if a.policy.malformed_drop() {
+            "drop"
+        } else {
+            "pass"
+        };
         let s = serde_json::json!({
             "iface": a.iface, "mode": link.0, "prog_id": link.1, "duration_s": secs,
             "dry_run": a.policy.dry_run, "allow_only": a.policy.allow_only,
+            "malformed": malformed,
             "rules": by_rule, "protos": by_proto, "actions": now.2,
         });
         out.record("summary", &s)?;
@@ -166,7 +174,7 @@ impl Tool {
         let totals = totals.join(", ");
         corescope::diag!(
             "xdpdrop: detached from {} after {secs:.1}s: {totals}",
-            a.iface
+            escape(a.iface.as_bytes())
         );
         Ok(())
     }
@@ -179,6 +187,10 @@ fn main() -> ExitCode {
         if a.policy.allow_only && rules.is_empty() {
             let hint = "give the rules of what to pass with --drop or --rules";
             return Err(UserError::hint("--allow-only needs at least one rule", hint).into());
+        }
+        if a.policy.malformed.is_some() && rules.is_empty() {
+            let hint = "without rules every packet is dropped; give rules with --drop or --rules";
+            return Err(UserError::hint("--malformed needs at least one rule", hint).into());
         }
         a.mode.check()?; // before anything is loaded
         let ifindex = xdp::ifindex(&a.iface)?;
@@ -193,6 +205,7 @@ fn main() -> ExitCode {
         let c = &mut ro.xd_cfg;
         (c.nwords, c.dims, c.drop_all) = (t.nwords as u32, t.dims, u8::from(rules.is_empty()));
         (c.allow_only, c.dry_run) = (u8::from(a.policy.allow_only), u8::from(a.policy.dry_run));
+        c.malformed_drop = u8::from(a.policy.malformed_drop());
         let skel = session.load(open)?;
         t.fill(skel.object())?;
         let fd = skel.progs.xdpdrop.as_fd();
@@ -204,7 +217,7 @@ fn main() -> ExitCode {
             (n, true) => format!("passing only what matches {n} rule(s)"),
         };
         let dry = [" (dry run: nothing is dropped)", ""][usize::from(!a.policy.dry_run)];
-        let (iface, mode, id) = (&a.iface, info.0, info.1);
+        let (iface, mode, id) = (escape(a.iface.as_bytes()), info.0, info.1);
         corescope::diag!(
             "xdpdrop: attached to {iface} ({mode} mode, prog id {id}), {what}{dry}; Ctrl-C to stop"
         );

@@ -4,11 +4,17 @@
  * per-CPU counter: its rule's, or no-match / malformed / aborted (xd_stats),
  * or without rules its protocol's. See xdpdrop.h for the matching scheme.
  *
- * Parsing: Ethernet, up to two VLAN tags (802.1Q / 802.1ad), IPv4 with
- * options, IPv6 with up to XD_MAX_EXT_HDRS extension headers, then the
- * TCP / UDP ports of the first fragment. Anything cut short or inconsistent
- * is "malformed": passed and counted (with rules), or dropped and counted
- * in the malformed slot (with no rules: every frame is dropped).
+ * Parsing: Ethernet, up to XD_MAX_VLAN VLAN tags (802.1Q / 802.1ad), IPv4
+ * with options, IPv6 with up to XD_MAX_EXT_HDRS extension headers, then the
+ * TCP / UDP ports of the first fragment. The parser fails closed: what it
+ * could not reach is marked unknown (enum xdpdrop_unknown) and the known
+ * fields are still matched. A rule that matches the known fields and tests
+ * nothing unknown decides the packet; if only rules that test an unknown
+ * field could match, the packet is undecided ("malformed"), counted, and
+ * passed or dropped by xd_cfg.malformed_drop. A first fragment whose headers
+ * stop before the ports (or the protocol) could complete them in a later
+ * fragment: drop rules match it whatever those fields. With no rules every
+ * frame is dropped, and an incomplete one counted in the malformed slot.
  */
 #include "common/common.bpf.h"
 #include <bpf/bpf_endian.h>
@@ -93,8 +99,10 @@ struct pkt {
 	__u32 slot;                     /* IP protocol 0..255, or XD_PROTO_NONIP */
 	__u32 sport;                    /* host order, when has_ports */
 	__u32 dport;
-	__u8 family;                    /* 0 (not IP), 4, 6 */
+	__u8 family;                    /* 0 (not IP, or XD_U_L3), 4, 6 */
 	__u8 has_ports;
+	__u8 unknown;                   /* enum xdpdrop_unknown */
+	__u8 frag_cut;                  /* unknown: cut at a first fragment's end */
 };
 
 #define BITS_MAP(name, n)                                                     \
@@ -180,9 +188,10 @@ static __always_inline int is_ext_hdr(__u8 h)
  * would be a separate path (exponential in the number of headers); an
  * offset only passed to a helper is not tracked, and the loops converge. */
 
-/* IPv4 header → p; *hl: its length with options, *first: first fragment. */
+/* IPv4 header → p; *hl: its length with options, *first: first fragment,
+ * *frag: a fragment (more fragments follow, or not the first). */
 static __always_inline int ip4_hdr(const struct xd_ip4 *ip, struct pkt *p, __u32 dims,
-				   __u32 *hl, __u8 *proto, int *first)
+				   __u32 *hl, __u8 *proto, int *first, int *frag)
 {
 	*hl = (ip->vihl & 0xf) * 4;
 	if ((ip->vihl >> 4) != 4 || *hl < sizeof(*ip))
@@ -198,6 +207,7 @@ static __always_inline int ip4_hdr(const struct xd_ip4 *ip, struct pkt *p, __u32
 	}
 	*proto = ip->proto;
 	*first = (bpf_ntohs(ip->frag_off) & 0x1fff) == 0;
+	*frag = (bpf_ntohs(ip->frag_off) & 0x3fff) != 0;
 	return 0;
 }
 
@@ -224,47 +234,58 @@ static __always_inline int has_ports(__u8 proto, int first)
 	return first && (proto == XD_IPPROTO_TCP || proto == XD_IPPROTO_UDP);
 }
 
+/* The parser stopped before the fields in `what`; `cut`: at the end of a
+ * first fragment (the rest is in a later one). */
+static __always_inline int unknown(struct pkt *p, __u8 what, int cut)
+{
+	p->unknown = what;
+	p->frag_cut = cut;
+	return 0;
+}
+
 /* The slow path, from the EtherType `type` at offset 12. */
 static __always_inline int parse_slow(struct xdp_md *ctx, __be16 type, struct pkt *p,
 				      __u32 dims)
 {
 	__u32 off = sizeof(struct xd_eth), hl;
 	__u8 proto;
-	int first = 1;
+	int first = 1, frag = 0;
 	union {
 		struct xd_vlan vlan;
 		struct xd_ip4 ip4;
 		struct xd_ip6 ip6;
 		struct xd_ext ext;
-		__u8 l4[20];
+		struct xd_ports ports;
 	} h;
 
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < XD_MAX_VLAN; i++) {
 		if (type != bpf_htons(XD_ETH_P_8021Q) && type != bpf_htons(XD_ETH_P_8021AD))
 			break;
 		if (bpf_xdp_load_bytes(ctx, off, &h.vlan, sizeof(h.vlan)))
-			return -1;
+			return unknown(p, XD_U_L3, 0);
 		type = h.vlan.proto;
 		off += sizeof(h.vlan);
 	}
 	if (type == bpf_htons(XD_ETH_P_IP)) {
 		if (bpf_xdp_load_bytes(ctx, off, &h.ip4, sizeof(h.ip4)) ||
-		    ip4_hdr(&h.ip4, p, dims, &hl, &proto, &first))
-			return -1;
+		    ip4_hdr(&h.ip4, p, dims, &hl, &proto, &first, &frag))
+			return unknown(p, XD_U_L3, 0);
 		off += hl;
 	} else if (type == bpf_htons(XD_ETH_P_IPV6)) {
 		if (bpf_xdp_load_bytes(ctx, off, &h.ip6, sizeof(h.ip6)) ||
 		    ip6_hdr(&h.ip6, p, dims, &proto))
-			return -1;
+			return unknown(p, XD_U_L3, 0);
 		off += sizeof(h.ip6);
-		for (int i = 0; i < XD_MAX_EXT_HDRS && is_ext_hdr(proto); i++) {
+		/* After a non-first fragment's header comes payload, not headers. */
+		for (int i = 0; i < XD_MAX_EXT_HDRS && first && is_ext_hdr(proto); i++) {
 			__u8 cur = proto;
 
 			if (bpf_xdp_load_bytes(ctx, off, &h.ext, sizeof(h.ext)))
-				return -1;
+				return unknown(p, XD_U_PROTO | XD_U_PORTS, frag);
 			proto = h.ext.nexthdr;
 			if (cur == 44) { /* fragment: 8 bytes, offset in the top 13 bits */
-				first = first && !(bpf_ntohs(h.ext.frag_off) & 0xfff8);
+				first = !(bpf_ntohs(h.ext.frag_off) & 0xfff8);
+				frag = 1;
 				off += 8;
 			} else if (cur == 51) { /* AH: in 4-byte units, minus 2 */
 				off += ((__u32)h.ext.hdrlen + 2) * 4;
@@ -272,27 +293,30 @@ static __always_inline int parse_slow(struct xdp_md *ctx, __be16 type, struct pk
 				off += ((__u32)h.ext.hdrlen + 1) * 8;
 			}
 		}
+		/* More extension headers than we skip; a non-first fragment has
+		 * no ports to reach. */
 		if (is_ext_hdr(proto))
-			return -1; /* more extension headers than we skip */
+			return unknown(p, XD_U_PROTO | (first ? XD_U_PORTS : 0), 0);
+	} else if (type == bpf_htons(XD_ETH_P_8021Q) || type == bpf_htons(XD_ETH_P_8021AD)) {
+		return unknown(p, XD_U_L3, 0); /* more tags than we skip */
 	} else {
 		return 0; /* not IP */
 	}
 	p->slot = proto;
 	if (has_ports(proto, first)) {
-		/* the whole minimal header must be there: 20 bytes TCP, 8 UDP */
-		if (proto == XD_IPPROTO_TCP ? bpf_xdp_load_bytes(ctx, off, h.l4, 20)
-					    : bpf_xdp_load_bytes(ctx, off, h.l4, 8))
-			return -1;
-		p->sport = bpf_ntohs(((struct xd_ports *)h.l4)->sport);
-		p->dport = bpf_ntohs(((struct xd_ports *)h.l4)->dport);
+		/* The ports are all the rules read of L4: a header cut after
+		 * them (a tiny first fragment) is still matched on them. */
+		if (bpf_xdp_load_bytes(ctx, off, &h.ports, sizeof(h.ports)))
+			return unknown(p, XD_U_PORTS, frag);
+		p->sport = bpf_ntohs(h.ports.sport);
+		p->dport = bpf_ntohs(h.ports.dport);
 		p->has_ports = 1;
-	} else if (off > ctx->data_end - ctx->data) {
-		return -1; /* headers longer than the packet */
 	}
 	return 0;
 }
 
-/* Fills p; returns 0, or -1 for a truncated or malformed packet. */
+/* Fills p (p->unknown: what it could not reach); returns 0, or -1 for a
+ * frame shorter than an Ethernet header (nothing known). */
 static __always_inline int parse(struct xdp_md *ctx, struct pkt *p, __u32 dims)
 {
 	void *data = (void *)(long)ctx->data;
@@ -301,10 +325,12 @@ static __always_inline int parse(struct xdp_md *ctx, struct pkt *p, __u32 dims)
 	void *l4;
 	__u32 hl;
 	__u8 proto;
-	int first = 1;
+	int first = 1, frag = 0;
 
 	p->family = 0;
 	p->has_ports = 0;
+	p->unknown = 0;
+	p->frag_cut = 0;
 	p->slot = XD_PROTO_NONIP;
 	if ((void *)(eth + 1) > end)
 		return -1;
@@ -315,18 +341,19 @@ static __always_inline int parse(struct xdp_md *ctx, struct pkt *p, __u32 dims)
 	if (eth->proto == bpf_htons(XD_ETH_P_IP)) {
 		struct xd_ip4 *ip = (void *)(eth + 1);
 
-		if ((void *)(ip + 1) > end || ip4_hdr(ip, p, dims, &hl, &proto, &first))
-			return -1;
+		if ((void *)(ip + 1) > end ||
+		    ip4_hdr(ip, p, dims, &hl, &proto, &first, &frag))
+			return unknown(p, XD_U_L3, 0);
 		l4 = (void *)ip + hl;
 	} else if (eth->proto == bpf_htons(XD_ETH_P_IPV6)) {
 		struct xd_ip6 *ip6 = (void *)(eth + 1);
 
 		if ((void *)(ip6 + 1) > end)
-			return -1;
+			return unknown(p, XD_U_L3, 0);
 		if (is_ext_hdr(ip6->nexthdr))
 			return parse_slow(ctx, eth->proto, p, dims);
 		if (ip6_hdr(ip6, p, dims, &proto))
-			return -1;
+			return unknown(p, XD_U_L3, 0);
 		l4 = ip6 + 1;
 	} else if (eth->proto == bpf_htons(XD_ETH_P_8021Q) ||
 		   eth->proto == bpf_htons(XD_ETH_P_8021AD)) {
@@ -337,16 +364,13 @@ static __always_inline int parse(struct xdp_md *ctx, struct pkt *p, __u32 dims)
 	p->slot = proto;
 	if (has_ports(proto, first)) {
 		struct xd_ports *ports = l4;
-		/* the whole minimal header must be there: 20 bytes TCP, 8 UDP */
-		__u32 need = proto == XD_IPPROTO_TCP ? 20 : 8;
 
-		if (l4 + need > end || (void *)(ports + 1) > end)
-			return -1;
+		/* only the ports are read (see parse_slow) */
+		if ((void *)(ports + 1) > end)
+			return unknown(p, XD_U_PORTS, frag);
 		p->sport = bpf_ntohs(ports->sport);
 		p->dport = bpf_ntohs(ports->dport);
 		p->has_ports = 1;
-	} else if (l4 > end) {
-		return -1; /* headers longer than the packet */
 	}
 	return 0;
 }
@@ -398,6 +422,14 @@ static __always_inline struct xdpdrop_bits *port_bits(void *classes, void *bits,
 	return bpf_map_lookup_elem(bits, &cls);
 }
 
+/* Rules satisfied by the packet's protocol (every protocol if unknown). */
+static __always_inline struct xdpdrop_bits *proto_bits(struct pkt *p)
+{
+	if (p->unknown & XD_U_PROTO)
+		return wild(XD_W_PROTO);
+	return bpf_map_lookup_elem(&xd_proto, &p->slot);
+}
+
 static __always_inline struct xdpdrop_bits *mac_bits(struct pkt *p)
 {
 	struct xdpdrop_bits *b = bpf_map_lookup_elem(&xd_mac, &p->mac);
@@ -405,46 +437,55 @@ static __always_inline struct xdpdrop_bits *mac_bits(struct pkt *p)
 	return b ? b : wild(XD_W_MAC);
 }
 
-/* FOLD(bitmap) for each bitmap the packet selects, in the dimensions some
- * rule uses (the others are dead code for the verifier). FOLD folds the
- * bitmap into an accumulator right away, so that no map value pointer
- * stays live across the next lookup: the verifier then walks one path per
- * dimension instead of the product of their sources. */
+/* FOLD(bitmap, u) for each bitmap the packet selects, in the dimensions
+ * some rule uses (the others are dead code for the verifier); u: the
+ * xdpdrop_unknown bit of that dimension. For an unknown field the bitmap
+ * selected is its wildcard one (rules without a condition there). FOLD
+ * folds the bitmap into an accumulator right away, so that no map value
+ * pointer stays live across the next lookup: the verifier then walks one
+ * path per dimension instead of the product of their sources. */
 #define FOR_EACH_BITMAP(p, dims, FOLD)                                                  \
 	do {                                                                            \
 		if ((p)->family == 0) {                                                 \
-			FOLD(wild(XD_W_NONIP));                                         \
+			FOLD(wild(XD_W_NONIP), XD_U_L3);                                \
 		} else {                                                                \
 			if ((dims) & XD_D_PROTO)                                        \
-				FOLD(bpf_map_lookup_elem(&xd_proto, &(p)->slot));       \
+				FOLD(proto_bits(p), XD_U_PROTO);                        \
 			if ((dims) & XD_D_SRC)                                          \
-				FOLD(addr_bits(p, dims, 1));                            \
+				FOLD(addr_bits(p, dims, 1), 0);                         \
 			if ((dims) & XD_D_DST)                                          \
-				FOLD(addr_bits(p, dims, 0));                            \
+				FOLD(addr_bits(p, dims, 0), 0);                         \
 			if ((dims) & XD_D_SPORT)                                        \
 				FOLD(port_bits(&xd_sport_class, &xd_sport_bits,         \
-					       (p)->has_ports, (p)->sport));            \
+					       (p)->has_ports, (p)->sport),             \
+				     XD_U_PORTS);                                       \
 			if ((dims) & XD_D_DPORT)                                        \
 				FOLD(port_bits(&xd_dport_class, &xd_dport_bits,         \
-					       (p)->has_ports, (p)->dport));            \
+					       (p)->has_ports, (p)->dport),             \
+				     XD_U_PORTS);                                       \
 		}                                                                       \
 		if ((dims) & XD_D_MAC)                                                  \
-			FOLD(mac_bits(p));                                              \
+			FOLD(mac_bits(p), 0);                                           \
 	} while (0)
 
-/* The first rule the packet matches, -1 for none, -2 on an internal error;
- * up to 64 rules: one word, kept in a register. */
-static __always_inline int match1(struct pkt *p, __u32 dims)
+#define XD_UNDECIDED -3
+
+/* The first rule the packet matches, -1 for none, -2 on an internal error.
+ * Dimensions whose unknown bit is in `skip` are left out: every rule
+ * passes them (to ask which rules may match, or for a cut first fragment
+ * under drop rules). Up to 64 rules: one word, kept in a register. */
+static __always_inline int match1(struct pkt *p, __u32 dims, __u32 skip)
 {
 	struct xdpdrop_bits *b;
 	__u64 m = ~0ULL;
 
-#define FOLD1(e)                     \
-	{                            \
-		b = (e);             \
-		if (!b)              \
-			return -2;   \
-		m &= b->w[0];        \
+#define FOLD1(e, u)                          \
+	{                                    \
+		b = (e);                     \
+		if (!b)                      \
+			return -2;           \
+		if (!(skip & (u)))           \
+			m &= b->w[0];        \
 	}
 	FOR_EACH_BITMAP(p, dims, FOLD1);
 #undef FOLD1
@@ -452,7 +493,7 @@ static __always_inline int match1(struct pkt *p, __u32 dims)
 }
 
 /* The same for 65 to XD_MAX_RULES rules: nw words, on the stack. */
-static __always_inline int match_n(struct pkt *p, __u32 dims, __u32 nw)
+static __always_inline int match_n(struct pkt *p, __u32 dims, __u32 nw, __u32 skip)
 {
 	struct xdpdrop_bits *b;
 	__u64 acc[XD_WORDS];
@@ -461,15 +502,17 @@ static __always_inline int match_n(struct pkt *p, __u32 dims, __u32 nw)
 	for (__u32 i = 0; i < XD_WORDS; i++)
 		if (i < nw)
 			acc[i] = ~0ULL;
-#define FOLDN(e)                                            \
-	{                                                   \
-		b = (e);                                    \
-		if (!b)                                     \
-			return -2;                          \
-		_Pragma("unroll")                           \
-		for (__u32 i = 0; i < XD_WORDS; i++)        \
-			if (i < nw)                         \
-				acc[i] &= b->w[i];          \
+#define FOLDN(e, u)                                            \
+	{                                                      \
+		b = (e);                                       \
+		if (!b)                                        \
+			return -2;                             \
+		if (!(skip & (u))) {                           \
+			_Pragma("unroll")                      \
+			for (__u32 i = 0; i < XD_WORDS; i++)   \
+				if (i < nw)                    \
+					acc[i] &= b->w[i];     \
+		}                                              \
 	}
 	FOR_EACH_BITMAP(p, dims, FOLDN);
 #undef FOLDN
@@ -478,6 +521,11 @@ static __always_inline int match_n(struct pkt *p, __u32 dims, __u32 nw)
 		if (i < nw && acc[i])
 			return i * 64 + ctz64(acc[i]);
 	return -1;
+}
+
+static __always_inline int match(struct pkt *p, __u32 dims, __u32 nw, __u32 skip)
+{
+	return nw == 1 ? match1(p, dims, skip) : match_n(p, dims, nw, skip);
 }
 
 SEC("xdp")
@@ -489,24 +537,42 @@ int xdpdrop(struct xdp_md *ctx)
 	struct pkt p;
 	int bad = parse(ctx, &p, dims);
 	int rule, drop;
+	__u32 any;
 
 	if (xd_cfg.drop_all) {
-		count(&xd_protos, bad ? XD_PROTO_MALFORMED : p.slot, len);
+		count(&xd_protos, bad || p.unknown ? XD_PROTO_MALFORMED : p.slot, len);
 		return xd_cfg.dry_run ? XDP_PASS : XDP_DROP;
 	}
-	if (bad) {
-		count(&xd_stats, XD_ST_MALFORMED, len);
-		return XDP_PASS;
+	if (bad) { /* not even an Ethernet header: nothing to match */
+		rule = XD_UNDECIDED;
+	} else {
+		/* A cut first fragment may complete its headers later with any
+		 * value: drop rules match it whatever the missing fields. (An
+		 * allow rule does not pass it for them: undecided, below.) */
+		any = p.frag_cut && !xd_cfg.allow_only ? p.unknown : 0;
+		rule = match(&p, dims, nw, any);
+		/* No rule for sure: one that may match (on the known fields)
+		 * leaves it undecided. Only for incomplete packets: the fast
+		 * path matches once. */
+		if (rule == -1 && p.unknown) {
+			rule = match(&p, dims, nw, p.unknown);
+			if (rule >= 0)
+				rule = XD_UNDECIDED;
+		}
 	}
-	rule = nw == 1 ? match1(&p, dims) : match_n(&p, dims, nw);
 	if (rule == -2) {
 		count(&xd_stats, XD_ST_ABORTED, len);
 		return XDP_ABORTED;
 	}
-	if (rule >= 0)
-		count(&xd_rules, rule, len);
-	else
-		count(&xd_stats, XD_ST_NOMATCH, len);
-	drop = xd_cfg.allow_only ? rule < 0 : rule >= 0;
+	if (rule == XD_UNDECIDED) {
+		count(&xd_stats, XD_ST_MALFORMED, len);
+		drop = xd_cfg.malformed_drop;
+	} else {
+		if (rule >= 0)
+			count(&xd_rules, rule, len);
+		else
+			count(&xd_stats, XD_ST_NOMATCH, len);
+		drop = xd_cfg.allow_only ? rule < 0 : rule >= 0;
+	}
 	return drop && !xd_cfg.dry_run ? XDP_DROP : XDP_PASS;
 }

@@ -19,6 +19,7 @@ enum xdpdrop_limits {
 	XD_WORDS = 16,               /* XD_MAX_RULES / 64 */
 	XD_PORT_CLASSES = 2050,      /* 2 * XD_MAX_RULES + 2 */
 	XD_MAX_EXT_HDRS = 8,         /* IPv6 extension headers skipped */
+	XD_MAX_VLAN = 8,             /* VLAN tags (802.1Q / 802.1ad) skipped */
 	XD_PROTO_SLOTS = 258,        /* 0..255 IP protocol, then the two below */
 	XD_PROTO_NONIP = 256,        /* not IPv4 / IPv6 */
 	XD_PROTO_MALFORMED = 257,    /* truncated or malformed */
@@ -31,8 +32,22 @@ enum xdpdrop_limits {
 enum xdpdrop_stat {
 	XD_ST_ABORTED = 0,   /* XDP_ABORTED: an internal error (never expected) */
 	XD_ST_NOMATCH = 1,   /* matched no rule */
-	XD_ST_MALFORMED = 2, /* could not be parsed: passed */
+	XD_ST_MALFORMED = 2, /* undecided: the rules test a field the parser did
+			      * not reach; xdpdrop_cfg.malformed_drop decides */
 	XD_ST_MAX = 3,
+};
+
+/* Fields of a packet the parser did not reach (struct pkt's unknown). A
+ * rule matches such a packet for sure if it matches the known fields and
+ * has no condition on the unknown ones; it may match it if it matches the
+ * known fields. Known fields are never ignored: a packet cannot escape a
+ * rule by hiding what the rule does not test. */
+enum xdpdrop_unknown {
+	XD_U_L3 = 1 << 0,    /* an IP (or VLAN) frame whose IP header is cut,
+			      * bad, or behind more than XD_MAX_VLAN tags */
+	XD_U_PROTO = 1 << 1, /* IPv6: the upper-layer protocol (extension
+			      * headers cut, or more than XD_MAX_EXT_HDRS) */
+	XD_U_PORTS = 1 << 2, /* TCP / UDP ports cut */
 };
 
 /* Dimensions in use (xdpdrop_cfg.dims); an unused one is never looked up. */
@@ -55,7 +70,8 @@ enum xdpdrop_wild {
 	XD_W_DST = 1,
 	XD_W_MAC = 2,
 	XD_W_NONIP = 3,      /* rules that can match a non-IP frame */
-	XD_W_MAX = 4,
+	XD_W_PROTO = 4,      /* rules that accept every IP protocol */
+	XD_W_MAX = 5,
 };
 
 struct xdpdrop_bits {
@@ -87,7 +103,7 @@ struct xdpdrop_cfg {
 	__u8 drop_all;   /* no rules: every frame matches */
 	__u8 allow_only; /* pass matches, drop the rest */
 	__u8 dry_run;    /* count, but pass everything */
-	__u8 pad;
+	__u8 malformed_drop; /* drop undecided packets (XD_ST_MALFORMED) */
 };
 
 /* xdpdrop sends no events; the shared layer expects the type to exist. */

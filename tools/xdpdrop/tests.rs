@@ -85,6 +85,9 @@ fn every_flag_parses() {
     assert!(!parses(&["x"]), "IFACE is required");
     assert!(!parses(&["x", "lo", "-i", "0"]));
     assert!(!parses(&["x", "lo", "--mode", "xdp"]));
+    let m = args(&["lo", "--malformed", "drop"]);
+    assert_eq!(m.policy.malformed, Some(rules::Malformed::Drop));
+    assert!(!parses(&["x", "lo", "--malformed", "maybe"]));
     assert!(!parses(&["x", "lo", "--pid", "1"]), "no process filters");
 }
 
@@ -248,6 +251,7 @@ fn constants_match_the_bpf_side() {
         (wild::DST, W::XD_W_DST),
         (wild::MAC, W::XD_W_MAC),
         (wild::NONIP, W::XD_W_NONIP),
+        (wild::PROTO, W::XD_W_PROTO),
     ] {
         assert_eq!(r, b.0);
     }
