@@ -497,8 +497,9 @@ fn rules_file() {
         return;
     };
     let net = Net::new("file");
-    let dir = std::env::temp_dir().join(format!("csxd-file-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    // Removed on drop, even when an assertion fails.
+    let tmp = crate::util::TempDir::new(0o755);
+    let dir = tmp.path().to_path_buf();
     let file = dir.join("drop.rules");
     let text = format!("# test rules\nudp dst-port 5001   # first\n\n  src-mac {MAC_B} udp dst-port 5003\ntcp dst-port 9\n");
     std::fs::write(&file, text).unwrap();
@@ -511,7 +512,6 @@ fn rules_file() {
     assert_eq!(received(&socks[0], 0, Duration::from_millis(100)), 0);
     assert_eq!(received(&socks[2], 0, Duration::from_millis(10)), 0);
     let (st, out, _) = x.stop(SIGINT);
-    let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(st.code(), Some(0));
     let s = summary(&out);
     assert_eq!(rule_packets(&s), [3, 4, 0]);
@@ -551,7 +551,9 @@ fn another_xdp_program_is_refused_without_force() {
         return;
     };
     let net = Net::new("force");
-    let dir = std::env::temp_dir().join(format!("csxd-force-{}", std::process::id()));
+    // Removed on drop, even when an assertion fails.
+    let tmp = crate::util::TempDir::new(0o755);
+    let dir = tmp.path().to_path_buf();
     let obj = pass_prog(&dir);
     // A program attached through netlink (no bpf_link), as ip link does it.
     sh(&[
@@ -568,7 +570,6 @@ fn another_xdp_program_is_refused_without_force() {
         "sec",
         "xdp",
     ]);
-    let _ = std::fs::remove_dir_all(&dir);
     let (st, _, err) = run(&net.a, &["xd0", "-d", "1"]);
     assert_eq!(st.code(), Some(1));
     assert!(
@@ -722,8 +723,9 @@ fn bad_input_is_one_clear_error_and_nothing_is_attached() {
         return;
     };
     let net = Net::new("bad");
-    let dir = std::env::temp_dir().join(format!("csxd-bad-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    // Removed on drop, even when an assertion fails.
+    let tmp = crate::util::TempDir::new(0o755);
+    let dir = tmp.path().to_path_buf();
     let file = dir.join("bad.rules");
     std::fs::write(&file, "# ok so far\nudp dst-port 53\n\ntcp dst-prot 80\n").unwrap();
     let f = file.to_str().unwrap();
@@ -829,7 +831,6 @@ fn bad_input_is_one_clear_error_and_nothing_is_attached() {
             "{args:?} left a program attached"
         );
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 // ---- parsing, through BPF_PROG_TEST_RUN on the attached program ----
@@ -915,8 +916,9 @@ fn parsing_vlans_options_extension_headers_fragments_and_junk() {
         return;
     };
     let net = Net::new("parse");
-    let dir = std::env::temp_dir().join(format!("csxd-parse-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    // Removed on drop, even when an assertion fails.
+    let tmp = crate::util::TempDir::new(0o755);
+    let dir = tmp.path().to_path_buf();
     let x = Xdp::start(
         &net.a,
         &[
@@ -1100,7 +1102,6 @@ fn parsing_vlans_options_extension_headers_fragments_and_junk() {
     );
     check("VLAN tag cut", cat(&[&eth(0x8100), &[0, 5]]), PASS, true);
     let (st, out, _) = x.stop(SIGINT);
-    let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(st.code(), Some(0));
     let s = summary(&out);
     assert_eq!(action(&s, "malformed") as usize, malformed, "{s}");
@@ -1113,8 +1114,9 @@ fn thousand_cidr_rules() {
         return;
     };
     let net = Net::new("cidr1000");
-    let dir = std::env::temp_dir().join(format!("csxd-cidr1000-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    // Removed on drop, even when an assertion fails.
+    let tmp = crate::util::TempDir::new(0o755);
+    let dir = tmp.path().to_path_buf();
     let rules: String = (0..1000)
         .map(|i| format!("src 10.{}.{}.0/24\n", 100 + i / 256, i % 256))
         .collect();
@@ -1129,7 +1131,6 @@ fn thousand_cidr_rules() {
     assert_eq!(verdict(id, &dir, &pkt([10, 100, 0, 1])), DROP); // rule 1
     assert_eq!(verdict(id, &dir, &pkt([10, 103, 232, 1])), PASS);
     let (st, out, _) = x.stop(SIGINT);
-    let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(st.code(), Some(0));
     let r = rule_packets(&summary(&out));
     assert_eq!(
