@@ -53,6 +53,21 @@ pub fn release() -> Vec<(PrintLevel, String)> {
         .unwrap_or_default()
 }
 
+/// Runs `f` with libbpf's messages held back; returns its result and them.
+pub fn held<T>(f: impl FnOnce() -> T) -> (T, Vec<(PrintLevel, String)>) {
+    hold();
+    let r = f();
+    (r, release())
+}
+
+/// [`dump`] under `-v` only: a failure's detail that the one-line error
+/// leaves out.
+pub fn dump_if_verbose(msgs: &[(PrintLevel, String)]) {
+    if verbose() {
+        dump(msgs);
+    }
+}
+
 /// Prints held messages the normal way (after a successful load).
 pub fn replay(msgs: &[(PrintLevel, String)]) {
     for (l, m) in msgs {

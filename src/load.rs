@@ -113,15 +113,11 @@ pub fn check_custom_btf(p: &Path) -> Result<()> {
             "not a BTF file (neither raw BTF, magic 0xeB9F, nor an ELF file)".into(),
         ));
     }
-    libbpf_log::hold();
-    let parsed = libbpf_rs::btf::Btf::from_path(p);
-    let log = libbpf_log::release();
+    let (parsed, log) = libbpf_log::held(|| libbpf_rs::btf::Btf::from_path(p));
     let btf = match parsed {
         Ok(b) => b,
         Err(e) => {
-            if libbpf_log::verbose() {
-                libbpf_log::dump(&log);
-            }
+            libbpf_log::dump_if_verbose(&log);
             let what = if raw {
                 "corrupt BTF"
             } else {
@@ -161,15 +157,11 @@ fn probe_btf(p: &Path, name: &str) -> Result<()> {
     if let Err(e) = builder.object_builder_mut().btf_custom_path(p) {
         return skip(e.to_string());
     }
-    libbpf_log::hold();
-    let skel = builder.open(&mut storage).and_then(|o| o.load());
-    let log = libbpf_log::release();
+    let (skel, log) = libbpf_log::held(|| builder.open(&mut storage).and_then(|o| o.load()));
     let skel = match skel {
         Ok(s) => s,
         Err(e) => {
-            if libbpf_log::verbose() {
-                libbpf_log::dump(&log);
-            }
+            libbpf_log::dump_if_verbose(&log);
             return skip(format!("the probe did not load ({e})"));
         }
     };

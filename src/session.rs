@@ -212,9 +212,7 @@ impl Session {
     /// and prints the header.
     pub fn load<'o, O: OpenSkel<'o>>(&mut self, mut open: O) -> Result<O::Output> {
         load::check_tracepoints(open.open_object_mut(), &self.optional)?;
-        libbpf_log::hold();
-        let res = open.load();
-        let log = libbpf_log::release();
+        let (res, log) = libbpf_log::held(|| open.load());
         let mut skel = match res {
             Ok(s) => s,
             Err(e) => return Err(load::load_error(e, &log, self.run.btf.as_deref())),
