@@ -374,6 +374,13 @@ pub trait Counts: Copy + Default {
     fn add(&mut self, other: &Self);
 }
 
+/// A lone counter (syscount-style values).
+impl Counts for u64 {
+    fn add(&mut self, other: &Self) {
+        *self = self.wrapping_add(*other);
+    }
+}
+
 /// What one interval held, beyond the rows shown.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Totals<T> {
@@ -640,20 +647,18 @@ mod tests {
         }
     }
 
-    fn hash_map(ty: MapType, max: u32) -> MapHandle {
+    /// A map made from user space (freed when the handle is dropped).
+    fn create(ty: MapType, ks: usize, vs: usize, max: u32) -> MapHandle {
         let opts = libbpf_rs::libbpf_sys::bpf_map_create_opts {
             sz: size_of::<libbpf_rs::libbpf_sys::bpf_map_create_opts>() as _,
             ..Default::default()
         };
-        MapHandle::create(
-            ty,
-            Some("cs_top_test"),
-            size_of::<Key>() as u32,
-            size_of::<Val>() as u32,
-            max,
-            &opts,
-        )
-        .expect("creating a BPF hash map")
+        MapHandle::create(ty, Some("cs_top_test"), ks as u32, vs as u32, max, &opts)
+            .expect("creating a BPF map")
+    }
+
+    fn hash_map(ty: MapType, max: u32) -> MapHandle {
+        create(ty, size_of::<Key>(), size_of::<Val>(), max)
     }
 
     fn fill(map: &MapHandle, n: u32) {
@@ -695,6 +700,15 @@ mod tests {
         assert_eq!(d.drain(&map).expect("third drain").len(), 0);
     }
 
+    /// Map type, max_entries, keys: partly full, full (the last key at
+    /// max_entries), LRU, a single entry.
+    const CASES: &[(MapType, u32, u32)] = &[
+        (MapType::Hash, 4096, 1000),
+        (MapType::Hash, 1024, 1024),
+        (MapType::LruHash, 4096, 1000),
+        (MapType::Hash, 1, 1),
+    ];
+
     #[test]
     fn drain_batch_exact_and_empties() {
         if !root_or_skip("drain_batch_exact_and_empties") {
@@ -705,11 +719,9 @@ mod tests {
         assert!(probe_batch(&map));
         let d = Drain::<Key, Val>::new(&map).expect("drain");
         assert_eq!(d.mode(), DrainMode::Batch);
-        drain_exact(MapType::Hash, 4096, 1000, DrainMode::Batch);
-        // Full map: every bucket, the last batch ends exactly at max.
-        drain_exact(MapType::Hash, 1024, 1024, DrainMode::Batch);
-        drain_exact(MapType::LruHash, 4096, 1000, DrainMode::Batch);
-        drain_exact(MapType::Hash, 1, 1, DrainMode::Batch);
+        for &(ty, max, n) in CASES {
+            drain_exact(ty, max, n, DrainMode::Batch);
+        }
     }
 
     #[test]
@@ -717,10 +729,9 @@ mod tests {
         if !root_or_skip("drain_element_wise_exact_and_empties") {
             return;
         }
-        drain_exact(MapType::Hash, 4096, 1000, DrainMode::ElementWise);
-        drain_exact(MapType::Hash, 1024, 1024, DrainMode::ElementWise);
-        drain_exact(MapType::LruHash, 4096, 1000, DrainMode::ElementWise);
-        drain_exact(MapType::Hash, 1, 1, DrainMode::ElementWise);
+        for &(ty, max, n) in CASES {
+            drain_exact(ty, max, n, DrainMode::ElementWise);
+        }
     }
 
     #[test]
@@ -728,14 +739,9 @@ mod tests {
         if !root_or_skip("drain_rejects_other_maps_and_probe_sees_no_batch") {
             return;
         }
-        let opts = libbpf_rs::libbpf_sys::bpf_map_create_opts {
-            sz: size_of::<libbpf_rs::libbpf_sys::bpf_map_create_opts>() as _,
-            ..Default::default()
-        };
         // An array has no lookup-and-delete batch op: the probe says no
         // (ENOTSUPP), which is what selects the element-wise path.
-        let arr = MapHandle::create(MapType::Array, Some("cs_top_arr"), 4, 16, 8, &opts)
-            .expect("array map");
+        let arr = create(MapType::Array, 4, 16, 8);
         assert!(!probe_batch(&arr));
         let e = Drain::<u32, Val>::new(&arr)
             .err()
@@ -753,12 +759,7 @@ mod tests {
         if !root_or_skip("keys_dropped_sums_the_slot_over_cpus") {
             return;
         }
-        let opts = libbpf_rs::libbpf_sys::bpf_map_create_opts {
-            sz: size_of::<libbpf_rs::libbpf_sys::bpf_map_create_opts>() as _,
-            ..Default::default()
-        };
-        let map = MapHandle::create(MapType::PercpuArray, Some("cs_top_lost"), 4, 8, 4, &opts)
-            .expect("per-CPU array");
+        let map = create(MapType::PercpuArray, 4, 8, 4);
         let cpus = libbpf_rs::num_possible_cpus().expect("possible CPUs");
         let per_cpu: Vec<Vec<u8>> = (0..cpus)
             .map(|c| (10 * c as u64 + 7).to_ne_bytes().to_vec())
