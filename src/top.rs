@@ -16,7 +16,7 @@
 //!     common: CommonArgs,
 //! }
 //! let mut drain = top::Drain::<types::key, types::val>::new(&skel.maps.counts)?;
-//! let mut screen = top::Screen::new(&args.top, session.output());
+//! let mut screen = top::Screen::new(&args.top);
 //! session.every(args.top.interval.period(), |tick, out| {
 //!     let rows = drain.drain(&skel.maps.counts)?;      // map is empty now
 //!     let totals = top::sort_limit(rows, args.top.rows, |_, v| v.bytes);
@@ -495,8 +495,9 @@ struct IntervalRecord<'a, T> {
 /// loadavg line and the column header. In JSON: a `top` record per row and
 /// an `interval` record with the [`Totals`] after them.
 pub struct Screen {
-    /// Clear before each output.
-    pub clear: bool,
+    /// Clear before each output: `None` = only on a terminal (`-C`:
+    /// `Some(false)`).
+    pub clear: Option<bool>,
     /// Print the `HH:MM:SS loadavg:` line (tcptop's `-S` turns it off).
     pub loadavg: bool,
     /// The interval being printed, from 1.
@@ -504,9 +505,9 @@ pub struct Screen {
 }
 
 impl Screen {
-    pub fn new(args: &TopArgs, out: &Output) -> Self {
+    pub fn new(args: &TopArgs) -> Self {
         Self {
-            clear: out.is_terminal() && !args.noclear,
+            clear: args.noclear.then_some(false),
             loadavg: true,
             interval: 0,
         }
@@ -520,7 +521,8 @@ impl Screen {
         }
         // BCC: `call("clear")` or `print()`, then the loadavg line.
         let mut head = String::with_capacity(80);
-        head.push_str(if self.clear { CLEAR } else { "\n" });
+        let clear = self.clear.unwrap_or_else(|| out.is_terminal());
+        head.push_str(if clear { CLEAR } else { "\n" });
         if self.loadavg {
             // Left out if unreadable, like libbpf-tools.
             if let Ok(l) = std::fs::read_to_string("/proc/loadavg") {
@@ -864,10 +866,11 @@ mod tests {
         }
     }
 
-    fn two_intervals(json: bool, clear: bool, tmp: &Tmp) {
+    /// Two intervals of two rows into `tmp`; `clear`: None as without
+    /// `-C` (a file is no terminal: not cleared).
+    fn two_intervals(json: bool, clear: Option<bool>, tmp: &Tmp) {
         let mut out = Output::to(json, COLS.to_vec(), Some(&tmp.0)).expect("output");
-        let mut s = Screen::new(&TopArgs::default(), &out);
-        assert!(!s.clear, "a file is not a terminal");
+        let mut s = Screen::new(&TopArgs::default());
         s.clear = clear;
         let t = Totals {
             keys: 3,
@@ -898,8 +901,8 @@ mod tests {
         .expect("regex");
         let header = "PID     COMM             BYTES\n";
         let rows = "42      sh               20\n7       sh               10\n";
-        for clear in [false, true] {
-            let tmp = Tmp::new(&format!("table-{clear}"));
+        for clear in [None, Some(false), Some(true)] {
+            let tmp = Tmp::new(&format!("table-{clear:?}"));
             two_intervals(false, clear, &tmp);
             let text = tmp.read();
             let frames: Vec<&str> = text.split_inclusive(rows).collect();
@@ -908,15 +911,65 @@ mod tests {
                 let head = f.strip_suffix(rows).expect("rows last");
                 let head = head.strip_suffix(header).expect("column header");
                 assert!(re.is_match(head), "{head:?}");
-                assert_eq!(head.starts_with(CLEAR), clear, "{head:?}");
+                assert_eq!(head.starts_with(CLEAR), clear == Some(true), "{head:?}");
             }
+        }
+    }
+
+    #[test]
+    fn a_terminal_is_cleared_unless_noclear() {
+        use std::io::Read as _;
+        use std::os::fd::{FromRawFd as _, OwnedFd};
+        for (args, cleared) in [
+            (TopArgs::default(), true),
+            (
+                TopArgs {
+                    noclear: true,
+                    ..TopArgs::default()
+                },
+                false,
+            ),
+        ] {
+            let (mut m, mut sl) = (-1, -1);
+            // SAFETY: two out-pointers for the fds; the other arguments may
+            // be null (no name buffer, default termios and size).
+            let r = unsafe {
+                libc::openpty(
+                    &mut m,
+                    &mut sl,
+                    std::ptr::null_mut(),
+                    std::ptr::null(),
+                    std::ptr::null(),
+                )
+            };
+            assert_eq!(r, 0, "openpty: {}", io::Error::last_os_error());
+            // SAFETY: openpty returned two fresh fds that nothing else owns.
+            let (master, slave) = unsafe { (OwnedFd::from_raw_fd(m), OwnedFd::from_raw_fd(sl)) };
+            let name = std::fs::read_link(format!("/proc/self/fd/{}", slave.as_raw_fd()))
+                .expect("the pty's path");
+            let mut out = Output::to(false, COLS.to_vec(), Some(&name)).expect("output on the pty");
+            assert!(out.is_terminal());
+            let mut s = Screen::new(&args);
+            s.begin(&mut out).expect("begin");
+            s.end(&mut out, &Totals::<u64>::default()).expect("end");
+            let mut got = [0u8; 64];
+            let n = std::fs::File::from(master)
+                .read(&mut got)
+                .expect("reading the pty");
+            assert_eq!(
+                got[..n].starts_with(CLEAR.as_bytes()),
+                cleared,
+                "{:?}",
+                String::from_utf8_lossy(&got[..n])
+            );
+            drop(slave);
         }
     }
 
     #[test]
     fn json_has_a_record_per_row_per_interval() {
         let tmp = Tmp::new("json");
-        two_intervals(true, true, &tmp);
+        two_intervals(true, Some(true), &tmp);
         let text = tmp.read();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 6, "{text}");
@@ -976,8 +1029,10 @@ mod tests {
         ] {
             assert!(p(bad).is_err(), "{bad:?} accepted");
         }
+        assert_eq!(Screen::new(&t).clear, Some(false), "-C never clears");
+        assert_eq!(Screen::new(&TopArgs::default()).clear, None);
         let s = Screen {
-            clear: false,
+            clear: None,
             loadavg: true,
             interval: 3,
         };
