@@ -26,6 +26,7 @@ pub mod rules;
 pub mod session;
 pub mod stream;
 pub mod sym;
+pub mod top;
 pub mod xdp;
 
 pub use error::{main, UserError};

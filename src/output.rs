@@ -326,6 +326,11 @@ impl Output {
         self.json
     }
 
+    /// Whether the rows go to a terminal (top tools clear it).
+    pub fn is_terminal(&self) -> bool {
+        self.tty
+    }
+
     /// Table rows as CSV from now on (no effect in JSON mode).
     pub fn set_csv(&mut self) {
         self.csv = !self.json;
@@ -375,6 +380,11 @@ impl Output {
         self.w.write_all(text.as_bytes())?;
         self.w.write_all(b"\n")?;
         self.after_line()
+    }
+
+    /// Text as is, no newline added (a screen clear).
+    pub fn raw(&mut self, text: &str) -> io::Result<()> {
+        self.w.write_all(text.as_bytes())
     }
 
     /// A non-event JSON record (`lost`, `summary`); ignored in table mode.
