@@ -428,3 +428,245 @@ fn root_exited_process_symbolized_from_cache_or_counted() {
     assert_eq!(s.stats.pid_exited, 1);
     assert!(!s.note_pid(pid), "note_pid of an exited process succeeded");
 }
+
+/// A raw_tp/sys_enter program, written as instructions (no skeleton: the
+/// shape has no BPF object of its own), that records this process's user
+/// and kernel stacks into a real STACK_TRACE map, and user stacks into a
+/// one-bucket map where two different stacks collide (-EEXIST, whose id it
+/// stores in an array). Detached and freed on drop (the fds close).
+struct StackProg {
+    stacks: libbpf_rs::MapHandle,
+    tiny: libbpf_rs::MapHandle,
+    last_eexist: libbpf_rs::MapHandle,
+    _prog: std::os::fd::OwnedFd,
+    _link: std::os::fd::OwnedFd,
+}
+
+fn insn(code: u32, dst: u8, src: u8, off: i16, imm: i32) -> libbpf_rs::libbpf_sys::bpf_insn {
+    libbpf_rs::libbpf_sys::bpf_insn {
+        code: code as u8,
+        _bitfield_align_1: [],
+        _bitfield_1: libbpf_rs::libbpf_sys::bpf_insn::new_bitfield_1(dst, src),
+        off,
+        imm,
+    }
+}
+
+impl StackProg {
+    fn load() -> Self {
+        use libbpf_rs::libbpf_sys as sys;
+        use libbpf_rs::{MapHandle, MapType};
+        use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+        let opts = sys::bpf_map_create_opts {
+            sz: std::mem::size_of::<sys::bpf_map_create_opts>() as _,
+            ..Default::default()
+        };
+        let depth = (MAX_DEPTH * 8) as u32;
+        let stacks = MapHandle::create(
+            MapType::StackTrace,
+            Some("cs_t_stacks"),
+            4,
+            depth,
+            256,
+            &opts,
+        )
+        .unwrap();
+        let tiny =
+            MapHandle::create(MapType::StackTrace, Some("cs_t_tiny"), 4, depth, 1, &opts).unwrap();
+        let last_eexist =
+            MapHandle::create(MapType::Array, Some("cs_t_eexist"), 4, 8, 1, &opts).unwrap();
+        let fd = |m: &MapHandle| m.as_fd().as_raw_fd();
+        let (ld, call, exit) = (
+            sys::BPF_LD | sys::BPF_IMM | sys::BPF_DW,
+            sys::BPF_JMP | sys::BPF_CALL,
+            sys::BPF_JMP | sys::BPF_EXIT,
+        );
+        let mov_k = sys::BPF_ALU64 | sys::BPF_MOV | sys::BPF_K;
+        let mov_x = sys::BPF_ALU64 | sys::BPF_MOV | sys::BPF_X;
+        let map_ld = |reg: u8, m: &MapHandle| {
+            [
+                insn(ld, reg, sys::BPF_PSEUDO_MAP_FD as u8, 0, fd(m)),
+                insn(0, 0, 0, 0, 0),
+            ]
+        };
+        let tgid = std::process::id() as i32;
+        let mut p = vec![
+            insn(mov_x, 6, 1, 0, 0), // r6 = ctx
+            insn(call, 0, 0, 0, sys::BPF_FUNC_get_current_pid_tgid as i32),
+            insn(sys::BPF_ALU64 | sys::BPF_RSH | sys::BPF_K, 0, 0, 0, 32), // r0 = tgid
+            insn(sys::BPF_JMP | sys::BPF_JNE | sys::BPF_K, 0, 0, 0, tgid), // off patched
+        ];
+        let filter = p.len() - 1;
+        for (m, flags) in [
+            (&stacks, sys::BPF_F_USER_STACK as i32),
+            (&stacks, 0),
+            (&tiny, sys::BPF_F_USER_STACK as i32),
+        ] {
+            p.extend(map_ld(2, m));
+            p.push(insn(mov_x, 1, 6, 0, 0));
+            p.push(insn(mov_k, 3, 0, 0, flags));
+            p.push(insn(call, 0, 0, 0, sys::BPF_FUNC_get_stackid as i32));
+        }
+        p.push(insn(mov_x, 7, 0, 0, 0)); // r7 = the tiny map's id
+        p.push(insn(sys::BPF_ST | sys::BPF_MEM | sys::BPF_W, 10, 0, -4, 0));
+        p.push(insn(mov_x, 2, 10, 0, 0));
+        p.push(insn(
+            sys::BPF_ALU64 | sys::BPF_ADD | sys::BPF_K,
+            2,
+            0,
+            0,
+            -4,
+        ));
+        p.extend(map_ld(1, &last_eexist));
+        p.push(insn(call, 0, 0, 0, sys::BPF_FUNC_map_lookup_elem as i32));
+        p.push(insn(sys::BPF_JMP | sys::BPF_JEQ | sys::BPF_K, 0, 0, 2, 0));
+        p.push(insn(
+            sys::BPF_JMP | sys::BPF_JNE | sys::BPF_K,
+            7,
+            0,
+            1,
+            -libc::EEXIST,
+        ));
+        p.push(insn(sys::BPF_STX | sys::BPF_MEM | sys::BPF_DW, 0, 7, 0, 0));
+        let out = p.len();
+        p.push(insn(mov_k, 0, 0, 0, 0));
+        p.push(insn(exit, 0, 0, 0, 0));
+        p[filter].off = (out - filter - 1) as i16;
+
+        let name = c"cs_t_stacks";
+        // SAFETY: the pointers are valid for the call (a C string literal
+        // and a live Vec of instructions); null opts are allowed.
+        let prog = unsafe {
+            sys::bpf_prog_load(
+                sys::BPF_PROG_TYPE_RAW_TRACEPOINT,
+                name.as_ptr(),
+                c"GPL".as_ptr(),
+                p.as_ptr(),
+                p.len() as _,
+                std::ptr::null_mut(),
+            )
+        };
+        assert!(
+            prog >= 0,
+            "BPF_PROG_LOAD: {}",
+            std::io::Error::last_os_error()
+        );
+        // SAFETY: a fresh fd that nothing else owns.
+        let prog = unsafe { OwnedFd::from_raw_fd(prog) };
+        // SAFETY: a valid C string and the program's fd.
+        let link = unsafe { sys::bpf_raw_tracepoint_open(c"sys_enter".as_ptr(), prog.as_raw_fd()) };
+        assert!(
+            link >= 0,
+            "raw_tracepoint_open: {}",
+            std::io::Error::last_os_error()
+        );
+        // SAFETY: a fresh fd that nothing else owns.
+        let link = unsafe { OwnedFd::from_raw_fd(link) };
+        Self {
+            stacks,
+            tiny,
+            last_eexist,
+            _prog: prog,
+            _link: link,
+        }
+    }
+}
+
+#[inline(never)]
+fn syscalls_from_two_places() {
+    for _ in 0..20 {
+        // SAFETY: getppid has no arguments and no effect.
+        unsafe { libc::syscall(libc::SYS_getppid) };
+        let _ = std::fs::metadata("/proc/self");
+    }
+}
+
+#[test]
+fn root_real_stack_trace_map() {
+    if !root_or_skip("root_real_stack_trace_map") {
+        return;
+    }
+    let prog = StackProg::load();
+    syscalls_from_two_places();
+    let mut s = StackSymbolizer::new();
+    let me = std::process::id();
+    let (mut kernel_syscall, mut user_libc) = (false, false);
+    let mut addrs = Vec::new();
+    let ids: Vec<Vec<u8>> = prog.stacks.keys().collect();
+    assert!(!ids.is_empty(), "no stack recorded");
+    for k in &ids {
+        let id = u32::from_ne_bytes(k[..4].try_into().unwrap()) as i64;
+        assert_eq!(read_stack(&prog.stacks, id, &mut addrs), Ok(()));
+        let kernel_side = addrs[0] >= 0xffff_8000_0000_0000;
+        let key = StackKey {
+            pid: me,
+            comm: b"t\0\0\0",
+            user_id: (!kernel_side).then_some(id),
+            kernel_id: kernel_side.then_some(id),
+            count: 1,
+        };
+        let st = s.stack(&prog.stacks, &key);
+        assert_eq!(st.comm, b"t");
+        let frames = match (&st.user, &st.kernel) {
+            (Part::Frames(f), Part::Off) | (Part::Off, Part::Frames(f)) => f,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(frames.len(), addrs.len());
+        for f in frames {
+            let sym = f.symbol.as_deref().unwrap_or("");
+            let module = f
+                .module
+                .as_ref()
+                .map(|m| crate::escape::escape(&m.0))
+                .unwrap_or_default();
+            kernel_syscall |= kernel_side && sym.contains("syscall");
+            user_libc |= !kernel_side && module.contains("libc") && !sym.is_empty();
+        }
+    }
+    assert!(
+        kernel_syscall,
+        "no *syscall* kernel frame in {} stacks",
+        ids.len()
+    );
+    assert!(user_libc, "no libc user frame in {} stacks", ids.len());
+
+    // Negative ids and ids not in the map.
+    assert_eq!(
+        read_stack(&prog.stacks, -(libc::EFAULT as i64), &mut addrs),
+        Err(Missing::Missed)
+    );
+    assert_eq!(
+        read_stack(&prog.stacks, -(libc::ENOMEM as i64), &mut addrs),
+        Err(Missing::Missed)
+    );
+    assert_eq!(read_stack(&prog.tiny, 5, &mut addrs), Err(Missing::Missed));
+
+    // A collision the kernel really returned, through the whole path.
+    let v = prog
+        .last_eexist
+        .lookup(&0u32.to_ne_bytes(), MapFlags::ANY)
+        .unwrap()
+        .unwrap();
+    let eexist = i64::from_ne_bytes(v[..8].try_into().unwrap());
+    assert_eq!(
+        eexist,
+        -(libc::EEXIST as i64),
+        "no collision in a one-bucket map"
+    );
+    let key = StackKey {
+        pid: me,
+        comm: b"t",
+        user_id: Some(eexist),
+        kernel_id: Some(-(libc::EFAULT as i64)),
+        count: 3,
+    };
+    let before = s.stats;
+    let st = s.stack(&prog.tiny, &key);
+    assert_eq!(st.user, Part::Missing(Missing::Collision));
+    assert_eq!(st.kernel, Part::Missing(Missing::Missed));
+    assert_eq!(s.stats.collisions, before.collisions + 1);
+    assert_eq!(s.stats.missed_user, before.missed_user + 1);
+    assert_eq!(s.stats.missed_kernel, before.missed_kernel + 1);
+    let (_, hint) = s.stats.warning().unwrap();
+    assert!(hint.unwrap().contains("--stack-storage-size"));
+}
