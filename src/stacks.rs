@@ -244,11 +244,12 @@ impl StackSymbolizer {
         self.todo.sort_unstable();
         self.todo.dedup();
         if !self.todo.is_empty() {
-            let mut k = Kernel::default();
             // kallsyms only: a vmlinux found on disk may not be the running
             // kernel's, and kallsyms already has KASLR applied.
-            k.vmlinux = MaybeDefault::None;
-            let src = Source::Kernel(k);
+            let src = Source::Kernel(Kernel {
+                vmlinux: MaybeDefault::None,
+                ..Kernel::default()
+            });
             let frames = symbolized(&self.blaze, &src, &self.todo);
             for (a, mut f) in self.todo.iter().zip(frames) {
                 if f.symbol.is_some() && f.module.is_none() {
@@ -310,8 +311,19 @@ impl StackSymbolizer {
         p.perf_map = true;
         p.vdso = true;
         p.debug_syms = false;
-        let src = Source::Process(p);
-        let syms = self.blaze.symbolize(&src, Input::AbsAddr(addrs)).ok()?;
+        let mut syms = self
+            .blaze
+            .symbolize(&Source::Process(p.clone()), Input::AbsAddr(addrs));
+        if syms.is_err() && map_files {
+            // Opening /proc/PID/map_files/ needs CAP_SYS_ADMIN (or
+            // CAP_CHECKPOINT_RESTORE), which the documented capability set
+            // lacks: fall back to the paths (right outside containers).
+            p.map_files = false;
+            syms = self
+                .blaze
+                .symbolize(&Source::Process(p), Input::AbsAddr(addrs));
+        }
+        let syms = syms.ok()?;
         Some(addrs.iter().zip(syms).map(|(&a, s)| frame(a, s)).collect())
     }
 
