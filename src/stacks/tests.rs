@@ -333,56 +333,119 @@ fn stats_warning_names_the_fix_after_collisions() {
 }
 
 /// This test binary, run again as a child that sleeps in a test of its own
-/// (`child_sleeper`); killed and reaped on drop.
-struct Sleeper(Child);
+/// (`child_sleeper`); killed and reaped on drop. `exe` is the path the
+/// child runs as (its /proc/PID/maps names it).
+struct Sleeper {
+    child: Child,
+    exe: String,
+    /// The private mount point, removed on drop.
+    dir: Option<std::path::PathBuf>,
+}
+
+const SLEEPER_ARGS: [&str; 4] = [
+    "stacks::tests::child_sleeper",
+    "--exact",
+    "--ignored",
+    "--test-threads=1",
+];
 
 impl Sleeper {
     fn spawn() -> Self {
         let exe = std::env::current_exe().unwrap();
-        let child = Command::new(exe)
-            .args([
-                "stacks::tests::child_sleeper",
-                "--exact",
-                "--ignored",
-                "--test-threads=1",
-            ])
+        let child = Command::new(&exe)
+            .args(SLEEPER_ARGS)
             .env("CS_STACKS_SLEEPER", "1")
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        Self(child)
+        Self {
+            child,
+            exe: exe.to_string_lossy().into_owned(),
+            dir: None,
+        }
+    }
+
+    /// A container in miniature: the child runs from a tmpfs mounted in a
+    /// private mount namespace, so its executable's path does not exist
+    /// in ours (only /proc/PID/map_files reaches it). The tmpfs goes with
+    /// the namespace when the child dies.
+    fn spawn_in_mount_ns() -> Self {
+        let exe = std::env::current_exe().unwrap();
+        let dir = std::env::temp_dir().join(format!("cs-stacks-mntns-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let inner = dir.join("sleeper");
+        let script = format!(
+            "mount -t tmpfs cs-stacks {d} && cp {exe} {i} && exec {i} \"$@\"",
+            d = dir.display(),
+            exe = exe.display(),
+            i = inner.display()
+        );
+        let child = Command::new("unshare")
+            .args([
+                "--mount",
+                "--propagation",
+                "private",
+                "sh",
+                "-c",
+                &script,
+                "sh",
+            ])
+            .args(SLEEPER_ARGS)
+            .env("CS_STACKS_SLEEPER", "1")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        Self {
+            child,
+            exe: inner.to_string_lossy().into_owned(),
+            dir: Some(dir),
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Where `addr` of this process's executable is in the child (same
-    /// file, another load address).
+    /// file contents, another load address).
     fn translate(&self, addr: u64) -> u64 {
-        let exe = std::env::current_exe().unwrap();
-        let exe = exe.to_string_lossy().into_owned();
-        let base = |pid: u32| -> Option<u64> {
+        let base = |pid: u32, exe: &str| -> Option<u64> {
             let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).ok()?;
-            let l = maps.lines().find(|l| l.ends_with(exe.as_str()))?;
+            let l = maps.lines().find(|l| l.ends_with(exe))?;
             u64::from_str_radix(l.split('-').next()?, 16).ok()
         };
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let me = std::env::current_exe().unwrap();
+        let me = me.to_string_lossy().into_owned();
+        let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            if let (Some(me), Some(child)) = (base(std::process::id()), base(self.0.id())) {
+            if let (Some(me), Some(child)) =
+                (base(std::process::id(), &me), base(self.pid(), &self.exe))
+            {
                 return addr - me + child;
             }
-            assert!(Instant::now() < deadline, "child maps never showed {exe}");
+            assert!(
+                Instant::now() < deadline,
+                "child maps never showed {}",
+                self.exe
+            );
             std::thread::sleep(Duration::from_millis(10));
         }
     }
 
     fn kill(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
 impl Drop for Sleeper {
     fn drop(&mut self) {
         self.kill();
+        if let Some(d) = &self.dir {
+            let _ = std::fs::remove_dir(d);
+        }
     }
 }
 
@@ -406,7 +469,7 @@ fn root_exited_process_symbolized_from_cache_or_counted() {
 
     // Noted while alive: resolved after it is gone.
     let mut noted = Sleeper::spawn();
-    let pid = noted.0.id();
+    let pid = noted.pid();
     let child_addr = noted.translate(addr);
     assert!(s.note_pid(pid), "note_pid failed for a live child");
     noted.kill();
@@ -418,7 +481,7 @@ fn root_exited_process_symbolized_from_cache_or_counted() {
 
     // Never noted: `[unknown] (pid exited)`, counted.
     let mut gone = Sleeper::spawn();
-    let pid = gone.0.id();
+    let pid = gone.pid();
     let child_addr = gone.translate(addr);
     gone.kill();
     assert_eq!(
@@ -669,4 +732,23 @@ fn root_real_stack_trace_map() {
     assert_eq!(s.stats.missed_kernel, before.missed_kernel + 1);
     let (_, hint) = s.stats.warning().unwrap();
     assert!(hint.unwrap().contains("--stack-storage-size"));
+}
+
+#[test]
+fn root_process_in_another_mount_namespace_is_symbolized() {
+    if !root_or_skip("root_process_in_another_mount_namespace_is_symbolized") {
+        return;
+    }
+    let child = Sleeper::spawn_in_mount_ns();
+    let addr = child.translate(corescope_stacks_probe());
+    assert!(
+        !Path::new(&child.exe).exists(),
+        "{} is visible here",
+        child.exe
+    );
+    let mut s = StackSymbolizer::new();
+    let mut out = Vec::new();
+    assert_eq!(s.user(child.pid(), &[addr], &mut out), Ok(()));
+    let name = out[0].symbol.as_deref().unwrap_or("");
+    assert!(name.contains("corescope_stacks_probe"), "{:?}", out[0]);
 }
