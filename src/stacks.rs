@@ -17,6 +17,8 @@
 //!    become `[Missed User Stack]` / `[Missed Kernel Stack]` and are
 //!    counted in [`StackStats`]); then [`write_bcc`], [`folded_line`] (all
 //!    lines of a run → [`write_svg`]) or [`JsonStack`].
+//!    A PID that exits and comes back (reused), or execs: call
+//!    [`StackSymbolizer::forget_pid`] first, or its old map is used.
 //! 4. [`StackStats::warning`] gives the summary line (with the hint to
 //!    raise `--stack-storage-size` after collisions).
 //!
@@ -32,6 +34,7 @@ use std::io::{self, Write};
 use std::path::Path;
 
 use blazesym::symbolize::cache::{Cache, Process as CacheProcess};
+use blazesym::symbolize::evict::{Evict, Process as EvictProcess};
 use blazesym::symbolize::source::{Kernel, Process, Source};
 use blazesym::symbolize::{Input, Symbolized, Symbolizer as Blaze};
 use blazesym::{MaybeDefault, Pid};
@@ -233,6 +236,17 @@ impl StackSymbolizer {
             self.noted.insert(pid);
         }
         ok
+    }
+
+    /// Drops what is cached for `pid` (its VMAs, perf map, symbolized
+    /// addresses): for a PID seen to exit or exec, so that a later process
+    /// with the same PID is read afresh, and to bound memory in long runs.
+    pub fn forget_pid(&mut self, pid: u32) {
+        let _ = self
+            .blaze
+            .evict(&Evict::from(EvictProcess::new(Pid::from(pid))));
+        self.noted.remove(&pid);
+        self.user_cache.retain(|&(p, _), _| p != pid);
     }
 
     /// Symbolizes kernel addresses (/proc/kallsyms: real addresses only

@@ -478,6 +478,14 @@ fn root_exited_process_symbolized_from_cache_or_counted() {
     let name = out[0].symbol.as_deref().unwrap_or("");
     assert!(name.contains("corescope_stacks_probe"), "{:?}", out[0]);
     assert_eq!(s.stats.pid_exited, 0);
+    // Forgotten: nothing left to resolve it from (the cached address too).
+    s.forget_pid(pid);
+    assert_eq!(
+        s.user(pid, &[child_addr], &mut out),
+        Err(Missing::PidExited)
+    );
+    assert_eq!(s.stats.pid_exited, 1);
+    s.stats.pid_exited = 0;
 
     // Never noted: `[unknown] (pid exited)`, counted.
     let mut gone = Sleeper::spawn();
