@@ -24,6 +24,7 @@ pub mod output;
 pub mod ports;
 pub mod rules;
 pub mod session;
+pub mod stacks;
 pub mod stream;
 pub mod sym;
 pub mod top;

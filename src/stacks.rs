@@ -1,0 +1,649 @@
+//! The *stacks* shape: stack ids from a `BPF_MAP_TYPE_STACK_TRACE` map →
+//! addresses → symbolized frames → BCC's multi-line stacks, folded lines,
+//! an SVG flame graph (the `inferno` crate) or JSON.
+//!
+//! How a stack tool (profile, offcputime) uses it:
+//! 1. BPF side: a `STACK_TRACE` map (`--stack-storage-size` entries of
+//!    [`MAX_DEPTH`] u64s) and a hash of counts keyed by the tool's key
+//!    (pid, comm, user and kernel stack ids from `bpf_get_stackid(ctx,
+//!    &stacks, BPF_F_USER_STACK)` / `(ctx, &stacks, 0)`), defined in the
+//!    tool's header.
+//! 2. One [`StackSymbolizer`] per process run. Call
+//!    [`StackSymbolizer::note_pid`] when a PID first appears (while the
+//!    tool runs, e.g. at each interval over the keys seen): it caches what
+//!    a later symbolization needs should the process exit first.
+//! 3. At the end, per key: [`StackSymbolizer::stack`] reads both stacks
+//!    from the map and symbolizes them into a [`Stack`] (missed stacks
+//!    become `[Missed User Stack]` / `[Missed Kernel Stack]` and are
+//!    counted in [`StackStats`]); then [`write_bcc`], [`folded_line`] (all
+//!    lines of a run → [`write_svg`]) or [`JsonStack`].
+//!    A PID that exits and comes back (reused), or execs: call
+//!    [`StackSymbolizer::forget_pid`] first, or its old map is used.
+//! 4. [`StackStats::warning`] gives the summary line (with the hint to
+//!    raise `--stack-storage-size` after collisions).
+//!
+//! Symbolization is blazesym's, built once: kernel addresses through
+//! /proc/kallsyms, user addresses through /proc/PID/maps with `map_files`
+//! (so files of another mount namespace, e.g. a container, are found),
+//! the vDSO, and perf maps (`/tmp/perf-PID.map`) for JIT code; names are
+//! demangled. blazesym caches parsed ELF files itself; this module adds a
+//! per-address cache, so a stack seen again costs one hash lookup.
+
+use std::collections::{HashMap, HashSet};
+use std::io::{self, Write};
+use std::path::Path;
+
+use blazesym::symbolize::cache::{Cache, Process as CacheProcess};
+use blazesym::symbolize::evict::{Evict, Process as EvictProcess};
+use blazesym::symbolize::source::{Kernel, Process, Source};
+use blazesym::symbolize::{Input, Symbolized, Symbolizer as Blaze};
+use blazesym::{MaybeDefault, Pid};
+use libbpf_rs::{MapCore, MapFlags};
+use serde::Serialize;
+use std::os::unix::ffi::OsStrExt as _;
+
+use crate::escape::{escape_into, KStr, KString};
+use crate::sym::Frame;
+
+/// Frames per stack in a stack-trace map (the kernel's default
+/// `perf_event_max_stack`, PERF_MAX_STACK_DEPTH).
+pub const MAX_DEPTH: usize = 127;
+/// Shown for a user stack the kernel did not record.
+pub const MISSED_USER: &str = "[Missed User Stack]";
+/// Shown for a kernel stack the kernel did not record.
+pub const MISSED_KERNEL: &str = "[Missed Kernel Stack]";
+/// Shown for the user stack of a process that exited before it was
+/// symbolized and was never noted.
+pub const PID_EXITED: &str = "[unknown] (pid exited)";
+/// A frame whose address no symbol covers (BCC's spelling).
+pub const UNKNOWN: &str = "[unknown]";
+
+const EEXIST: i64 = libc::EEXIST as i64;
+
+/// Why a stack has no frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Missing {
+    /// `-EFAULT` (no stack to walk), `-ENOMEM`, or an id whose entry is
+    /// gone from the map.
+    Missed,
+    /// `-EEXIST`: another stack had the same hash and the map keeps one
+    /// (the map is too small: `--stack-storage-size`).
+    Collision,
+    /// A user stack of a process that exited before symbolization and was
+    /// never noted.
+    PidExited,
+}
+
+/// One side (user or kernel) of a stack.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Part {
+    /// Not collected (`-U` / `-K`): printed as nothing.
+    Off,
+    /// Frames, innermost first.
+    Frames(Vec<Frame>),
+    Missing(Missing),
+}
+
+/// A symbolized user + kernel stack pair with its count: one key of a
+/// profile / offcputime counts map.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stack {
+    pub pid: u32,
+    /// The task's comm, as the kernel gave it (NUL-trimmed).
+    pub comm: Vec<u8>,
+    pub user: Part,
+    pub kernel: Part,
+    pub count: u64,
+}
+
+/// What went missing, for the summary.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct StackStats {
+    /// User stacks shown as `[Missed User Stack]` (collisions included).
+    pub missed_user: u64,
+    /// Kernel stacks shown as `[Missed Kernel Stack]` (collisions included).
+    pub missed_kernel: u64,
+    /// Of the missed stacks, those lost to `-EEXIST` hash collisions.
+    pub collisions: u64,
+    /// User stacks shown as `[unknown] (pid exited)`.
+    pub pid_exited: u64,
+}
+
+impl StackStats {
+    /// The summary warning and its hint, when something is missing.
+    pub fn warning(&self) -> Option<(String, Option<&'static str>)> {
+        let missed = self.missed_user + self.missed_kernel;
+        if missed == 0 && self.pid_exited == 0 {
+            return None;
+        }
+        let mut msg = format!("{missed} stack traces could not be displayed");
+        if self.collisions > 0 {
+            msg.push_str(&format!(" ({} hash collisions)", self.collisions));
+        }
+        if self.pid_exited > 0 {
+            msg.push_str(&format!(
+                "; {} user stacks of exited processes are {PID_EXITED}",
+                self.pid_exited
+            ));
+        }
+        let hint = (self.collisions > 0)
+            .then_some("raise --stack-storage-size (the stack map holds one stack per hash)");
+        Some((msg, hint))
+    }
+}
+
+/// The addresses of stack `id` (innermost first) into `out`; what is
+/// missing when the id is negative or its entry is gone.
+pub fn read_stack<M: MapCore + ?Sized>(
+    map: &M,
+    id: i64,
+    out: &mut Vec<u64>,
+) -> Result<(), Missing> {
+    out.clear();
+    if id == -EEXIST {
+        return Err(Missing::Collision);
+    }
+    // -EFAULT, -ENOMEM and anything else the helper may return.
+    let key = u32::try_from(id).map_err(|_| Missing::Missed)?;
+    let Ok(Some(raw)) = map.lookup(&key.to_ne_bytes(), MapFlags::ANY) else {
+        return Err(Missing::Missed);
+    };
+    // The kernel zero-fills past the stack's depth.
+    out.extend(
+        raw.chunks_exact(8)
+            .map(|c| u64::from_ne_bytes(c.try_into().unwrap_or_default()))
+            .take_while(|&a| a != 0),
+    );
+    if out.is_empty() {
+        return Err(Missing::Missed);
+    }
+    Ok(())
+}
+
+/// What a stack tool collected for one key.
+#[derive(Debug, Clone, Copy)]
+pub struct StackKey<'a> {
+    pub pid: u32,
+    pub comm: &'a [u8],
+    /// The user stack id, `None` when user stacks are off (`-K`).
+    pub user_id: Option<i64>,
+    /// The kernel stack id, `None` when kernel stacks are off (`-U`).
+    pub kernel_id: Option<i64>,
+    pub count: u64,
+}
+
+/// blazesym, built once per process, plus the caches (see the module doc).
+pub struct StackSymbolizer {
+    blaze: Blaze,
+    /// PIDs whose VMAs (and perf map) blazesym holds.
+    noted: HashSet<u32>,
+    kernel_cache: HashMap<u64, Frame>,
+    user_cache: HashMap<(u32, u64), Frame>,
+    addrs: Vec<u64>,
+    /// Addresses of the current call not yet in the cache.
+    todo: Vec<u64>,
+    pub stats: StackStats,
+}
+
+impl Default for StackSymbolizer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl StackSymbolizer {
+    pub fn new() -> Self {
+        let s = Self {
+            blaze: Blaze::builder()
+                .enable_code_info(false)
+                .enable_inlined_fns(false)
+                .enable_demangling(true)
+                .build(),
+            noted: HashSet::new(),
+            kernel_cache: HashMap::new(),
+            user_cache: HashMap::new(),
+            addrs: Vec::with_capacity(MAX_DEPTH),
+            todo: Vec::with_capacity(MAX_DEPTH),
+            stats: StackStats::default(),
+        };
+        // blazesym parses the vDSO once, from the first process it meets in
+        // one; let that be us (alive), not an exited process (which fails).
+        if let Some(vdso) = own_vdso() {
+            let _ = s.symbolize_user(std::process::id(), &[vdso.start], true);
+        }
+        s
+    }
+
+    /// Caches what symbolizing `pid` later needs, in case it exits first:
+    /// blazesym's process cache holds its VMAs (the /proc/PID/maps entries:
+    /// ranges, offsets, paths) and its perf map's symbols. Not the ELF
+    /// files' contents: after exit they are opened by their path in
+    /// /proc/PID/maps, read in our mount namespace (a container's files can
+    /// then be missing or different). Idempotent; false if the process is
+    /// already gone.
+    pub fn note_pid(&mut self, pid: u32) -> bool {
+        if self.noted.contains(&pid) {
+            return true;
+        }
+        let mut c = CacheProcess::new(Pid::from(pid));
+        let mut ok = self.blaze.cache(&Cache::from(c.clone())).is_ok();
+        if !ok {
+            // An unreadable perf map must not cost the VMAs.
+            c.cache_perf_map = false;
+            ok = self.blaze.cache(&Cache::from(c)).is_ok();
+        }
+        if ok {
+            self.noted.insert(pid);
+        }
+        ok
+    }
+
+    /// Drops what is cached for `pid` (its VMAs, perf map, symbolized
+    /// addresses): for a PID seen to exit or exec, so that a later process
+    /// with the same PID is read afresh, and to bound memory in long runs.
+    pub fn forget_pid(&mut self, pid: u32) {
+        let _ = self
+            .blaze
+            .evict(&Evict::from(EvictProcess::new(Pid::from(pid))));
+        self.noted.remove(&pid);
+        self.user_cache.retain(|&(p, _), _| p != pid);
+    }
+
+    /// Symbolizes kernel addresses (/proc/kallsyms: real addresses only
+    /// for root) into `out`.
+    pub fn kernel(&mut self, addrs: &[u64], out: &mut Vec<Frame>) {
+        self.todo.clear();
+        self.todo
+            .extend(addrs.iter().filter(|a| !self.kernel_cache.contains_key(a)));
+        self.todo.sort_unstable();
+        self.todo.dedup();
+        if !self.todo.is_empty() {
+            // kallsyms only: a vmlinux found on disk may not be the running
+            // kernel's, and kallsyms already has KASLR applied.
+            let src = Source::Kernel(Kernel {
+                vmlinux: MaybeDefault::None,
+                ..Kernel::default()
+            });
+            let frames = symbolized(&self.blaze, &src, &self.todo);
+            for (a, mut f) in self.todo.iter().zip(frames) {
+                if f.symbol.is_some() && f.module.is_none() {
+                    f.module = Some(KString(b"kernel".to_vec()));
+                }
+                self.kernel_cache.insert(*a, f);
+            }
+        }
+        out.clear();
+        out.extend(addrs.iter().map(|a| {
+            self.kernel_cache
+                .get(a)
+                .cloned()
+                .unwrap_or_else(|| Frame::unknown(*a))
+        }));
+    }
+
+    /// Symbolizes user addresses of `pid` into `out`; `Err(PidExited)`
+    /// (counted) if it exited and was never noted.
+    pub fn user(&mut self, pid: u32, addrs: &[u64], out: &mut Vec<Frame>) -> Result<(), Missing> {
+        self.todo.clear();
+        self.todo.extend(
+            addrs
+                .iter()
+                .filter(|&&a| !self.user_cache.contains_key(&(pid, a))),
+        );
+        self.todo.sort_unstable();
+        self.todo.dedup();
+        if !self.todo.is_empty() {
+            let alive = Path::new(&format!("/proc/{pid}/maps")).exists();
+            if !alive && !self.noted.contains(&pid) {
+                self.stats.pid_exited += 1;
+                out.clear();
+                return Err(Missing::PidExited);
+            }
+            // map_files only while the process lives: its entries go with it.
+            let todo = std::mem::take(&mut self.todo);
+            let frames = self
+                .symbolize_user(pid, &todo, alive)
+                .unwrap_or_else(|| todo.iter().map(|&a| Frame::unknown(a)).collect());
+            for (a, f) in todo.iter().zip(frames) {
+                self.user_cache.insert((pid, *a), f);
+            }
+            self.todo = todo;
+        }
+        out.clear();
+        out.extend(addrs.iter().map(|&a| {
+            self.user_cache
+                .get(&(pid, a))
+                .cloned()
+                .unwrap_or_else(|| Frame::unknown(a))
+        }));
+        Ok(())
+    }
+
+    fn symbolize_user(&self, pid: u32, addrs: &[u64], map_files: bool) -> Option<Vec<Frame>> {
+        let mut p = Process::new(Pid::from(pid));
+        p.map_files = map_files;
+        p.perf_map = true;
+        p.vdso = true;
+        p.debug_syms = false;
+        let mut syms = self
+            .blaze
+            .symbolize(&Source::Process(p.clone()), Input::AbsAddr(addrs));
+        if syms.is_err() && map_files {
+            // Opening /proc/PID/map_files/ needs CAP_SYS_ADMIN (or
+            // CAP_CHECKPOINT_RESTORE), which the documented capability set
+            // lacks: fall back to the paths (right outside containers).
+            p.map_files = false;
+            syms = self
+                .blaze
+                .symbolize(&Source::Process(p), Input::AbsAddr(addrs));
+        }
+        let syms = syms.ok()?;
+        Some(addrs.iter().zip(syms).map(|(&a, s)| frame(a, s)).collect())
+    }
+
+    /// Reads and symbolizes both stacks of `key`, counting what is missing.
+    pub fn stack<M: MapCore + ?Sized>(&mut self, map: &M, key: &StackKey<'_>) -> Stack {
+        let user = match key.user_id {
+            None => Part::Off,
+            Some(id) => {
+                let mut addrs = std::mem::take(&mut self.addrs);
+                let part = match read_stack(map, id, &mut addrs) {
+                    Ok(()) => {
+                        let mut frames = Vec::with_capacity(addrs.len());
+                        match self.user(key.pid, &addrs, &mut frames) {
+                            Ok(()) => Part::Frames(frames),
+                            Err(m) => Part::Missing(m),
+                        }
+                    }
+                    Err(m) => {
+                        self.count_missed(m, true);
+                        Part::Missing(m)
+                    }
+                };
+                self.addrs = addrs;
+                part
+            }
+        };
+        let kernel = match key.kernel_id {
+            None => Part::Off,
+            Some(id) => {
+                let mut addrs = std::mem::take(&mut self.addrs);
+                let part = match read_stack(map, id, &mut addrs) {
+                    Ok(()) => {
+                        let mut frames = Vec::with_capacity(addrs.len());
+                        self.kernel(&addrs, &mut frames);
+                        Part::Frames(frames)
+                    }
+                    Err(m) => {
+                        self.count_missed(m, false);
+                        Part::Missing(m)
+                    }
+                };
+                self.addrs = addrs;
+                part
+            }
+        };
+        Stack {
+            pid: key.pid,
+            comm: crate::escape::cstr(key.comm).to_vec(),
+            user,
+            kernel,
+            count: key.count,
+        }
+    }
+
+    fn count_missed(&mut self, m: Missing, user: bool) {
+        if user {
+            self.stats.missed_user += 1;
+        } else {
+            self.stats.missed_kernel += 1;
+        }
+        if m == Missing::Collision {
+            self.stats.collisions += 1;
+        }
+    }
+}
+
+fn symbolized(blaze: &Blaze, src: &Source<'_>, addrs: &[u64]) -> Vec<Frame> {
+    match blaze.symbolize(src, Input::AbsAddr(addrs)) {
+        Ok(syms) => addrs.iter().zip(syms).map(|(&a, s)| frame(a, s)).collect(),
+        Err(_) => addrs.iter().map(|&a| Frame::unknown(a)).collect(),
+    }
+}
+
+fn frame(addr: u64, s: Symbolized<'_>) -> Frame {
+    match s {
+        Symbolized::Sym(sym) => Frame {
+            addr,
+            symbol: Some(sym.name.into_owned()),
+            offset: sym.offset as u64,
+            module: sym.module.map(|m| KString(m.as_bytes().to_vec())),
+        },
+        Symbolized::Unknown(_) => Frame::unknown(addr),
+    }
+}
+
+/// The address range of our own vDSO, from /proc/self/maps.
+pub fn own_vdso() -> Option<std::ops::Range<u64>> {
+    let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
+    let line = maps.lines().find(|l| l.ends_with("[vdso]"))?;
+    let (start, rest) = line.split_once('-')?;
+    let end = rest.split(' ').next()?;
+    Some(u64::from_str_radix(start, 16).ok()?..u64::from_str_radix(end, 16).ok()?)
+}
+
+/// Output choices of BCC's `-d` and `-a`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Style {
+    /// `-d`: a `-` frame (folded) or `--` line (multi-line) between the
+    /// user and the kernel stack, when both are there.
+    pub delimiter: bool,
+    /// `-a`: kernel frames get `_[k]` (folded).
+    pub annotate: bool,
+}
+
+fn missing_text(m: Missing, user: bool) -> &'static str {
+    match (m, user) {
+        (Missing::PidExited, _) => PID_EXITED,
+        (_, true) => MISSED_USER,
+        (_, false) => MISSED_KERNEL,
+    }
+}
+
+/// The last path component of a module (BCC prints basenames).
+fn basename(m: &[u8]) -> &[u8] {
+    match m.iter().rposition(|&b| b == b'/') {
+        Some(i) => &m[i + 1..],
+        None => m,
+    }
+}
+
+/// BCC's `sym(addr, pid, show_module=True, show_offset=True)`:
+/// `name+0x1a [module]`, `[unknown] [module]`, `[unknown]`; escaped.
+fn push_bcc_frame(s: &mut String, f: &Frame) {
+    use std::fmt::Write as _;
+    match &f.symbol {
+        Some(name) => {
+            escape_into(s, name.as_bytes(), false);
+            let _ = write!(s, "+{:#x}", f.offset);
+        }
+        None => s.push_str(UNKNOWN),
+    }
+    if let Some(m) = &f.module {
+        s.push_str(" [");
+        escape_into(s, basename(&m.0), false);
+        s.push(']');
+    }
+}
+
+/// One stack in BCC profile/offcputime's multi-line form: kernel frames
+/// innermost first, `--` with `-d`, user frames innermost first, then
+/// `    -                comm (pid)`, the count and an empty line.
+pub fn write_bcc(w: &mut impl Write, st: &Stack, style: Style) -> io::Result<()> {
+    let mut s = String::with_capacity(1024);
+    let side = |s: &mut String, part: &Part, user: bool| match part {
+        Part::Off => {}
+        Part::Missing(m) => {
+            s.push_str("    ");
+            s.push_str(missing_text(*m, user));
+            s.push('\n');
+        }
+        Part::Frames(frames) => {
+            for f in frames {
+                s.push_str("    ");
+                push_bcc_frame(s, f);
+                s.push('\n');
+            }
+        }
+    };
+    side(&mut s, &st.kernel, false);
+    if style.delimiter && matches!(st.kernel, Part::Frames(_)) && matches!(st.user, Part::Frames(_))
+    {
+        s.push_str("    --\n");
+    }
+    side(&mut s, &st.user, true);
+    s.push_str("    -                ");
+    escape_into(&mut s, &st.comm, false);
+    use std::fmt::Write as _;
+    let _ = writeln!(s, " ({})", st.pid);
+    let _ = writeln!(s, "        {}\n", st.count);
+    w.write_all(s.as_bytes())
+}
+
+/// A folded frame: escaped, and `;` (the frame separator) escaped too, so
+/// a comm or symbol cannot fake frames.
+fn push_folded(s: &mut String, bytes: &[u8]) {
+    let start = s.len();
+    escape_into(s, bytes, false);
+    if s[start..].contains(';') {
+        let tail = s.split_off(start).replace(';', "\\x3b");
+        s.push_str(&tail);
+    }
+}
+
+/// One stack as a folded line into `s` (cleared first), without newline:
+/// `comm;user_root;…;user_leaf;kern_root;…;kern_leaf count`, `-d` puts a
+/// `-` frame between user and kernel, `-a` suffixes kernel frames `_[k]`.
+pub fn folded_line(s: &mut String, st: &Stack, style: Style) {
+    s.clear();
+    push_folded(s, &st.comm);
+    match &st.user {
+        Part::Off => {}
+        Part::Missing(m) => {
+            s.push(';');
+            s.push_str(missing_text(*m, true));
+        }
+        Part::Frames(frames) => {
+            for f in frames.iter().rev() {
+                s.push(';');
+                match &f.symbol {
+                    Some(n) => push_folded(s, n.as_bytes()),
+                    None => s.push_str(UNKNOWN),
+                }
+            }
+        }
+    }
+    if style.delimiter && matches!(st.kernel, Part::Frames(_)) && matches!(st.user, Part::Frames(_))
+    {
+        s.push_str(";-");
+    }
+    match &st.kernel {
+        Part::Off => {}
+        Part::Missing(m) => {
+            s.push(';');
+            s.push_str(missing_text(*m, false));
+        }
+        Part::Frames(frames) => {
+            for f in frames.iter().rev() {
+                s.push(';');
+                match &f.symbol {
+                    Some(n) => push_folded(s, n.as_bytes()),
+                    None => s.push_str(UNKNOWN),
+                }
+                if style.annotate {
+                    s.push_str("_[k]");
+                }
+            }
+        }
+    }
+    use std::fmt::Write as _;
+    let _ = write!(s, " {}", st.count);
+}
+
+/// Draws folded lines as an interactive SVG flame graph (inferno's
+/// flamegraph.pl port). `count_name` labels the counts ("samples", "us").
+pub fn write_svg<'a>(
+    w: impl Write,
+    title: &str,
+    count_name: &str,
+    folded: impl IntoIterator<Item = &'a str>,
+) -> anyhow::Result<()> {
+    let mut opts = inferno::flamegraph::Options::default();
+    opts.title = title.to_string();
+    opts.count_name = count_name.to_string();
+    inferno::flamegraph::from_lines(&mut opts, folded, w)
+        .map_err(|e| anyhow::anyhow!("cannot write the flame graph: {e}"))
+}
+
+/// One frame in JSON: symbol (null when unknown), offset, module (a path,
+/// any bytes: see [`KString`]), address.
+#[derive(Debug, Serialize)]
+pub struct JsonFrame<'a> {
+    pub addr: u64,
+    pub symbol: Option<&'a str>,
+    pub offset: u64,
+    pub module: Option<KStr<'a>>,
+}
+
+/// One stack as a JSON record: `user_stack` / `kernel_stack` innermost
+/// first (empty when off or missing), `user_missing` / `kernel_missing`
+/// null or `"missed"`, `"collision"`, `"pid exited"`.
+#[derive(Debug, Serialize)]
+pub struct JsonStack<'a> {
+    pub pid: u32,
+    pub comm: KStr<'a>,
+    pub count: u64,
+    pub user_stack: Vec<JsonFrame<'a>>,
+    pub user_missing: Option<&'static str>,
+    pub kernel_stack: Vec<JsonFrame<'a>>,
+    pub kernel_missing: Option<&'static str>,
+}
+
+impl<'a> JsonStack<'a> {
+    pub fn new(st: &'a Stack) -> Self {
+        fn frames(p: &Part) -> Vec<JsonFrame<'_>> {
+            match p {
+                Part::Frames(f) => f
+                    .iter()
+                    .map(|f| JsonFrame {
+                        addr: f.addr,
+                        symbol: f.symbol.as_deref(),
+                        offset: f.offset,
+                        module: f.module.as_ref().map(|m| KStr(&m.0)),
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            }
+        }
+        fn missing(p: &Part) -> Option<&'static str> {
+            match p {
+                Part::Missing(Missing::Missed) => Some("missed"),
+                Part::Missing(Missing::Collision) => Some("collision"),
+                Part::Missing(Missing::PidExited) => Some("pid exited"),
+                _ => None,
+            }
+        }
+        Self {
+            pid: st.pid,
+            comm: KStr(&st.comm),
+            count: st.count,
+            user_stack: frames(&st.user),
+            user_missing: missing(&st.user),
+            kernel_stack: frames(&st.kernel),
+            kernel_missing: missing(&st.kernel),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
