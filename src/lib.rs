@@ -9,7 +9,6 @@ pub mod check;
 pub mod cli;
 pub mod clock;
 pub mod cmd;
-pub mod counters;
 pub mod error;
 pub mod escape;
 pub mod filter;
@@ -19,21 +18,66 @@ pub mod libbpf_log;
 pub mod load;
 pub mod lru;
 pub mod net;
-pub mod openflags;
 pub mod output;
 pub mod ports;
-pub mod rules;
 pub mod session;
 pub mod stream;
 pub mod sym;
-pub mod xdp;
 
 pub use error::{main, UserError};
+
+// Tool modules are library code that uses the shared layer as its clients
+// do, by the crate's name (`corescope::…`).
+extern crate self as corescope;
+
+/// Every tool: one module per folder of tools/ (`tools/<tool>/mod.rs`, its
+/// CLI, configuration and rows), registered by build.rs from the folders.
+/// The per-tool binaries (tools/<tool>/main.rs, [`launcher!`]) and the multi-call `corescope`
+/// run them through [`tools::TOOLS`].
+pub mod tools {
+    /// A tool's entry point.
+    pub type Main = fn() -> std::process::ExitCode;
+
+    include!(concat!(env!("OUT_DIR"), "/tools.rs"));
+
+    /// The entry point of the tool called `name`.
+    pub fn find(name: &str) -> Option<Main> {
+        TOOLS.iter().find(|(t, _)| *t == name).map(|(_, m)| *m)
+    }
+
+    /// Runs the tool called `name` (a launcher's own binary name).
+    pub fn run(name: &str) -> std::process::ExitCode {
+        match find(name) {
+            Some(main) => main(),
+            // A [[bin]] without its tools/ folder (tests/cli.rs checks that
+            // they agree).
+            None => crate::main(|| {
+                Err(crate::UserError::hint(
+                    format!("no tool named {name:?} in this build"),
+                    format!("add tools/{name}/mod.rs, or remove its [[bin]] from Cargo.toml"),
+                )
+                .into())
+            }),
+        }
+    }
+}
 pub use session::{Session, Tick};
 
-/// The generated skeletons, one module per `src/bpf/<tool>.bpf.c`.
+/// The generated skeletons, one module per `tools/<tool>/<tool>.bpf.c`.
 pub mod skel {
     include!(concat!(env!("OUT_DIR"), "/skels.rs"));
+}
+
+/// The `main` of a per-tool binary (`tools/<tool>/main.rs`): runs the tool
+/// named like the binary (cargo's `[[bin]]` name), so the file is the same
+/// for every tool.
+#[macro_export]
+macro_rules! launcher {
+    () => {
+        fn main() -> std::process::ExitCode {
+            $crate::tools::run(env!("CARGO_BIN_NAME"))
+        }
+    };
 }
 
 /// What tool files usually need.
@@ -57,7 +101,7 @@ pub mod prelude {
 macro_rules! impl_tool_skel {
     ($name:ident, $open:ident, $event:ident) => {
         // SAFETY: event structs are made of fixed-width integers and u8
-        // arrays only (rule of src/bpf/*.h), so every bit pattern is valid.
+        // arrays only (rule of tools/*/*.h), so every bit pattern is valid.
         unsafe impl plain::Plain for types::$event {}
 
         impl<'o> $crate::load::ToolOpen for $open<'o> {

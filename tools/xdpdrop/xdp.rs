@@ -10,7 +10,7 @@ use anyhow::Result;
 use libbpf_rs::libbpf_sys as sys;
 use libbpf_rs::query::{LinkInfo, LinkInfoIter, LinkTypeInfo, ProgInfoIter};
 
-use crate::error::UserError;
+use corescope::error::UserError;
 
 /// How to attach an XDP program.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -66,7 +66,7 @@ pub fn ifindex(name: &str) -> Result<u32> {
     let hint = "list the interfaces with `ip -br link`; for an interface in another \
                 network namespace, run the tool inside it (ip netns exec NS ...)";
     // Echoed escaped: a name from a script must not write terminal controls.
-    let shown = crate::escape::escape(name.as_bytes());
+    let shown = corescope::escape::escape(name.as_bytes());
     if name.is_empty() || name.len() >= libc::IFNAMSIZ || name.contains(['/', ' ', '\0']) {
         return Err(UserError::hint(format!("invalid interface name '{shown}'"), hint).into());
     }
@@ -213,7 +213,7 @@ impl XdpLink {
     ) -> Result<Self> {
         mode.check()?;
         // Interface names may hold control characters: echoed escaped.
-        let iface = &crate::escape::escape(iface.as_bytes());
+        let iface = &corescope::escape::escape(iface.as_bytes());
         for e in existing(ifindex)? {
             if !force {
                 let how = match e.link_id {
@@ -229,7 +229,7 @@ impl XdpLink {
                 .into());
             }
             detach_existing(ifindex, &e)?;
-            crate::diag!("{tool}: --force: detached XDP program {e} from {iface}");
+            corescope::diag!("{tool}: --force: detached XDP program {e} from {iface}");
         }
         let attach = |m: XdpMode| {
             link_create(prog, ifindex, m).map(|fd| {
@@ -250,7 +250,7 @@ impl XdpLink {
                 Err(e) if e == libc::EOPNOTSUPP || e == libc::EINVAL => {
                     let r = attach(XdpMode::Skb);
                     if r.is_ok() {
-                        crate::diag!(
+                        corescope::diag!(
                             "{tool}: notice: {iface} has no native XDP support ({}); using skb (generic) mode",
                             std::io::Error::from_raw_os_error(e)
                         );
