@@ -67,6 +67,7 @@ fn main() {
     }
     // Shared BPF headers (common/, probe/); each tool's own are in its folder.
     let bpf_dir = manifest.join("src/bpf");
+    let src_dir = manifest.join("src");
     let tools_dir = manifest.join("tools");
     let tools = tool_names(&tools_dir);
 
@@ -84,6 +85,10 @@ fn main() {
                 vmlinux.as_os_str(),
                 "-I".as_ref(),
                 bpf_dir.as_os_str(),
+                // Shared pieces' BPF halves beside their Rust halves
+                // (src/lru.bpf.h).
+                "-I".as_ref(),
+                src_dir.as_os_str(),
             ])
             .reference_obj(true)
             .build_and_generate(out.join(format!("{name}.skel.rs")))
@@ -120,6 +125,11 @@ fn main() {
     registry(&tools_dir, &tools, &out);
 
     println!("cargo:rerun-if-changed={}", bpf_dir.display());
+    for h in fs::read_dir(&src_dir).expect("read src/").flatten() {
+        if h.file_name().to_string_lossy().ends_with(".bpf.h") {
+            println!("cargo:rerun-if-changed={}", h.path().display());
+        }
+    }
     // New folders, and every tool's BPF sources and headers.
     println!("cargo:rerun-if-changed={}", tools_dir.display());
     println!(
