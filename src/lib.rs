@@ -1,4 +1,6 @@
-//! corescope's shared layer: everything a tool needs except its CLI and its
+//! corescope's shared layer and its tools. The tools ([`tools`], one folder
+//! each under tools/) are modules of this library, registered by build.rs;
+//! the shared layer is everything a tool needs except its CLI and its
 //! event → row mapping. A tool calls, in order:
 //! [`cli::parse`] → [`Session::new`] → [`Session::open`] (then writes its own
 //! `.rodata` knobs) → [`Session::load`] → [`Session::stream`] (events) or
