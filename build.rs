@@ -169,7 +169,8 @@ fn tool_names(dir: &std::path::Path) -> Vec<String> {
 /// Writes `OUT_DIR/tools.rs`, included by the library (src/lib.rs, module
 /// `tools`): one module per tools/<tool>/mod.rs, each declared where it is
 /// (no copy: compiled once, errors point at the real file), and the `TOOLS`
-/// table of their `main`s that the launchers (src/bin/) use. Also
+/// table of their `main`s that the binaries use (tools/<tool>/main.rs, the
+/// multi-call src/bin/corescope.rs). Also
 /// `OUT_DIR/root_tests.rs`, the root tests (tools/<tool>/root_tests.rs) as
 /// modules `root_<tool>` of the integration tests (tests/tests.rs).
 fn registry(dir: &std::path::Path, tools: &[String], out: &std::path::Path) {
