@@ -27,6 +27,7 @@ pub mod stream;
 pub mod sym;
 
 pub use error::{main, UserError};
+pub use session::{Session, Tick};
 
 // Tool modules are library code that uses the shared layer as its clients
 // do, by the crate's name (`corescope::…`).
@@ -34,36 +35,43 @@ extern crate self as corescope;
 
 /// Every tool: one module per folder of tools/ (`tools/<tool>/mod.rs`, its
 /// CLI, configuration and rows), registered by build.rs from the folders.
-/// The per-tool binaries (tools/<tool>/main.rs, [`launcher!`]) and the multi-call `corescope`
-/// run them through [`tools::TOOLS`].
+/// The per-tool binaries (tools/<tool>/main.rs, [`launcher!`]) and the
+/// multi-call `corescope` run them through [`tools::TOOLS`].
 pub mod tools {
     /// A tool's entry point.
     pub type Main = fn() -> std::process::ExitCode;
 
     include!(concat!(env!("OUT_DIR"), "/tools.rs"));
 
-    /// The entry point of the tool called `name`.
-    pub fn find(name: &str) -> Option<Main> {
-        TOOLS.iter().find(|(t, _)| *t == name).map(|(_, m)| *m)
+    /// The entry point of the tool called `name`, found at compile time
+    /// by a launcher ([`launcher!`](crate::launcher)): a `[[bin]]` without
+    /// its folder does not build, and a per-tool binary holds only its tool.
+    pub const fn find(name: &str) -> Option<Main> {
+        let mut i = 0;
+        while i < TOOLS.len() {
+            if same(TOOLS[i].0.as_bytes(), name.as_bytes()) {
+                return Some(TOOLS[i].1);
+            }
+            i += 1;
+        }
+        None
     }
 
-    /// Runs the tool called `name` (a launcher's own binary name).
-    pub fn run(name: &str) -> std::process::ExitCode {
-        match find(name) {
-            Some(main) => main(),
-            // A [[bin]] without its tools/ folder (tests/cli.rs checks that
-            // they agree).
-            None => crate::main(|| {
-                Err(crate::UserError::hint(
-                    format!("no tool named {name:?} in this build"),
-                    format!("add tools/{name}/mod.rs, or remove its [[bin]] from Cargo.toml"),
-                )
-                .into())
-            }),
+    /// `a == b`, in a `const fn`.
+    const fn same(a: &[u8], b: &[u8]) -> bool {
+        if a.len() != b.len() {
+            return false;
         }
+        let mut i = 0;
+        while i < a.len() {
+            if a[i] != b[i] {
+                return false;
+            }
+            i += 1;
+        }
+        true
     }
 }
-pub use session::{Session, Tick};
 
 /// The generated skeletons, one module per `tools/<tool>/<tool>.bpf.c`.
 pub mod skel {
@@ -72,12 +80,21 @@ pub mod skel {
 
 /// The `main` of a per-tool binary (`tools/<tool>/main.rs`): runs the tool
 /// named like the binary (cargo's `[[bin]]` name), so the file is the same
-/// for every tool.
+/// for every tool. The tool is looked up at compile time ([`tools::find`]).
 #[macro_export]
 macro_rules! launcher {
     () => {
+        const MAIN: $crate::tools::Main = match $crate::tools::find(env!("CARGO_BIN_NAME")) {
+            Some(main) => main,
+            None => panic!(concat!(
+                "no tool folder tools/",
+                env!("CARGO_BIN_NAME"),
+                "/ (with mod.rs) for this [[bin]] of Cargo.toml"
+            )),
+        };
+
         fn main() -> std::process::ExitCode {
-            $crate::tools::run(env!("CARGO_BIN_NAME"))
+            MAIN()
         }
     };
 }

@@ -1,2 +1,2 @@
-// A tool's binary: the shared launcher (runs the tool named like the binary).
+// A tool's binary: the shared launcher (the tool named like the binary).
 corescope::launcher!();
