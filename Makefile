@@ -18,7 +18,8 @@ DESTDIR ?=
 # `corescope` itself keeps its name.
 SUFFIX ?=
 NAMEPREFIX ?=
-TOOLS := $(patsubst tools/%.rs,%,$(wildcard tools/*.rs))
+# Every tool is a folder of tools/ (tools/<tool>/mod.rs; see README "Layout").
+TOOLS := $(patsubst tools/%/mod.rs,%,$(wildcard tools/*/mod.rs))
 SBINDIR = $(PREFIX)/sbin
 MAN8DIR = $(PREFIX)/share/man/man8
 BASHDIR = $(PREFIX)/share/bash-completion/completions
@@ -33,7 +34,7 @@ GEN = target/generated/names$(NAMEPREFIX)@$(SUFFIX)
 DEB_PKGS := clang llvm libelf-dev zlib1g-dev pkg-config bpftool make gcc iproute2 \
 	qemu-system-x86 busybox-static cpio xz-utils zstd dpkg-dev
 
-.PHONY: all deps build run test test-unit test-root test-kernels bench vmlinux lint gen install uninstall deb clean
+.PHONY: all deps build run test test-unit test-root test-kernels bench vmlinux fmt lint gen install uninstall deb clean
 
 all: build
 
@@ -60,7 +61,7 @@ test: deps
 	$(CARGO_RUN) test --all-targets -- --test-threads=2
 	$(MAKE) --no-print-directory test-kernels
 
-# Every tool's smoke test (kernels/smoke/) in qemu guests booting Debian's
+# Every tool's smoke test (tools/<tool>/smoke.sh) in qemu guests booting Debian's
 # kernels (cached in target/kernels/); writes target/kernels/matrix.md.
 test-kernels: build
 	./kernels/run.sh
@@ -73,8 +74,18 @@ vmlinux:
 	mkdir -p vmlinux/$$arch && bpftool btf dump file /sys/kernel/btf/vmlinux format c > vmlinux/$$arch/vmlinux.h && \
 	echo "wrote vmlinux/$$arch/vmlinux.h from $$(uname -r)"
 
+# cargo fmt does not reach the tool modules (build.rs registers them with
+# include!): rustfmt formats them, and the modules they name, directly.
+TOOL_RS = $(wildcard tools/*/mod.rs tools/*/root_tests.rs)
+RUSTFMT ?= $(or $(shell command -v rustfmt 2>/dev/null),$(dir $(CARGO))rustfmt)
+
+fmt:
+	$(CARGO) fmt --all
+	$(RUSTFMT) --edition 2021 $(TOOL_RS)
+
 lint:
 	$(CARGO) fmt --all -- --check
+	$(RUSTFMT) --edition 2021 --check $(TOOL_RS)
 	$(CARGO) clippy --all-targets -- -D warnings
 
 # Man pages and completions from the clap definitions, for the installed

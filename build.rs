@@ -1,6 +1,8 @@
-//! Compiles every `src/bpf/*.bpf.c` into a libbpf-rs skeleton in OUT_DIR and
-//! writes `OUT_DIR/skels.rs`, one module per tool. A new tool's `.bpf.c` is
-//! picked up without editing this file.
+//! Finds the tools (the folders of tools/), compiles each one's
+//! `tools/<tool>/<tool>.bpf.c` into a libbpf-rs skeleton in OUT_DIR and
+//! writes `OUT_DIR/skels.rs` (one module per tool) and `OUT_DIR/tools.rs`
+//! (the tool modules and their table). A new tool's folder is picked up
+//! without editing this file; no source is copied or rewritten.
 
 use std::env;
 use std::fmt::Write as _;
@@ -63,24 +65,14 @@ fn main() {
             vmlinux.join("vmlinux.h").display()
         );
     }
+    // Shared BPF headers (common/, probe/); each tool's own are in its folder.
     let bpf_dir = manifest.join("src/bpf");
-
-    let mut sources: Vec<PathBuf> = fs::read_dir(&bpf_dir)
-        .expect("read src/bpf")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.to_string_lossy().ends_with(".bpf.c"))
-        .collect();
-    sources.sort();
+    let src_dir = manifest.join("src");
+    let tools_dir = manifest.join("tools");
+    let tools = tool_names(&tools_dir);
 
     let clang = env::var_os("BPF_CLANG").unwrap_or_else(|| "clang".into());
-    let mut mods = String::new();
-    for src in &sources {
-        let file = src
-            .file_name()
-            .and_then(|f| f.to_str())
-            .expect("utf-8 file name");
-        let name = file.trim_end_matches(".bpf.c");
-        let skel = out.join(format!("{name}.skel.rs"));
+    let compile = |src: &std::path::Path, name: &str| {
         SkeletonBuilder::new()
             .source(src)
             .obj(out.join(format!("{name}.bpf.o")))
@@ -93,47 +85,34 @@ fn main() {
                 vmlinux.as_os_str(),
                 "-I".as_ref(),
                 bpf_dir.as_os_str(),
+                // Shared pieces' BPF halves beside their Rust halves
+                // (src/lru.bpf.h).
+                "-I".as_ref(),
+                src_dir.as_os_str(),
             ])
             .reference_obj(true)
-            .build_and_generate(&skel)
+            .build_and_generate(out.join(format!("{name}.skel.rs")))
             .unwrap_or_else(|e| panic!("corescope: compiling {}: {e:#}", src.display()));
+    };
+    let mut mods = String::new();
+    for name in &tools {
+        compile(&tools_dir.join(name).join(format!("{name}.bpf.c")), name);
         let camel = camel(name);
         writeln!(
             mods,
-            "/// Generated from src/bpf/{name}.bpf.c.\npub mod {name} {{\n    #![allow(clippy::all, clippy::undocumented_unsafe_blocks, missing_docs)]\n    include!(concat!(env!(\"OUT_DIR\"), \"/{name}.skel.rs\"));\n    \
+            "/// Generated from tools/{name}/{name}.bpf.c.\npub mod {name} {{\n    #![allow(clippy::all, clippy::undocumented_unsafe_blocks, missing_docs)]\n    include!(concat!(env!(\"OUT_DIR\"), \"/{name}.skel.rs\"));\n    \
              crate::impl_tool_skel!({name}, Open{camel}Skel, {name}_event);\n}}"
         )
         .expect("write to String");
     }
     // The shared layer's own BPF probe (not a tool): checks a --btf file
     // against the running kernel (src/load.rs).
-    let probe = bpf_dir.join("probe/btf_probe.bpf.c");
-    SkeletonBuilder::new()
-        .source(&probe)
-        .obj(out.join("btf_probe.bpf.o"))
-        .clang(&clang)
-        .clang_args([
-            "-Wall".as_ref(),
-            "-Wextra".as_ref(),
-            "-Wno-unused-parameter".as_ref(),
-            "-I".as_ref(),
-            vmlinux.as_os_str(),
-            "-I".as_ref(),
-            bpf_dir.as_os_str(),
-        ])
-        .reference_obj(true)
-        .build_and_generate(out.join("btf_probe.skel.rs"))
-        .unwrap_or_else(|e| panic!("corescope: compiling {}: {e:#}", probe.display()));
+    compile(&bpf_dir.join("probe/btf_probe.bpf.c"), "btf_probe");
     mods.push_str("/// Generated from src/bpf/probe/btf_probe.bpf.c (not a tool).\npub mod btf_probe {\n    #![allow(clippy::all, clippy::undocumented_unsafe_blocks, missing_docs)]\n    include!(concat!(env!(\"OUT_DIR\"), \"/btf_probe.skel.rs\"));\n}\n");
     // Every tool's BPF object, for `corescope check` (what each tool needs is
     // read from its program sections and map types, not kept by hand).
     mods.push_str("/// Every tool's BPF object (ELF), by tool name.\npub const OBJECTS: &[(&str, &[u8])] = &[\n");
-    for src in &sources {
-        let name = src
-            .file_name()
-            .and_then(|f| f.to_str())
-            .expect("utf-8 file name")
-            .trim_end_matches(".bpf.c");
+    for name in &tools {
         writeln!(
             mods,
             "    (\"{name}\", include_bytes!(concat!(env!(\"OUT_DIR\"), \"/{name}.bpf.o\"))),"
@@ -143,9 +122,16 @@ fn main() {
     mods.push_str("];\n");
     fs::write(out.join("skels.rs"), mods).expect("write skels.rs");
 
-    multicall(&manifest, &out);
+    registry(&tools_dir, &tools, &out);
 
     println!("cargo:rerun-if-changed={}", bpf_dir.display());
+    for h in fs::read_dir(&src_dir).expect("read src/").flatten() {
+        if h.file_name().to_string_lossy().ends_with(".bpf.h") {
+            println!("cargo:rerun-if-changed={}", h.path().display());
+        }
+    }
+    // New folders, and every tool's BPF sources and headers.
+    println!("cargo:rerun-if-changed={}", tools_dir.display());
     println!(
         "cargo:rerun-if-changed={}",
         manifest.join("vmlinux").display()
@@ -154,53 +140,67 @@ fn main() {
     version(&manifest);
 }
 
-/// Writes `OUT_DIR/multicall.rs` for the multi-call `corescope` binary
-/// (src/bin/corescope.rs): one module per tools/<tool>.rs and the `TOOLS`
-/// table of their `main`s. A tool's `fn main` is private to its module, so
-/// each source is copied with `fn main()` made `pub(crate)`; nothing else
-/// changes but relative `#[path]`s, made absolute.
-fn multicall(manifest: &std::path::Path, out: &std::path::Path) {
-    let dir = manifest.join("tools");
-    let mut tools: Vec<String> = fs::read_dir(&dir)
+/// Every tool: the folders of tools/ that hold a `mod.rs` (the folder's name
+/// is the tool's name: written nowhere else but its `[[bin]]`).
+fn tool_names(dir: &std::path::Path) -> Vec<String> {
+    let mut tools: Vec<String> = fs::read_dir(dir)
         .expect("read tools/")
         .filter_map(|e| {
-            e.ok()?
-                .file_name()
-                .to_str()?
-                .strip_suffix(".rs")
-                .map(String::from)
+            let e = e.ok()?;
+            e.path().join("mod.rs").is_file().then_some(())?;
+            e.file_name().to_str().map(String::from)
         })
         .collect();
     tools.sort();
-    let mc = out.join("multicall");
-    fs::create_dir_all(&mc).expect("create OUT_DIR/multicall");
+    for t in &tools {
+        let ok = t.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+            && t.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        assert!(
+            ok,
+            "corescope: tools/{t}/: a tool's folder name must be a lowercase Rust identifier"
+        );
+        let bpf = dir.join(t).join(format!("{t}.bpf.c"));
+        assert!(bpf.is_file(), "corescope: tools/{t}/ has no {t}.bpf.c");
+    }
+    tools
+}
+
+/// Writes `OUT_DIR/tools.rs`, included by the library (src/lib.rs, module
+/// `tools`): one module per tools/<tool>/mod.rs, each declared where it is
+/// (no copy: compiled once, errors point at the real file), and the `TOOLS`
+/// table of their `main`s that the binaries use (tools/<tool>/main.rs, the
+/// multi-call src/bin/corescope.rs). Also
+/// `OUT_DIR/root_tests.rs`, the root tests (tools/<tool>/root_tests.rs) as
+/// modules `root_<tool>` of the integration tests (tests/tests.rs).
+fn registry(dir: &std::path::Path, tools: &[String], out: &std::path::Path) {
     let mut mods = String::new();
     let mut table = String::from(
-        "/// A tool's entry point.\npub type Main = fn() -> std::process::ExitCode;\n\n/// Every tool of this build and its entry point.\npub const TOOLS: &[(&str, Main)] = &[\n",
+        "/// Every tool of this build (its folder's name) and its entry point.\npub const TOOLS: &[(&str, Main)] = &[\n",
     );
-    for t in &tools {
-        let src = fs::read_to_string(dir.join(format!("{t}.rs"))).expect("read a tool");
-        let n = src.matches("\nfn main() -> ExitCode {").count();
-        assert!(
-            n == 1,
-            "corescope: tools/{t}.rs must have one `fn main() -> ExitCode {{` at the start of a line (found {n})"
-        );
-        let src = src
-            .replace(
-                "\nfn main() -> ExitCode {",
-                "\npub(crate) fn main() -> ExitCode {",
-            )
-            // `#[path]`s stay relative to tools/ (in test builds of it).
-            .replace("#[path = \"", &format!("#[path = \"{}/", dir.display()));
-        let copy = mc.join(format!("{t}.rs"));
-        fs::write(&copy, src).expect("write a tool copy");
-        writeln!(mods, "#[path = {:?}]\nmod {t};", copy.display().to_string())
-            .expect("write to String");
+    let mut roots = String::new();
+    for t in tools {
+        let src = dir.join(t).join("mod.rs");
+        writeln!(
+            mods,
+            "#[path = {:?}]\npub mod {t};",
+            src.display().to_string()
+        )
+        .expect("write to String");
         writeln!(table, "    ({t:?}, {t}::main),").expect("write to String");
+        let root = dir.join(t).join("root_tests.rs");
+        if root.is_file() {
+            writeln!(
+                roots,
+                "#[path = {:?}]\nmod root_{t};",
+                root.display().to_string()
+            )
+            .expect("write to String");
+        }
     }
     table.push_str("];\n");
-    fs::write(out.join("multicall.rs"), mods + &table).expect("write multicall.rs");
-    println!("cargo:rerun-if-changed={}", dir.display());
+    fs::write(out.join("tools.rs"), mods + &table).expect("write tools.rs");
+    fs::write(out.join("root_tests.rs"), roots).expect("write root_tests.rs");
 }
 
 /// Sets `CORESCOPE_VERSION` for `--version`: the crate version, plus

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# `make bench`: runs every bench/<tool>.sh in turn (each is standalone).
+# `make bench`: runs every tool's bench script (tools/<tool>/bench.sh) in
+# turn (each is standalone).
 set -euo pipefail
-cd "$(dirname "$0")"
-for b in ./*.sh; do
-	[ "$b" = ./run.sh ] && continue
-	echo "== $b" >&2
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+for b in "$ROOT"/tools/*/bench.sh; do
+	echo "== ${b#"$ROOT"/}" >&2
 	"$b"
 done

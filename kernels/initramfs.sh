@@ -4,7 +4,7 @@
 #   /corescope/bin/<tool>           the tool binaries of this build, with the
 #   /lib*/...                       shared libraries and loader they need (ldd)
 #   /corescope/bin/csprobe          traffic/exec helper (kernels/guest/csprobe.c, static)
-#   /corescope/smoke/<tool>.sh      every smoke test (run only if <tool> is present)
+#   /corescope/smoke/<tool>.sh      every smoke test, from tools/<tool>/smoke.sh (run only if <tool> is present)
 #   /corescope/btf/min_core.btf     `bpftool gen min_core_btf` for this kernel
 #   /corescope/config, tools.list   settings written here; /init, lib.sh
 #
@@ -28,7 +28,11 @@ fi
 cp "$busybox" "$stage/bin/busybox"
 install -m 0755 "$here/guest/init" "$stage/init"
 cp "$here/guest/lib.sh" "$stage/corescope/lib.sh"
-cp "$here"/smoke/*.sh "$stage/corescope/smoke/"
+# Every tool's smoke test (tools/<tool>/smoke.sh), as smoke/<tool>.sh.
+for f in "$here"/../tools/*/smoke.sh; do
+	t=${f%/smoke.sh}
+	cp "$f" "$stage/corescope/smoke/${t##*/}.sh"
+done
 install -m 0755 "$csprobe" "$stage/corescope/bin/csprobe"
 
 # Each tool and what the dynamic loader needs for it, at the same paths.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make test-kernels: run every tool's smoke test (kernels/smoke/<tool>.sh) on
+# make test-kernels: run every tool's smoke test (tools/<tool>/smoke.sh) on
 # several kernels with the binaries of this checkout (compile once, run
 # everywhere). Each kernel comes from Debian's packages (cached in
 # target/kernels/debs) and boots under qemu (TCG) with a busybox initramfs
@@ -69,7 +69,7 @@ start=$(date +%s)
 
 # --- The binaries under test, and the BPF objects they embed (for
 # min_core_btf), from cargo's own report of the build script's OUT_DIR.
-mapfile -t TOOLS < <(ls tools/*.rs | sed 's|tools/\(.*\)\.rs|\1|')
+mapfile -t TOOLS < <(ls tools/*/mod.rs | sed 's|tools/\(.*\)/mod\.rs|\1|')
 out_dir=$(cargo build --release --bins --message-format=json-render-diagnostics |
 	grep '"reason":"build-script-executed"' | grep '"package_id":"[^"]*corescope' |
 	sed -n 's/.*"out_dir":"\([^"]*\)".*/\1/p' | tail -n1)
@@ -134,7 +134,7 @@ for pid in "${BOOTERS[@]}"; do wait "$pid" || true; done
 BOOTERS=()
 
 # --- Results: one line per check; a tool's cell is its worst check.
-all_tools=$( (printf '%s\n' "${TOOLS[@]}"; for f in kernels/smoke/*.sh; do basename "$f" .sh; done) | sort -u)
+all_tools=$( (printf '%s\n' "${TOOLS[@]}"; for f in tools/*/smoke.sh; do basename "$(dirname "$f")"; done) | sort -u)
 rank() { case $1 in fail) echo 3 ;; degraded) echo 2 ;; ok) echo 1 ;; skip) echo 0 ;; *) echo -1 ;; esac; }
 field() { sed -n "s/.* $1=\\([^ ]*\\) .*/\\1/p" <<<"$2"; }
 failures=()

@@ -1,4 +1,6 @@
-//! corescope's shared layer: everything a tool needs except its CLI and its
+//! corescope's shared layer and its tools. The tools ([`tools`], one folder
+//! each under tools/) are modules of this library, registered by build.rs;
+//! the shared layer is everything a tool needs except its CLI and its
 //! event → row mapping. A tool calls, in order:
 //! [`cli::parse`] → [`Session::new`] → [`Session::open`] (then writes its own
 //! `.rodata` knobs) → [`Session::load`] → [`Session::stream`] (events) or
@@ -9,7 +11,6 @@ pub mod check;
 pub mod cli;
 pub mod clock;
 pub mod cmd;
-pub mod counters;
 pub mod error;
 pub mod escape;
 pub mod filter;
@@ -19,10 +20,8 @@ pub mod libbpf_log;
 pub mod load;
 pub mod lru;
 pub mod net;
-pub mod openflags;
 pub mod output;
 pub mod ports;
-pub mod rules;
 pub mod session;
 pub mod stacks;
 pub mod stream;
@@ -33,9 +32,74 @@ pub mod xdp;
 pub use error::{main, UserError};
 pub use session::{Session, Tick};
 
-/// The generated skeletons, one module per `src/bpf/<tool>.bpf.c`.
+// Tool modules are library code that uses the shared layer as its clients
+// do, by the crate's name (`corescope::…`).
+extern crate self as corescope;
+
+/// Every tool: one module per folder of tools/ (`tools/<tool>/mod.rs`, its
+/// CLI, configuration and rows), registered by build.rs from the folders.
+/// The per-tool binaries (tools/<tool>/main.rs, [`launcher!`]) and the
+/// multi-call `corescope` run them through [`tools::TOOLS`].
+pub mod tools {
+    /// A tool's entry point.
+    pub type Main = fn() -> std::process::ExitCode;
+
+    include!(concat!(env!("OUT_DIR"), "/tools.rs"));
+
+    /// The entry point of the tool called `name`, found at compile time
+    /// by a launcher ([`launcher!`](crate::launcher)): a `[[bin]]` without
+    /// its folder does not build, and a per-tool binary holds only its tool.
+    pub const fn find(name: &str) -> Option<Main> {
+        let mut i = 0;
+        while i < TOOLS.len() {
+            if same(TOOLS[i].0.as_bytes(), name.as_bytes()) {
+                return Some(TOOLS[i].1);
+            }
+            i += 1;
+        }
+        None
+    }
+
+    /// `a == b`, in a `const fn`.
+    const fn same(a: &[u8], b: &[u8]) -> bool {
+        if a.len() != b.len() {
+            return false;
+        }
+        let mut i = 0;
+        while i < a.len() {
+            if a[i] != b[i] {
+                return false;
+            }
+            i += 1;
+        }
+        true
+    }
+}
+
+/// The generated skeletons, one module per `tools/<tool>/<tool>.bpf.c`.
 pub mod skel {
     include!(concat!(env!("OUT_DIR"), "/skels.rs"));
+}
+
+/// The `main` of a per-tool binary (`tools/<tool>/main.rs`): runs the tool
+/// named like the binary (cargo's `[[bin]]` name), so the file is the same
+/// for every tool. The tool is looked up at compile time ([`tools::find`]).
+#[macro_export]
+macro_rules! launcher {
+    () => {
+        const MAIN: $crate::tools::Main = match $crate::tools::find(env!("CARGO_BIN_NAME")) {
+            Some(main) => main,
+            None => panic!(concat!(
+                "no tool folder tools/",
+                env!("CARGO_BIN_NAME"),
+                "/ (with mod.rs) for this [[bin]] of Cargo.toml"
+            )),
+        };
+
+        fn main() -> std::process::ExitCode {
+            MAIN()
+        }
+    };
 }
 
 /// What tool files usually need.
@@ -59,7 +123,7 @@ pub mod prelude {
 macro_rules! impl_tool_skel {
     ($name:ident, $open:ident, $event:ident) => {
         // SAFETY: event structs are made of fixed-width integers and u8
-        // arrays only (rule of src/bpf/*.h), so every bit pattern is valid.
+        // arrays only (rule of tools/*/*.h), so every bit pattern is valid.
         unsafe impl plain::Plain for types::$event {}
 
         impl<'o> $crate::load::ToolOpen for $open<'o> {

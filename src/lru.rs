@@ -8,7 +8,9 @@
 //! (a counted loss, `CS_DROP_MAP_FULL`); user space creates the map with
 //! [`max_entries`], which adds the room the kernel's LRU keeps in per-CPU
 //! free lists, so the LRU never has to evict. [`evicted`] checks that at the
-//! end: entries counted but no longer in the map were evicted.
+//! end: entries counted but no longer in the map were evicted. The BPF half,
+//! the map and count declared together and the take/release helpers, is
+//! src/lru.bpf.h.
 
 use libbpf_rs::{MapCore, MapFlags, Object};
 

@@ -3,7 +3,8 @@
 use std::os::fd::{AsFd, AsRawFd};
 use std::time::{Duration, Instant};
 
-use libbpf_rs::MapCore;
+use anyhow::{Context, Result};
+use libbpf_rs::{MapCore, MapFlags};
 use serde::Serialize;
 
 /// Splits a ring-buffer record into its fixed header `E` and the payload
@@ -17,10 +18,27 @@ pub fn decode<E: plain::Plain + Default>(data: &[u8]) -> Option<(E, &[u8])> {
     Some((e, &data[n..]))
 }
 
+/// The `n` u64 fields of `map[key]`, each summed over every CPU; zeros if
+/// the key is absent.
+pub fn sum_u64(map: &dyn MapCore, key: u32, n: usize) -> Result<Vec<u64>> {
+    let cpus = map
+        .lookup_percpu(&key.to_ne_bytes(), MapFlags::ANY)
+        .with_context(|| format!("reading per-CPU map {:?}", map.name()))?;
+    let mut sum = vec![0u64; n];
+    for v in cpus.iter().flatten() {
+        for (s, b) in sum.iter_mut().zip(v.chunks_exact(8)) {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(b);
+            *s = s.wrapping_add(u64::from_ne_bytes(w));
+        }
+    }
+    Ok(sum)
+}
+
 /// Slot `index` of a per-CPU array of `u64` counters, summed over CPUs
 /// (0 if it cannot be read).
 pub fn percpu_sum(map: &dyn MapCore, index: u32) -> u64 {
-    crate::counters::sum_u64(map, index, 1)
+    sum_u64(map, index, 1)
         .ok()
         .and_then(|v| v.first().copied())
         .unwrap_or(0)

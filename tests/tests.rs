@@ -3,11 +3,10 @@
 
 mod cli;
 mod packaging;
-mod root_execsnoop;
 mod root_filters;
 mod root_lifecycle;
 mod root_load;
-mod root_opensnoop;
-mod root_tcplife;
-mod root_xdpdrop;
 mod util;
+
+// Each tool's root tests (tools/<tool>/root_tests.rs), as `root_<tool>`.
+include!(concat!(env!("OUT_DIR"), "/root_tests.rs"));

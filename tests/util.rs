@@ -19,17 +19,15 @@ pub fn tool(name: &str) -> PathBuf {
     p
 }
 
-/// Every tool, from tools/*.rs.
+/// Every tool: the folders of tools/ with a mod.rs (as build.rs finds them).
 pub fn tools() -> Vec<String> {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tools");
     let mut v: Vec<String> = std::fs::read_dir(dir)
         .expect("tools/")
         .filter_map(|e| {
-            e.ok()?
-                .file_name()
-                .to_str()?
-                .strip_suffix(".rs")
-                .map(String::from)
+            let e = e.ok()?;
+            e.path().join("mod.rs").is_file().then_some(())?;
+            e.file_name().to_str().map(String::from)
         })
         .collect();
     v.sort();

@@ -1,5 +1,5 @@
 # shellcheck shell=sh disable=SC3043,SC2034  # busybox sh (POSIX plus local); variables for the smoke tests
-# Helpers for the smoke tests (kernels/smoke/<tool>.sh), sourced in the guest
+# Helpers for the smoke tests (tools/<tool>/smoke.sh), sourced in the guest
 # by /init before each test. busybox sh: POSIX plus `local`.
 #
 # The test runs with: TOOL (name), TOOL_BIN (its binary), WORK (an empty

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
-include!(concat!(env!("OUT_DIR"), "/multicall.rs"));
+use corescope::tools::{Main, TOOLS};
 
 const STDOUT: &str = "writing to stdout failed";
 

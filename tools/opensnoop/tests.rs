@@ -1,7 +1,7 @@
 //! Golden tests of opensnoop: synthetic events rendered as table rows and JSON
 //! (no root needed), and flag parsing.
+use super::openflags::RDONLY;
 use super::*;
-use corescope::openflags::RDONLY;
 use corescope::output::{header_line, json_line, table_line};
 
 fn args(a: &[&str]) -> Args {

@@ -1,4 +1,4 @@
-//! Unit tests of tools/xdpdrop.rs: flags, rows (table and JSON), and the
+//! Unit tests of tools/xdpdrop/mod.rs: flags, rows (table and JSON), and the
 //! constants shared with the BPF side.
 
 use super::*;

@@ -9,7 +9,7 @@
  * gives the bitmap of rules the packet's value satisfies in that dimension,
  * rules without a constraint there included; the AND of those bitmaps is
  * the set of matching rules, and its lowest bit the rule credited.
- * User space computes every bitmap (src/rules.rs).
+ * User space computes every bitmap (tools/xdpdrop/rules.rs).
  */
 #ifndef __XDPDROP_H
 #define __XDPDROP_H

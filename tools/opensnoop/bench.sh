@@ -9,7 +9,7 @@
 #      filtered out in the kernel (--path on a prefix nothing has); traced by
 #      ours and by libbpf-tools, system-wide, printing every row to /dev/null.
 #
-# Usage: sudo bench/opensnoop.sh [LOOP_ITERATIONS] [REPEATS]
+# Usage: sudo tools/opensnoop/bench.sh [LOOP_ITERATIONS] [REPEATS]
 # Needs root. Mounts tracefs if it is not mounted (and unmounts only that);
 # libbpf-tools runs in a private mount namespace with its own tracefs (ours
 # does that by itself). Everything else lives in a temporary directory
@@ -18,7 +18,7 @@ set -euo pipefail
 
 ITER=${1:-300000}
 REPS=${2:-3}
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 OURS=${OURS:-$ROOT/target/release/opensnoop}
 THEIRS=/usr/sbin/opensnoop
 WORK=$(mktemp -d /tmp/corescope-bench.XXXXXX)

@@ -1,20 +1,20 @@
 #!/usr/bin/env bash
-# bench/xdpdrop.sh — per-packet decision cost of xdpdrop's XDP program, side
+# tools/xdpdrop/bench.sh — per-packet decision cost of xdpdrop's XDP program, side
 # by side with xdp-filter's (Debian's xdp-tools) and a bare `return XDP_DROP`,
 # measured with BPF_PROG_TEST_RUN (`bpftool prog run … repeat N`) on the same
 # packets, in one run, rounds interleaved. Standalone; needs root.
 #
-#   sudo bench/xdpdrop.sh                  # REPEAT=10000000 ROUNDS=7 by default
-#   sudo REPEAT=20000000 ROUNDS=9 bench/xdpdrop.sh
+#   sudo tools/xdpdrop/bench.sh                  # REPEAT=10000000 ROUNDS=7 by default
+#   sudo REPEAT=20000000 ROUNDS=9 tools/xdpdrop/bench.sh
 #
 # Every program is attached to its own veth inside a private network
 # namespace (deleted at the end), and xdp-filter's bpffs is mounted in a
 # private mount namespace: nothing is left on the host. Results go to stdout
 # and to bench/out/xdpdrop.md.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 
-[ "$(id -u)" = 0 ] || { echo "bench/xdpdrop.sh: needs root" >&2; exit 1; }
+[ "$(id -u)" = 0 ] || { echo "tools/xdpdrop/bench.sh: needs root" >&2; exit 1; }
 # Re-run in a private mount namespace (xdp-filter needs a bpffs to pin its maps).
 if [ -z "${CSXD_BENCH_PRIVATE:-}" ]; then
 	exec unshare --mount --propagation private env CSXD_BENCH_PRIVATE=1 "$0" "$@"
@@ -39,10 +39,10 @@ cleanup() {
 trap cleanup EXIT
 
 for tool in bpftool clang ip nsenter; do
-	command -v "$tool" >/dev/null || { echo "bench/xdpdrop.sh: $tool is missing (make deps)" >&2; exit 1; }
+	command -v "$tool" >/dev/null || { echo "tools/xdpdrop/bench.sh: $tool is missing (make deps)" >&2; exit 1; }
 done
 if ! command -v xdp-filter >/dev/null; then
-	echo "bench/xdpdrop.sh: installing xdp-tools (for xdp-filter)" >&2
+	echo "tools/xdpdrop/bench.sh: installing xdp-tools (for xdp-filter)" >&2
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq xdp-tools >/dev/null
 fi
 if [ ! -x "$XDPDROP" ]; then

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/execsnoop.sh: corescope's execsnoop side by side with Debian's libbpf-tools
+# tools/execsnoop/bench.sh: corescope's execsnoop side by side with Debian's libbpf-tools
 # execsnoop (/usr/sbin/execsnoop). Run as root: `sudo make bench`.
 #
 #  1. start → attached: time from starting the tool (stdout to a pipe) until
@@ -17,7 +17,7 @@
 set -euo pipefail
 export LC_ALL=C # EPOCHREALTIME with a '.' decimal point
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 OURS=${EXECSNOOP_BIN:-$ROOT/target/release/execsnoop}
 THEIRS=${LIBBPF_EXECSNOOP:-/usr/sbin/execsnoop}
 RUNS=${BENCH_RUNS:-10}

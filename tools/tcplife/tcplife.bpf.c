@@ -29,6 +29,7 @@
  */
 #include "common/common.bpf.h"
 #include <bpf/bpf_endian.h>
+#include "lru.bpf.h"
 #include "tcplife.h"
 
 CORESCOPE_EXPORT(tcplife_event);
@@ -58,22 +59,9 @@ struct tl_session {
 	__u8 _pad[4];
 };
 
-/* Open sessions by socket address. User space sets max_entries to
- * max_sessions plus the LRU's per-CPU reserve (src/lru.rs). */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
-	__type(key, __u64);
-	__type(value, struct tl_session);
-} sessions SEC(".maps");
-
-/* Entries inserted into `sessions` and not yet deleted (slot 0). */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u64);
-} tl_live SEC(".maps");
+/* Open sessions by socket address, at most max_sessions (counted in
+ * tl_live; src/lru.bpf.h). */
+CS_COUNTED_LRU(sessions, tl_live, __u64, struct tl_session);
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -99,28 +87,6 @@ struct {
 static __always_inline void stat_inc(__u32 idx)
 {
 	cs_count(&tl_stats, idx);
-}
-
-/* Reserves room for one more session (racing CPUs may overshoot by one
- * each: the LRU's reserve covers that). */
-static __always_inline bool slot_take(void)
-{
-	__u32 zero = 0;
-	__u64 *n = bpf_map_lookup_elem(&tl_live, &zero);
-
-	if (!n || *n >= max_sessions)
-		return false;
-	__sync_fetch_and_add(n, 1);
-	return true;
-}
-
-static __always_inline void slot_release(void)
-{
-	__u32 zero = 0;
-	__u64 *n = bpf_map_lookup_elem(&tl_live, &zero);
-
-	if (n)
-		__sync_fetch_and_add(n, -1);
 }
 
 static __always_inline bool proc_filter_on(void)
@@ -183,13 +149,13 @@ static __always_inline void born(const struct sock *sk, bool connecting)
 		bind_owner(&n, TCPLIFE_OWNER_CONNECT);
 	/* A mark from an earlier life of this socket (e.g. a failed connect). */
 	bpf_sk_storage_delete(&tl_unrecorded, (struct sock *)sk);
-	if (!slot_take()) {
+	if (!cs_lru_take(&tl_live, max_sessions)) {
 		unrecorded(sk, &n);
 		return;
 	}
 	if (!bpf_map_update_elem(&sessions, &key, &n, BPF_NOEXIST))
 		return;
-	slot_release();
+	cs_lru_release(&tl_live);
 	/* A record from an earlier life of this socket: start over. */
 	s = bpf_map_lookup_elem(&sessions, &key);
 	if (s)
@@ -264,7 +230,7 @@ static __always_inline void died(const struct sock *sk, int oldstate)
 	}
 	c = *s;
 	if (!bpf_map_delete_elem(&sessions, &key))
-		slot_release();
+		cs_lru_release(&tl_live);
 	if (!ports_ok(lport, rport) || (proc_filter_on() && !c.traced))
 		return;
 

@@ -144,7 +144,8 @@ fn counters(obj: &libbpf_rs::Object) -> Vec<Counter> {
     ]
 }
 
-fn main() -> ExitCode {
+/// The tool (its binary, or `corescope tcplife`).
+pub fn main() -> ExitCode {
     corescope::main(|| {
         let args: Args = parse(SHORTS);
         let mut session = Session::new("tcplife", &args.common, columns(&args))?;

@@ -1,29 +1,12 @@
-//! Packet counters read from per-CPU maps, and the periodic counter table
-//! (`TIME PKT/S PKTS BYTES COUNTER`) of tools that print counts every
-//! interval instead of events.
+//! xdpdrop's packet counters read from per-CPU maps, and its periodic
+//! counter table (`TIME PKT/S PKTS BYTES COUNTER`).
 
-use anyhow::{Context, Result};
-use libbpf_rs::{MapCore, MapFlags};
+use anyhow::Result;
+use libbpf_rs::MapCore;
 use serde::Serialize;
 
-use crate::output::{Col, Line, Row};
-
-/// The `n` u64 fields of `map[key]`, each summed over every CPU; zeros if
-/// the key is absent.
-pub fn sum_u64(map: &dyn MapCore, key: u32, n: usize) -> Result<Vec<u64>> {
-    let cpus = map
-        .lookup_percpu(&key.to_ne_bytes(), MapFlags::ANY)
-        .with_context(|| format!("reading per-CPU map {:?}", map.name()))?;
-    let mut sum = vec![0u64; n];
-    for v in cpus.iter().flatten() {
-        for (s, b) in sum.iter_mut().zip(v.chunks_exact(8)) {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(b);
-            *s = s.wrapping_add(u64::from_ne_bytes(w));
-        }
-    }
-    Ok(sum)
-}
+use corescope::output::{Col, Line, Row};
+use corescope::stream::sum_u64;
 
 /// A packets + bytes counter (`struct { __u64 packets; __u64 bytes; }`).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -127,7 +110,7 @@ impl<K: Serialize> Row for CounterRow<K> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::output::{header_line, json_line, table_line};
+    use corescope::output::{header_line, json_line, table_line};
 
     #[derive(Serialize)]
     struct Key {

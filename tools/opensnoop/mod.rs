@@ -3,7 +3,6 @@
 
 use anyhow::Context;
 use corescope::escape::cstr;
-use corescope::openflags::{has_mode, parse_flag, FlagFilter};
 use corescope::output::{Line, Output};
 use corescope::prelude::*;
 use corescope::skel::opensnoop::types::{
@@ -11,6 +10,10 @@ use corescope::skel::opensnoop::types::{
 };
 use corescope::skel::opensnoop::OpensnoopSkelBuilder;
 use corescope::sym::{print_frames, user_stack, Frame, Symbolizer};
+
+pub mod openflags;
+
+use openflags::{has_mode, parse_flag, FlagFilter};
 
 #[rustfmt::skip]
 const SHORTS: &[(&str, char)] = &[("pid", 'p'), ("tid", 't'), ("uid", 'u'), ("cgroup", 'c'),
@@ -194,7 +197,8 @@ fn name_wanted(r: &Open<'_>, o: &Args) -> bool {
 const OPTIONAL: &[&str] = &["handle_enter_open", "handle_exit_open", "handle_enter_creat",
     "handle_exit_creat", "handle_enter_openat2", "handle_exit_openat2"];
 
-fn main() -> ExitCode {
+/// The tool (its binary, or `corescope opensnoop`).
+pub fn main() -> ExitCode {
     corescope::main(|| {
         let args: Args = parse(SHORTS);
         let mut session = Session::new("opensnoop", &args.common, columns(&args))?;
@@ -234,5 +238,4 @@ fn main() -> ExitCode {
 }
 
 #[cfg(test)]
-#[path = "opensnoop/tests.rs"]
 mod tests;

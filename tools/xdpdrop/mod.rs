@@ -9,16 +9,21 @@ use std::time::Duration;
 
 use anyhow::Context;
 use corescope::cli::RunArgs;
-use corescope::counters::{self, counts, Count, CounterRow};
 use corescope::escape::escape;
 use corescope::output::Output;
 use corescope::prelude::*;
-use corescope::rules::{self, proto_label, proto_name, Actions, Policy, Rule, Tables};
 use corescope::skel::xdpdrop::types::xdpdrop_stat as St;
 use corescope::skel::xdpdrop::{XdpdropSkel, XdpdropSkelBuilder};
-use corescope::xdp::{self, XdpLink, XdpMode};
 use corescope::UserError;
 use libbpf_rs::skel::{OpenSkel, Skel};
+
+pub mod counters;
+pub mod rules;
+use corescope::xdp;
+
+use counters::{counts, Count, CounterRow};
+use rules::{proto_label, proto_name, Actions, Policy, Rule, Tables};
+use xdp::{XdpLink, XdpMode};
 
 const SHORTS: &[(&str, char)] = &[("json", 'j'), ("duration", 'd'), ("verbose", 'v')];
 
@@ -180,7 +185,8 @@ impl Tool {
     }
 }
 
-fn main() -> ExitCode {
+/// The tool (its binary, or `corescope xdpdrop`).
+pub fn main() -> ExitCode {
     corescope::main(|| {
         let a: Args = parse(SHORTS);
         let rules = rules::gather(&a.drop, a.rules.as_deref())?;
@@ -249,5 +255,4 @@ fn main() -> ExitCode {
 }
 
 #[cfg(test)]
-#[path = "xdpdrop/tests.rs"]
 mod tests;

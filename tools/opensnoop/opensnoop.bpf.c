@@ -31,7 +31,7 @@ const volatile __u8 failed_only = 0;
 const volatile __u8 full_path = 0;
 /* -f: every bit of one of flag_sets[0, flag_n) (O_TMPFILE, O_SYNC have
  * several), or O_RDONLY access mode with flag_rdonly. As FlagFilter in
- * src/openflags.rs. */
+ * tools/opensnoop/openflags.rs. */
 const volatile __u32 flag_n = 0;
 const volatile __u32 flag_sets[OPENSNOOP_MAX_FLAGS] = {};
 const volatile __u8 flag_rdonly = 0;

@@ -1148,8 +1148,8 @@ fn verifier_accepts_every_kind_of_rule_set() {
     let Some(_root) = root("verifier_accepts_every_kind_of_rule_set") else {
         return;
     };
-    use corescope::rules::dim;
     use corescope::skel::xdpdrop::XdpdropSkelBuilder;
+    use corescope::tools::xdpdrop::rules::dim;
     use libbpf_rs::query::ProgInfoIter;
     use libbpf_rs::skel::{OpenSkel, SkelBuilder};
     use std::os::fd::AsFd;

@@ -276,7 +276,8 @@ fn wanted(r: &Exec<'_>, o: &Args) -> bool {
     true
 }
 
-fn main() -> ExitCode {
+/// The tool (its binary, or `corescope execsnoop`).
+pub fn main() -> ExitCode {
     corescope::main(|| {
         let args: Args = parse(SHORTS);
         let mut session = Session::new("execsnoop", &args.common, columns(&args))?;
@@ -313,5 +314,4 @@ fn main() -> ExitCode {
 }
 
 #[cfg(test)]
-#[path = "execsnoop/tests.rs"]
 mod tests;

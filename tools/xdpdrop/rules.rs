@@ -21,9 +21,10 @@ use anyhow::{anyhow, Context, Result};
 use libbpf_rs::{Map, MapCore, MapFlags, Object, OpenObject};
 use serde::Serialize;
 
-use crate::counters::Count;
-use crate::error::UserError;
-use crate::escape::escape;
+use corescope::error::UserError;
+use corescope::escape::escape;
+
+use super::counters::Count;
 
 /// Most rules in one set (one bit each in the matcher's bitmaps).
 pub const MAX_RULES: usize = 1024;

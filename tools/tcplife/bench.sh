@@ -17,8 +17,8 @@ ROUNDS=${ROUNDS:-10}
 LOOP_N=${LOOP_N:-10000}
 LOOP_BYTES=${LOOP_BYTES:-1000}
 
-cd "$(dirname "$0")/.."
-[ "$(id -u)" = 0 ] || { echo "bench/tcplife.sh: needs root" >&2; exit 1; }
+cd "$(dirname "$0")/../.."
+[ "$(id -u)" = 0 ] || { echo "tools/tcplife/bench.sh: needs root" >&2; exit 1; }
 
 WORK=$(mktemp -d /tmp/tcplife-bench.XXXXXX)
 MOUNTED=""
