@@ -16,6 +16,7 @@ pub mod escape;
 pub mod filter;
 #[cfg(any(debug_assertions, feature = "gen"))]
 pub mod gen;
+pub mod hist;
 pub mod libbpf_log;
 pub mod load;
 pub mod lru;
