@@ -143,7 +143,33 @@ pub fn compile_helper(name: &str, dir: &std::path::Path) -> PathBuf {
 fn sigkill_and_reap(child: &mut Child) {
     if let Ok(None) = child.try_wait() {
         // Our own child, not yet reaped: its PID cannot have been reused.
-        let _ = kill(Pid::from_raw(child.id() as i32), Signal::SIGKILL);
+        // Its descendants (a tool's `-- CMD` and what that started) are
+        // ours too: stopped first, so none forks past the snapshot, then
+        // killed, so a failed test leaves no orphan holding a port.
+        let root = child.id();
+        let tree = || -> Vec<u32> {
+            corescope::filter::with_descendants(&[root])
+                .into_iter()
+                .filter(|&p| p != root)
+                .collect()
+        };
+        let _ = kill(Pid::from_raw(root as i32), Signal::SIGSTOP);
+        let mut seen = Vec::new();
+        loop {
+            let now = tree();
+            let new: Vec<u32> = now.iter().copied().filter(|p| !seen.contains(p)).collect();
+            if new.is_empty() {
+                break;
+            }
+            for &p in &new {
+                let _ = kill(Pid::from_raw(p as i32), Signal::SIGSTOP);
+            }
+            seen.extend(new);
+        }
+        for &p in &seen {
+            let _ = kill(Pid::from_raw(p as i32), Signal::SIGKILL);
+        }
+        let _ = kill(Pid::from_raw(root as i32), Signal::SIGKILL);
         let _ = child.wait();
     }
 }
@@ -441,4 +467,53 @@ pub fn num(ev: &serde_json::Value, field: &str) -> u64 {
     ev[field]
         .as_u64()
         .unwrap_or_else(|| panic!("no numeric {field} in {ev}"))
+}
+
+/// A dropped guard leaves none of its child's descendants behind (a failed
+/// test must not orphan a helper: one held a fixed port and failed the next run).
+#[test]
+fn child_guard_kills_the_whole_tree() {
+    let mut cmd = Command::new("/bin/sh");
+    // The sleeps do not hold the test's output pipes, so a failure here
+    // cannot hang the harness.
+    cmd.args([
+        "-c",
+        "sleep 1000 </dev/null >/dev/null 2>&1 & sleep 1000 </dev/null >/dev/null 2>&1 & echo $!; wait",
+    ])
+    .stdout(Stdio::piped());
+    let mut g = ChildGuard::spawn(&mut cmd);
+    let mut line = String::new();
+    let out = g.0.stdout.take().expect("stdout");
+    BufReader::new(out).read_line(&mut line).expect("read");
+    let started = Instant::now();
+    while corescope::filter::with_descendants(&[g.0.id()]).len() < 3 {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "sleeps not started"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let root = g.0.id();
+    let kids: Vec<u32> = corescope::filter::with_descendants(&[root])
+        .into_iter()
+        .filter(|&p| p != root)
+        .collect();
+    drop(g);
+    // Killed children are reparented to init and reaped there: gone soon.
+    let alive = |p: u32| {
+        let st = std::fs::read_to_string(format!("/proc/{p}/stat")).unwrap_or_default();
+        !st.is_empty() && !st.contains(") Z ")
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while kids.iter().any(|&p| alive(p)) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let left: Vec<u32> = kids.iter().copied().filter(|&p| alive(p)).collect();
+    for &p in &left {
+        let _ = kill(Pid::from_raw(p as i32), Signal::SIGKILL); // ours: clean up, then fail
+    }
+    assert!(
+        left.is_empty(),
+        "outlived the guard: {left:?} (of {kids:?})"
+    );
 }
