@@ -205,7 +205,6 @@ pub fn main() -> ExitCode {
         let mut storage = MaybeUninit::uninit();
         let mut open = session.open(&mut storage, XdpdropSkelBuilder::default())?;
         let t = Tables::compile(&rules);
-        open.maps.events.set_max_entries(4096)?; // xdpdrop sends no events
         t.size_maps(open.open_object_mut(), rules.len())?;
         let ro = open.maps.rodata_data.as_deref_mut().context("no .rodata")?;
         let c = &mut ro.xd_cfg;

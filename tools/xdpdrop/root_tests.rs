@@ -1170,8 +1170,6 @@ fn verifier_accepts_every_kind_of_rule_set() {
         for nwords in [1u32, 16] {
             let mut storage = std::mem::MaybeUninit::uninit();
             let mut open = XdpdropSkelBuilder::default().open(&mut storage).unwrap();
-            open.progs.cs_track_fork.set_autoload(false);
-            open.progs.cs_track_exit.set_autoload(false);
             let c = &mut open.maps.rodata_data.as_deref_mut().unwrap().xd_cfg;
             let flags = (k as u32 + nwords) % 4;
             (c.dims, c.nwords) = (dims, nwords);
