@@ -98,10 +98,25 @@ fn main() {
     for name in &tools {
         compile(&tools_dir.join(name).join(format!("{name}.bpf.c")), name);
         let camel = camel(name);
+        // The BPF headers are opt-in (src/bpf/common/): only what the
+        // skeleton has gets its impls: the event type of an event tool, the
+        // common filter of a task-tracing tool.
+        let skel = fs::read_to_string(out.join(format!("{name}.skel.rs")))
+            .unwrap_or_else(|e| panic!("corescope: reading {name}.skel.rs: {e}"));
+        let event = if skel.contains(&format!("pub struct {name}_event ")) {
+            format!(" event {name}_event;")
+        } else {
+            String::new()
+        };
+        let cfg = if skel.contains("pub cs_cfg: ") {
+            "cfg"
+        } else {
+            "no_cfg"
+        };
         writeln!(
             mods,
             "/// Generated from tools/{name}/{name}.bpf.c.\npub mod {name} {{\n    #![allow(clippy::all, clippy::undocumented_unsafe_blocks, missing_docs)]\n    include!(concat!(env!(\"OUT_DIR\"), \"/{name}.skel.rs\"));\n    \
-             crate::impl_tool_skel!({name}, Open{camel}Skel, {name}_event);\n}}"
+             crate::impl_tool_skel!(Open{camel}Skel, {cfg};{event});\n}}"
         )
         .expect("write to String");
     }

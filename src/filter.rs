@@ -1,6 +1,6 @@
 //! The common filters, resolved from the command line: process trees for
 //! `--pid` / `-- CMD`, thread, user, cgroup and comm. They are applied in the
-//! kernel (src/bpf/common/common.bpf.h).
+//! kernel (src/bpf/common/task.bpf.h).
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;

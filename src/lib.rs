@@ -117,16 +117,20 @@ pub mod prelude {
 }
 
 /// Implements the shared-layer traits for one generated skeleton; build.rs
-/// invokes it once per tool. The event type is `struct <tool>_event` by
-/// convention (see src/bpf/common/common.bpf.h).
+/// invokes it once per tool with what the skeleton has (the BPF headers are
+/// opt-in, src/bpf/common/): `cfg` when it has the common filter (`cs_cfg` in
+/// `.rodata`, task.bpf.h), `no_cfg` otherwise; `event T` when it has the
+/// event type `struct <tool>_event` (by convention).
 #[doc(hidden)]
 #[macro_export]
 macro_rules! impl_tool_skel {
-    ($name:ident, $open:ident, $event:ident) => {
+    ($open:ident, $cfg:ident; event $event:ident;) => {
         // SAFETY: event structs are made of fixed-width integers and u8
         // arrays only (rule of tools/*/*.h), so every bit pattern is valid.
         unsafe impl plain::Plain for types::$event {}
-
+        $crate::impl_tool_skel!($open, $cfg;);
+    };
+    ($open:ident, cfg;) => {
         impl<'o> $crate::load::ToolOpen for $open<'o> {
             fn set_common(&mut self, f: &$crate::filter::Filter) -> anyhow::Result<()> {
                 let ro = self
@@ -143,6 +147,21 @@ macro_rules! impl_tool_skel {
                 c.cgroup_on = f.cgroup.is_some() as u8;
                 c.comm_on = f.comm.is_some() as u8;
                 c.comm = f.comm.unwrap_or_default();
+                Ok(())
+            }
+        }
+    };
+    // No task filter on the BPF side: only a session without filters
+    // (`Session::without_filters`) may open it.
+    ($open:ident, no_cfg;) => {
+        impl<'o> $crate::load::ToolOpen for $open<'o> {
+            fn set_common(&mut self, f: &$crate::filter::Filter) -> anyhow::Result<()> {
+                let none = !f.pids_on()
+                    && f.tid.is_none()
+                    && f.uid.is_none()
+                    && f.cgroup.is_none()
+                    && f.comm.is_none();
+                anyhow::ensure!(none, "this tool's BPF object has no task filter");
                 Ok(())
             }
         }

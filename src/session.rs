@@ -35,6 +35,7 @@ pub struct Session {
     optional: Vec<&'static str>,
     out: Output,
     counters: Option<CounterFn>,
+    fields: Option<FieldsFn>,
     harmless_skips: Vec<&'static str>,
     /// Print the header when the loop starts, not at load.
     defer_header: bool,
@@ -69,11 +70,16 @@ impl Counter {
 
 type CounterFn = Box<dyn FnOnce(&Object) -> Vec<Counter>>;
 
+/// A tool's own non-counter fields of the JSON `summary` record.
+pub type Fields = serde_json::Map<String, serde_json::Value>;
+type FieldsFn = Box<dyn FnOnce(&Object) -> Fields>;
+
 #[derive(Serialize)]
 struct Summary {
     /// Records received from the kernel.
     events: u64,
-    /// Rows printed (events minus those filtered in user space).
+    /// Rows printed (events minus those filtered in user space). An interval
+    /// tool prints every row it reads: both are its rows.
     shown: u64,
     filtered: u64,
     lost: u64,
@@ -91,6 +97,9 @@ struct Summary {
     /// The tool's own counters ([`Session::summary_counters`]).
     #[serde(flatten)]
     counters: BTreeMap<&'static str, u64>,
+    /// The tool's other fields ([`Session::summary_fields`]).
+    #[serde(flatten)]
+    fields: Fields,
 }
 
 #[derive(Serialize)]
@@ -142,6 +151,7 @@ impl Session {
             out,
             defer_header: false,
             counters: None,
+            fields: None,
             harmless_skips: Vec::new(),
         })
     }
@@ -167,6 +177,13 @@ impl Session {
     /// `f` runs once, after the final drain, with the loaded BPF object.
     pub fn summary_counters(&mut self, f: impl FnOnce(&Object) -> Vec<Counter> + 'static) {
         self.counters = Some(Box::new(f));
+    }
+
+    /// Adds the tool's own other fields to the JSON summary record (not
+    /// counts: e.g. the interface it ran on); `f` runs once, like the
+    /// counters'.
+    pub fn summary_fields(&mut self, f: impl FnOnce(&Object) -> Fields + 'static) {
+        self.fields = Some(Box::new(f));
     }
 
     /// Programs whose runs skipped by the kernel (nested in another run, see
@@ -290,6 +307,7 @@ impl Session {
             mut out,
             defer_header,
             counters,
+            fields,
             harmless_skips,
             ..
         } = self;
@@ -406,42 +424,17 @@ impl Session {
         }
         let mut o = out_cell.borrow_mut();
         report_lost(&mut losses, true, &mut o)?;
-        let lost = read_lost();
-        let extra = counters.map(|f| f(obj)).unwrap_or_default();
-        let summary = Summary {
+        let end = End {
+            tool,
+            obj,
+            lost: read_lost(),
             events: received.get(),
-            shown: o.shown,
-            filtered: received.get().saturating_sub(o.shown),
-            lost: lost.events(),
-            lost_detail: lost,
-            duration_s: started.elapsed().as_secs_f64(),
-            cmd_exit_code: cmd.map(|c| c.code),
-            cmd_ended: cmd.map(|c| c.ended),
-            cmd_signal: cmd.and_then(|c| c.signal).map(|s| s.as_str()),
-            counters: extra.iter().map(|c| (c.key, c.value)).collect(),
+            started,
+            cmd,
+            counters,
+            fields,
         };
-        o.record("summary", &summary)?;
-        o.flush()?;
-        let extra: Vec<String> = extra
-            .iter()
-            .map(|c| format!("{} {}", c.value, c.label))
-            .collect();
-        crate::diag!(
-            "{tool}: {} events, {} shown, {} lost{}{}",
-            summary.events,
-            summary.shown,
-            summary.lost,
-            if summary.lost > 0 {
-                format!(" ({})", lost.describe())
-            } else {
-                String::new()
-            },
-            if extra.is_empty() {
-                String::new()
-            } else {
-                format!("; {}", extra.join(", "))
-            }
-        );
+        end.summary(&mut o)?;
         filter::report_tracked(tool, obj);
         Ok(cmd.map_or(ExitCode::SUCCESS, |c| c.exit_code()))
     }
@@ -450,16 +443,23 @@ impl Session {
     /// calls `f` every `interval` until Ctrl-C / SIGTERM, --duration, the
     /// end of `-- CMD`, a closed stdout, or `f` returning `Break`; then once
     /// more with `last` set (to detach, print the last interval and the
-    /// summary). Exits 0 (or with CMD's status).
-    pub fn every<F>(self, interval: Duration, mut f: F) -> Result<ExitCode>
+    /// summary). Then prints the same summary as [`Session::stream`] (its
+    /// rows as events, the losses the object counted, the tool's counters
+    /// and fields). Exits 0 (or with CMD's status).
+    pub fn every<'o, S, F>(self, skel: &S, interval: Duration, mut f: F) -> Result<ExitCode>
     where
+        S: Skel<'o>,
         F: FnMut(&Tick, &mut Output) -> Result<std::ops::ControlFlow<()>>,
     {
         let Session {
+            tool,
             run,
             mut child,
             mut out,
             defer_header,
+            counters,
+            fields,
+            harmless_skips,
             ..
         } = self;
         if defer_header {
@@ -518,8 +518,98 @@ impl Session {
         };
         // The last call's own Break changes nothing: the loop is over.
         let _ = f(&tick, &mut out)?;
-        out.flush()?;
+        let obj = skel.object();
+        let end = End {
+            tool,
+            obj,
+            lost: counted_losses(obj, &harmless_skips)?,
+            events: out.shown,
+            started,
+            cmd,
+            counters,
+            fields,
+        };
+        end.summary(&mut out)?;
         Ok(cmd.map_or(ExitCode::SUCCESS, |c| c.exit_code()))
+    }
+}
+
+/// The losses a BPF object counted: its `cs_dropped` counters if it has them
+/// (src/bpf/common/events.bpf.h), and the runs the kernel skipped.
+fn counted_losses(obj: &Object, harmless_skips: &[&str]) -> Result<Lost> {
+    let counted = match obj.maps().any(|m| m.name() == "cs_dropped") {
+        true => Lost::read(&find_map(obj, "cs_dropped")?),
+        false => Lost::default(),
+    };
+    Ok(Lost {
+        skipped: skipped_runs(obj, harmless_skips),
+        ..counted
+    })
+}
+
+/// What the summary of a run is made of, for every tool shape.
+struct End<'a> {
+    tool: &'static str,
+    obj: &'a Object,
+    lost: Lost,
+    events: u64,
+    started: Instant,
+    cmd: Option<CmdStatus>,
+    counters: Option<CounterFn>,
+    fields: Option<FieldsFn>,
+}
+
+impl End<'_> {
+    /// The JSON `summary` record and the stderr line
+    /// `<tool>: N events, N shown, N lost[ (why)][; N label, …]`.
+    fn summary(self, o: &mut Output) -> Result<()> {
+        let End {
+            tool,
+            obj,
+            lost,
+            events,
+            started,
+            cmd,
+            counters,
+            fields,
+        } = self;
+        let extra = counters.map(|f| f(obj)).unwrap_or_default();
+        let summary = Summary {
+            events,
+            shown: o.shown,
+            filtered: events.saturating_sub(o.shown),
+            lost: lost.events(),
+            lost_detail: lost,
+            duration_s: started.elapsed().as_secs_f64(),
+            cmd_exit_code: cmd.map(|c| c.code),
+            cmd_ended: cmd.map(|c| c.ended),
+            cmd_signal: cmd.and_then(|c| c.signal).map(|s| s.as_str()),
+            counters: extra.iter().map(|c| (c.key, c.value)).collect(),
+            fields: fields.map(|f| f(obj)).unwrap_or_default(),
+        };
+        o.record("summary", &summary)?;
+        o.flush()?;
+        let extra: Vec<String> = extra
+            .iter()
+            .map(|c| format!("{} {}", c.value, c.label))
+            .collect();
+        crate::diag!(
+            "{tool}: {} events, {} shown, {} lost{}{}",
+            summary.events,
+            summary.shown,
+            summary.lost,
+            if summary.lost > 0 {
+                format!(" ({})", lost.describe())
+            } else {
+                String::new()
+            },
+            if extra.is_empty() {
+                String::new()
+            } else {
+                format!("; {}", extra.join(", "))
+            }
+        );
+        Ok(())
     }
 }
 

@@ -17,7 +17,7 @@
 //! }
 //! let mut drain = top::Drain::<types::key, types::val>::new(&skel.maps.counts)?;
 //! let mut screen = top::Screen::new(&args.top);
-//! session.every(args.top.interval.period(), |tick, out| {
+//! session.every(&skel, args.top.interval.period(), |tick, out| {
 //!     let rows = drain.drain(&skel.maps.counts)?;      // map is empty now
 //!     let totals = top::sort_limit(rows, args.top.rows, |_, v| v.bytes);
 //!     screen.begin(out)?;                               // clear/blank, loadavg, header

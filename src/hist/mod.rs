@@ -17,7 +17,7 @@
 //! #[command(flatten)] iv: hist::IntervalArgs   // [interval [count]] --timestamp
 //! parse(&[("timestamp", 'T'), …])
 //! let mut steps = iv.steps();
-//! session.every(iv.period(), |tick, out| {
+//! session.every(&skel, iv.period(), |tick, out| {
 //!     if !steps.print_now() { return Ok(ControlFlow::Break(())) }
 //!     let time = iv.timestamp.then(|| out.clock.hms_now());
 //!     hist::begin_interval(out, time.as_deref())?;

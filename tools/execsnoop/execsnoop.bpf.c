@@ -14,7 +14,7 @@
  *   tracepoints; a failed exec keeps its memory, so the exit reads the
  *   filename and argv through the pointers saved at enter.
  */
-#include "common/common.bpf.h"
+#include "common/task.bpf.h"
 #include "execsnoop.h"
 
 CORESCOPE_EXPORT(execsnoop_event);

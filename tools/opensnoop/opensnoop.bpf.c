@@ -13,7 +13,7 @@
  *   filtered-out opens cost no ring-buffer space;
  * - --callers keeps the innermost user-space return addresses.
  */
-#include "common/common.bpf.h"
+#include "common/task.bpf.h"
 #include "opensnoop.h"
 
 CORESCOPE_EXPORT(opensnoop_event);

@@ -27,7 +27,7 @@
  *   include (they count sequence numbers) are taken off, so TX/RX are exact;
  * - MS counts from the first SYN (BCC: from the last state before FIN_WAIT1).
  */
-#include "common/common.bpf.h"
+#include "common/task.bpf.h"
 #include <bpf/bpf_endian.h>
 #include "lru.bpf.h"
 #include "tcplife.h"

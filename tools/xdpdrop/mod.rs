@@ -1,10 +1,12 @@
 //! xdpdrop: drop packets at XDP by rules (or all of them), with per-rule and
 //! per-action counters. Based on BCC's xdp_drop_count.py and xdp-filter.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::ops::ControlFlow::{Break, Continue};
 use std::os::fd::AsFd;
 use std::path::PathBuf;
+use std::rc::Rc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -12,6 +14,7 @@ use corescope::cli::RunArgs;
 use corescope::escape::escape;
 use corescope::output::Output;
 use corescope::prelude::*;
+use corescope::session::{Counter, Fields};
 use corescope::skel::xdpdrop::types::xdpdrop_stat as St;
 use corescope::skel::xdpdrop::{XdpdropSkel, XdpdropSkelBuilder};
 use corescope::UserError;
@@ -142,8 +145,11 @@ impl Tool {
         v
     }
 
-    /// At exit: the totals (table rows, JSON summary) and one line on stderr.
-    fn finish(&self, now: &Snap, secs: f64, link: (&str, u32), out: &mut Output) -> Result<()> {
+    /// At exit: the totals as table rows, and what the shared summary adds
+    /// for xdpdrop: its fields (link, policy, per-rule / per-protocol /
+    /// per-action totals) and the action totals as counters (the stderr
+    /// line).
+    fn finish(&self, now: &Snap, secs: f64, link: (&str, u32), out: &mut Output) -> Result<Totals> {
         let (mut by_rule, mut by_proto) = (Vec::new(), Vec::new());
         for (ty, c) in self.rows(now, &Snap::default(), secs, None) {
             if !out.json() {
@@ -161,27 +167,52 @@ impl Tool {
         } else {
             "pass"
         };
-        let s = serde_json::json!({
-            "iface": a.iface, "mode": link.0, "prog_id": link.1, "duration_s": secs,
+        let fields = serde_json::json!({
+            "iface": a.iface, "mode": link.0, "prog_id": link.1,
             "dry_run": a.policy.dry_run, "allow_only": a.policy.allow_only,
             "malformed": malformed,
             "rules": by_rule, "protos": by_proto, "actions": now.2,
         });
-        out.record("summary", &s)?;
-        out.flush()?;
+        let serde_json::Value::Object(fields) = fields else {
+            anyhow::bail!("xdpdrop: the summary fields are not a JSON object");
+        };
         let dry = a.policy.dry_run;
-        let list = now
-            .2
-            .list()
-            .into_iter()
-            .filter(|l| l.1 != "would_drop" || dry);
-        let totals: Vec<_> = list.map(|(_, n, c)| format!("{} {n}", c.packets)).collect();
-        let totals = totals.join(", ");
+        let list = now.2.list().into_iter();
+        let counters = list
+            .filter(|l| l.1 != "would_drop" || dry)
+            .map(|(_, n, c)| Counter::new(counter_key(n), counter_label(n), c.packets))
+            .collect();
         corescope::diag!(
-            "xdpdrop: detached from {} after {secs:.1}s: {totals}",
+            "xdpdrop: detached from {} after {secs:.1}s",
             escape(a.iface.as_bytes())
         );
-        Ok(())
+        Ok((counters, fields))
+    }
+}
+
+/// What [`Tool::finish`] gives the summary: counters and fields.
+type Totals = (Vec<Counter>, Fields);
+
+/// The summary's counter of an action (`Actions::list`'s JSON name): not the
+/// bare name, which `malformed` (the policy) already is.
+fn counter_key(action: &str) -> &'static str {
+    match action {
+        "drop" => "drop_packets",
+        "pass" => "pass_packets",
+        "aborted" => "aborted_packets",
+        "malformed" => "malformed_packets",
+        _ => "would_drop_packets",
+    }
+}
+
+/// The word after an action's count on the stderr summary line.
+fn counter_label(action: &str) -> &'static str {
+    match action {
+        "drop" => "drop",
+        "pass" => "pass",
+        "aborted" => "aborted",
+        "malformed" => "malformed",
+        _ => "would drop",
     }
 }
 
@@ -205,7 +236,6 @@ pub fn main() -> ExitCode {
         let mut storage = MaybeUninit::uninit();
         let mut open = session.open(&mut storage, XdpdropSkelBuilder::default())?;
         let t = Tables::compile(&rules);
-        open.maps.events.set_max_entries(4096)?; // xdpdrop sends no events
         t.size_maps(open.open_object_mut(), rules.len())?;
         let ro = open.maps.rodata_data.as_deref_mut().context("no .rodata")?;
         let c = &mut ro.xd_cfg;
@@ -230,7 +260,13 @@ pub fn main() -> ExitCode {
         let interval = Duration::from_secs(a.interval);
         let tool = Tool { a, rules };
         let (mut link, mut gone, mut prev) = (Some(link), false, Snap::default());
-        let code = session.every(interval, |tick, out| {
+        // Filled by the last tick, handed to the shared summary.
+        let totals: Rc<RefCell<Totals>> = Rc::default();
+        let t = Rc::clone(&totals);
+        session.summary_counters(move |_| std::mem::take(&mut t.borrow_mut().0));
+        let t = Rc::clone(&totals);
+        session.summary_fields(move |_| std::mem::take(&mut t.borrow_mut().1));
+        let code = session.every(&skel, interval, |tick, out| {
             if tick.last {
                 drop(link.take()); // detach, then read the final counts
             } else if !link.as_ref().is_some_and(XdpLink::attached) {
@@ -245,7 +281,7 @@ pub fn main() -> ExitCode {
                 out.row_as(ty, &r)?;
             }
             if tick.last {
-                tool.finish(&now, tick.elapsed.as_secs_f64(), info, out)?;
+                *totals.borrow_mut() = tool.finish(&now, tick.elapsed.as_secs_f64(), info, out)?;
             }
             prev = now;
             Ok(Continue(()))

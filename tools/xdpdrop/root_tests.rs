@@ -1170,8 +1170,6 @@ fn verifier_accepts_every_kind_of_rule_set() {
         for nwords in [1u32, 16] {
             let mut storage = std::mem::MaybeUninit::uninit();
             let mut open = XdpdropSkelBuilder::default().open(&mut storage).unwrap();
-            open.progs.cs_track_fork.set_autoload(false);
-            open.progs.cs_track_exit.set_autoload(false);
             let c = &mut open.maps.rodata_data.as_deref_mut().unwrap().xd_cfg;
             let flags = (k as u32 + nwords) % 4;
             (c.dims, c.nwords) = (dims, nwords);
@@ -1521,4 +1519,66 @@ fn vlan_tags_cannot_hide_ip() {
         (2, 1),
         "{s}"
     );
+}
+
+/// The common part of a summary: the JSON fields every tool's `summary`
+/// record has (with lost_detail's keys), and the shape of the stderr line.
+fn common_summary(tool: &str, out: &str, err: &str) -> (Vec<String>, Vec<String>) {
+    let s = summary(out);
+    let common = ["events", "shown", "lost", "lost_detail", "duration_s"];
+    for k in common {
+        assert!(!s[k].is_null(), "{tool}: no {k} in {s}");
+    }
+    assert_eq!(s["lost"], 0, "{tool}: {s}");
+    let detail = s["lost_detail"].as_object().unwrap();
+    let line = err
+        .lines()
+        .find(|l| l.starts_with(&format!("{tool}: ")) && l.contains(" events, "))
+        .unwrap_or_else(|| panic!("{tool}: no summary line in: {err}"));
+    // `<tool>: N events, N shown, N lost[; N label, ...]`
+    let words: Vec<&str> = line
+        .split([' ', ',', ';'])
+        .filter(|w| !w.is_empty())
+        .collect();
+    assert_eq!(words[0], format!("{tool}:"), "{line}");
+    let shape: Vec<String> = words[1..7]
+        .iter()
+        .map(|w| {
+            if w.parse::<u64>().is_ok() {
+                "N".to_string()
+            } else {
+                w.to_string()
+            }
+        })
+        .collect();
+    assert_eq!(
+        s["events"].as_u64().unwrap().to_string(),
+        words[1],
+        "{line}"
+    );
+    (detail.keys().cloned().collect(), shape)
+}
+
+#[test]
+fn the_interval_summary_has_the_stream_summary_s_common_fields() {
+    let Some(_root) = root("the_interval_summary_has_the_stream_summary_s_common_fields") else {
+        return;
+    };
+    let net = Net::new("sum");
+    let (st, out, err) = run(&net.a, &["xd0", "-j", "-d", "1", "--drop", "udp"]);
+    assert_eq!(st.code(), Some(0), "{err}");
+    let xdp = common_summary("xdpdrop", &out, &err);
+    // The tool's own totals are still there.
+    let s = summary(&out);
+    assert_eq!(s["iface"], "xd0", "{s}");
+    assert!(s["actions"]["drop"]["packets"].is_u64(), "{s}");
+    let exec = Command::new(tool("execsnoop"))
+        .args(["-j", "-d", "1"])
+        .output()
+        .unwrap();
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    assert!(exec.status.success(), "{}", text(&exec.stderr));
+    let ex = common_summary("execsnoop", &text(&exec.stdout), &text(&exec.stderr));
+    assert_eq!(xdp, ex);
+    assert_eq!(xdp.1, ["N", "events", "N", "shown", "N", "lost"]);
 }

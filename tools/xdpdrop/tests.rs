@@ -261,3 +261,34 @@ fn constants_match_the_bpf_side() {
     assert_eq!(L::XD_PROTO_SLOTS.0, 258);
     assert_eq!(St::XD_ST_MAX.0, 3);
 }
+
+/// xdpdrop's BPF object holds only what it uses (#11: the BPF headers are
+/// opt-in): its XDP program and maps, no ring buffer, no loss counters, no
+/// process-tree programs, no task filter.
+#[test]
+fn the_bpf_object_has_no_event_or_task_tracing_parts() {
+    let (_, elf) = corescope::skel::OBJECTS
+        .iter()
+        .find(|(t, _)| *t == "xdpdrop")
+        .unwrap();
+    let obj = libbpf_rs::ObjectBuilder::default()
+        .open_memory(elf)
+        .unwrap();
+    let progs: Vec<String> = obj
+        .progs()
+        .map(|p| p.name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(progs, ["xdpdrop"]);
+    let maps: Vec<String> = obj
+        .maps()
+        .map(|m| m.name().to_string_lossy().into_owned())
+        .collect();
+    for gone in ["events", "cs_dropped", "cs_pids", "cs_cgroup"] {
+        assert!(!maps.iter().any(|m| m == gone), "{gone} in {maps:?}");
+    }
+    assert!(
+        obj.maps()
+            .all(|m| m.map_type() != libbpf_rs::MapType::RingBuf),
+        "{maps:?}"
+    );
+}

@@ -20,7 +20,6 @@
 #include <bpf/bpf_endian.h>
 #include "xdpdrop.h"
 
-CORESCOPE_EXPORT(xdpdrop_event);
 CORESCOPE_EXPORT(xdpdrop_bits);
 CORESCOPE_EXPORT(xdpdrop_count);
 CORESCOPE_EXPORT(xdpdrop_lpm4);

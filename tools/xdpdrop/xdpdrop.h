@@ -106,9 +106,4 @@ struct xdpdrop_cfg {
 	__u8 malformed_drop; /* drop undecided packets (XD_ST_MALFORMED) */
 };
 
-/* xdpdrop sends no events; the shared layer expects the type to exist. */
-struct xdpdrop_event {
-	__u32 unused;
-};
-
 #endif /* __XDPDROP_H */
