@@ -375,6 +375,18 @@ impl Output {
         self.after_line()
     }
 
+    /// A table-only row that is not an event (an interval tool's final
+    /// totals): not counted in `shown`, nothing in JSON mode (the summary
+    /// record holds the totals there), so both modes count the same events.
+    pub fn total_row<R: Row>(&mut self, row: &R) -> io::Result<()> {
+        if self.json {
+            return Ok(());
+        }
+        self.row_as("total", row)?;
+        self.shown = self.shown.saturating_sub(1);
+        Ok(())
+    }
+
     /// Extra text lines under the last row (table mode), e.g. stack frames.
     pub fn raw_line(&mut self, text: &str) -> io::Result<()> {
         self.w.write_all(text.as_bytes())?;

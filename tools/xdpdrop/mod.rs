@@ -152,9 +152,7 @@ impl Tool {
     fn finish(&self, now: &Snap, secs: f64, link: (&str, u32), out: &mut Output) -> Result<Totals> {
         let (mut by_rule, mut by_proto) = (Vec::new(), Vec::new());
         for (ty, c) in self.rows(now, &Snap::default(), secs, None) {
-            if !out.json() {
-                out.row_as(ty, &c)?;
-            }
+            out.total_row(&c)?;
             match ty {
                 "rule" => by_rule.push(c),
                 "proto" => by_proto.push(c),

@@ -1581,4 +1581,24 @@ fn the_interval_summary_has_the_stream_summary_s_common_fields() {
     let ex = common_summary("execsnoop", &text(&exec.stdout), &text(&exec.stderr));
     assert_eq!(xdp, ex);
     assert_eq!(xdp.1, ["N", "events", "N", "shown", "N", "lost"]);
+    // Events are the interval rows, in the table as in JSON: the final
+    // "total" rows of the table are not events.
+    let (st, out, err) = run(&net.a, &["xd0", "-d", "1", "--drop", "udp"]);
+    assert_eq!(st.code(), Some(0), "{err}");
+    let rows = out
+        .lines()
+        .filter(|l| l.as_bytes().first().is_some_and(u8::is_ascii_digit))
+        .count();
+    let events: usize = err
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("xdpdrop: ")?
+                .split_once(" events, ")?
+                .0
+                .parse()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("no summary line in {err}"));
+    assert!(rows > 0, "{out}");
+    assert_eq!(events, rows, "stdout:\n{out}\nstderr:\n{err}");
 }
