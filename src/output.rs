@@ -142,13 +142,20 @@ impl Line<'_> {
     }
 }
 
-/// Quotes the cell that starts at `start` if it holds `,` or `"` (RFC 4180).
+/// Quotes the cell that starts at `start` if it holds `,` or `"` (RFC 4180),
+/// in place (no String per quoted cell).
 fn csv_quote(buf: &mut String, start: usize) {
-    if buf[start..].contains([',', '"']) {
-        let quoted = format!("\"{}\"", buf[start..].replace('"', "\"\""));
-        buf.truncate(start);
-        buf.push_str(&quoted);
+    if !buf[start..].contains([',', '"']) {
+        return;
     }
+    // Double each `"`, from the end so that earlier offsets hold.
+    let mut end = buf.len();
+    while let Some(q) = buf[start..end].rfind('"') {
+        buf.insert(start + q, '"');
+        end = start + q;
+    }
+    buf.insert(start, '"');
+    buf.push('"');
 }
 
 fn header_with(cols: &[Col], csv: bool) -> String {
