@@ -58,9 +58,32 @@ impl Clock {
 
     /// Local HH:MM:SS of a monotonic timestamp.
     pub fn hms(&self, ts_ns: u64) -> String {
+        self.hms_of(ts_ns).to_string()
+    }
+
+    /// Local HH:MM:SS of a monotonic timestamp, formatted only where it is
+    /// written (a row's cell or JSON field): no String per event.
+    pub fn hms_of(&self, ts_ns: u64) -> Hms {
         let secs = (self.wall_ns(ts_ns).div_euclid(1_000_000_000) as i64 + self.utc_offset)
             .rem_euclid(86_400);
-        format!("{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)
+        Hms(secs as u32)
+    }
+}
+
+/// Seconds since local midnight, shown as HH:MM:SS (a JSON string too).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hms(u32);
+
+impl std::fmt::Display for Hms {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = self.0;
+        write!(f, "{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+    }
+}
+
+impl serde::Serialize for Hms {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
     }
 }
 

@@ -7,6 +7,8 @@
 //! [`Session::every`] (periodic: counters, histograms), all inside [`main`],
 //! which turns errors into one line plus a hint and sets the exit code.
 
+#[cfg(test)]
+pub mod alloc_count;
 pub mod check;
 pub mod cli;
 pub mod clock;

@@ -20,6 +20,9 @@ use crate::escape::{escape, escape_into, escape_into_max};
 
 const FLUSH_EVERY: Duration = Duration::from_millis(100);
 
+/// Padding for right-aligned cells, inserted without building a String.
+const SPACES: &str = "                                ";
+
 /// A table column: header text, width, alignment. The last column is not padded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Col {
@@ -94,9 +97,14 @@ impl Line<'_> {
         } else {
             let back = self.over.min(col.width - n);
             self.over -= back;
-            let pad = col.width - n - back;
+            let mut pad = col.width - n - back;
             if col.right {
-                self.buf.insert_str(start, &" ".repeat(pad));
+                // In place: no String per right-aligned cell.
+                for _ in 0..pad.div_ceil(SPACES.len()) {
+                    let k = pad.min(SPACES.len());
+                    self.buf.insert_str(start, &SPACES[..k]);
+                    pad -= k;
+                }
             } else {
                 self.buf.extend(std::iter::repeat_n(' ', pad));
             }
@@ -134,13 +142,20 @@ impl Line<'_> {
     }
 }
 
-/// Quotes the cell that starts at `start` if it holds `,` or `"` (RFC 4180).
+/// Quotes the cell that starts at `start` if it holds `,` or `"` (RFC 4180),
+/// in place (no String per quoted cell).
 fn csv_quote(buf: &mut String, start: usize) {
-    if buf[start..].contains([',', '"']) {
-        let quoted = format!("\"{}\"", buf[start..].replace('"', "\"\""));
-        buf.truncate(start);
-        buf.push_str(&quoted);
+    if !buf[start..].contains([',', '"']) {
+        return;
     }
+    // Double each `"`, from the end so that earlier offsets hold.
+    let mut end = buf.len();
+    while let Some(q) = buf[start..end].rfind('"') {
+        buf.insert(start + q, '"');
+        end = start + q;
+    }
+    buf.insert(start, '"');
+    buf.push('"');
 }
 
 fn header_with(cols: &[Col], csv: bool) -> String {
@@ -191,19 +206,27 @@ pub fn csv_line<R: Row>(cols: &[Col], row: &R) -> String {
 }
 
 /// Serializes `v` as one JSON object line with `"type": ty` first.
+/// Written in place (the type first, then `v` with its `{` dropped): no
+/// second buffer per record.
 pub fn json_line<T: Serialize>(ty: &str, v: &T, buf: &mut Vec<u8>) -> io::Result<()> {
     let start = buf.len();
-    serde_json::to_writer(&mut *buf, v).map_err(io::Error::other)?;
-    let body = buf.split_off(start);
     buf.extend_from_slice(b"{\"type\":");
     serde_json::to_writer(&mut *buf, ty).map_err(io::Error::other)?;
-    match body.as_slice() {
-        [b'{', b'}'] => buf.push(b'}'),
-        [b'{', rest @ ..] => {
-            buf.push(b',');
-            buf.extend_from_slice(rest);
+    buf.push(b',');
+    let body = buf.len();
+    serde_json::to_writer(&mut *buf, v).map_err(io::Error::other)?;
+    match &buf[body..] {
+        [b'{', b'}'] => {
+            buf.truncate(body - 1);
+            buf.push(b'}');
         }
-        _ => return Err(io::Error::other("a JSON record must be an object")),
+        [b'{', ..] => {
+            buf.remove(body);
+        }
+        _ => {
+            buf.truncate(start);
+            return Err(io::Error::other("a JSON record must be an object"));
+        }
     }
     buf.push(b'\n');
     Ok(())

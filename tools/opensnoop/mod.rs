@@ -140,8 +140,10 @@ impl Row for Open<'_> {
         l.cell(self.err);
         if o.extended_fields {
             l.cell(format_args!("{:08o}", self.flags));
-            let na = || "n/a".to_string();
-            l.cell(self.mode.map_or_else(na, |m| format!("{m:04o}")));
+            match self.mode {
+                Some(m) => l.cell(format_args!("{m:04o}")),
+                None => l.cell("n/a"),
+            }
         }
         l.with(|s| {
             self.cut.0.then(|| s.push_str("..."));
@@ -163,7 +165,8 @@ fn row<'a>(e: &'a Event, payload: &'a [u8], o: &'a Args, out: &Output) -> Open<'
     let resolved = st & status::OPENSNOOP_S_RESOLVED.0 as u16 != 0 && dl > 0;
     let top_cut = resolved && st & status::OPENSNOOP_S_DIR_TRUNC.0 as u16 != 0;
     let end_cut = st & status::OPENSNOOP_S_FNAME_TRUNC.0 as u16 != 0;
-    let frames = user_stack(stack).into_iter().map(Frame::unknown).collect();
+    // Only with --callers: no Vec per event otherwise.
+    let frames = || user_stack(stack).into_iter().map(Frame::unknown).collect();
     Open {
         timestamp: out.clock.elapsed(e.ts_ns),
         uid: e.uid,
@@ -180,7 +183,7 @@ fn row<'a>(e: &'a Event, payload: &'a [u8], o: &'a Args, out: &Output) -> Open<'
         path_truncated: top_cut || end_cut,
         cut: (top_cut, end_cut),
         filename: resolved.then(|| KStr(path.get(dl..).unwrap_or_default())),
-        callers: o.callers.map(|_| frames),
+        callers: o.callers.map(|_| frames()),
         opts: o,
     }
 }
@@ -190,6 +193,20 @@ fn name_wanted(r: &Open<'_>, o: &Args) -> bool {
     o.name
         .as_deref()
         .is_none_or(|n| n.is_empty() || r.comm.0.windows(n.len()).any(|w| w == n.as_bytes()))
+}
+
+/// One event → its row (and callers), unless -n leaves it out.
+fn show(e: &Event, payload: &[u8], o: &Args, sym: &Symbolizer, out: &mut Output) -> Result<()> {
+    let mut r = row(e, payload, o, out);
+    if !name_wanted(&r, o) {
+        return Ok(());
+    }
+    if let Some(frames) = &mut r.callers {
+        let addrs: Vec<u64> = frames.iter().map(|f| f.addr).collect();
+        *frames = sym.user(e.pid, &addrs);
+    }
+    out.row(&r)?;
+    print_frames(out, r.callers.as_deref().unwrap_or_default())
 }
 
 /// Left out when missing: arm64 and riscv have no open(2) nor creat(2).
@@ -223,16 +240,7 @@ pub fn main() -> ExitCode {
         let skel = session.load(open)?;
         let sym = Symbolizer::new();
         session.stream(&skel, |e: &Event, payload: &[u8], out: &mut Output| {
-            let mut r = row(e, payload, &args, out);
-            if !name_wanted(&r, &args) {
-                return Ok(());
-            }
-            if let Some(frames) = &mut r.callers {
-                let addrs: Vec<u64> = frames.iter().map(|f| f.addr).collect();
-                *frames = sym.user(e.pid, &addrs);
-            }
-            out.row(&r)?;
-            print_frames(out, r.callers.as_deref().unwrap_or_default())
+            show(e, payload, &args, &sym, out)
         })
     })
 }

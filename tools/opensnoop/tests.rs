@@ -328,3 +328,33 @@ fn every_flag_parses() {
         assert!(fails(bad), "{bad:?} should be refused");
     }
 }
+
+/// The hot path (row, -n check, output) allocates nothing per event after
+/// warm-up, in the table and in JSON, with every column shown (but --callers,
+/// which symbolizes).
+#[test]
+fn rows_allocate_nothing_per_event() {
+    use corescope::alloc_count::{allocations, null_output};
+    let sym = Symbolizer::new();
+    let (e, p) = event(-2, &[], b"/etc/", b"passwd");
+    let (e2, p2) = event(3, &[], b"", b"/tmp/x");
+    let mut e2 = e2;
+    e2.flags = 0o100 | 1; // O_CREAT | O_WRONLY: a MODE value
+    for flags in [
+        &[][..],
+        &["-T", "-U", "-e", "-F", "-n", "ca"],
+        &["-j"],
+        &["-j", "-e"],
+    ] {
+        let a = args(flags);
+        let mut out = null_output(a.common.run.json, columns(&a));
+        let mut go = |n| {
+            for _ in 0..n {
+                show(&e, &p, &a, &sym, &mut out).unwrap();
+                show(&e2, &p2, &a, &sym, &mut out).unwrap();
+            }
+        };
+        go(2);
+        assert_eq!(allocations(|| go(500)), 0, "{flags:?}");
+    }
+}
