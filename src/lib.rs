@@ -33,6 +33,27 @@ pub mod top;
 pub mod xdp;
 
 pub use error::{main, UserError};
+
+/// Test support shared by the library's own root tests.
+#[cfg(test)]
+pub(crate) mod testing {
+    /// tests/util.rs's policy: as root the test runs; otherwise it skips,
+    /// saying `why` root is needed, except with CI=true, where that fails.
+    pub fn root_or_skip(test: &str, why: &str) -> bool {
+        if nix::unistd::geteuid().is_root() {
+            return true;
+        }
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "{test}: root tests must run in CI (CI=true), but euid is {}",
+            nix::unistd::geteuid()
+        );
+        // Straight to fd 2: libtest hides the output of passing tests.
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), "{test}: skipped: needs root ({why})");
+        false
+    }
+}
 pub use session::{Session, Tick};
 
 // Tool modules are library code that uses the shared layer as its clients

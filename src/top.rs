@@ -590,23 +590,8 @@ mod tests {
     use clap::Parser;
     use libbpf_rs::{MapFlags, MapHandle};
 
-    /// The policy of tests/util.rs `root_or_skip`: as root the test runs;
-    /// otherwise it skips saying why, but fails with CI=true.
     fn root_or_skip(test: &str) -> bool {
-        if nix::unistd::geteuid().is_root() {
-            return true;
-        }
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "{test}: root tests must run in CI (CI=true), but euid is {}",
-            nix::unistd::geteuid()
-        );
-        use std::io::Write as _;
-        let _ = writeln!(
-            io::stderr(),
-            "{test}: skipped, needs root (creates BPF maps)"
-        );
-        false
+        crate::testing::root_or_skip(test, "creates BPF maps")
     }
 
     #[repr(C)]

@@ -2,23 +2,8 @@ use super::*;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-/// tests/util.rs's policy: as root run; without root skip (saying why),
-/// except with CI=true, where that fails.
 fn root_or_skip(test: &str) -> bool {
-    if nix::unistd::geteuid().is_root() {
-        return true;
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "{test}: root tests must run in CI (CI=true), but euid is {}",
-        nix::unistd::geteuid()
-    );
-    use std::io::Write as _;
-    let _ = writeln!(
-        std::io::stderr(),
-        "{test}: skipped: needs root (kallsyms addresses, map_files, BPF)"
-    );
-    false
+    crate::testing::root_or_skip(test, "kallsyms addresses, map_files, BPF")
 }
 
 #[inline(never)]
