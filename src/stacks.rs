@@ -36,11 +36,10 @@ use std::path::Path;
 use blazesym::symbolize::cache::{Cache, Process as CacheProcess};
 use blazesym::symbolize::evict::{Evict, Process as EvictProcess};
 use blazesym::symbolize::source::{Kernel, Process, Source};
-use blazesym::symbolize::{Input, Symbolized, Symbolizer as Blaze};
+use blazesym::symbolize::{Input, Symbolizer as Blaze};
 use blazesym::{MaybeDefault, Pid};
 use libbpf_rs::{MapCore, MapFlags};
 use serde::Serialize;
-use std::os::unix::ffi::OsStrExt as _;
 
 use crate::escape::{escape_into, KStr, KString};
 use crate::sym::Frame;
@@ -338,7 +337,13 @@ impl StackSymbolizer {
                 .symbolize(&Source::Process(p), Input::AbsAddr(addrs));
         }
         let syms = syms.ok()?;
-        Some(addrs.iter().zip(syms).map(|(&a, s)| frame(a, s)).collect())
+        Some(
+            addrs
+                .iter()
+                .zip(syms)
+                .map(|(&a, s)| Frame::from_symbolized(a, s))
+                .collect(),
+        )
     }
 
     /// Reads and symbolizes both stacks of `key`, counting what is missing.
@@ -406,20 +411,12 @@ impl StackSymbolizer {
 
 fn symbolized(blaze: &Blaze, src: &Source<'_>, addrs: &[u64]) -> Vec<Frame> {
     match blaze.symbolize(src, Input::AbsAddr(addrs)) {
-        Ok(syms) => addrs.iter().zip(syms).map(|(&a, s)| frame(a, s)).collect(),
+        Ok(syms) => addrs
+            .iter()
+            .zip(syms)
+            .map(|(&a, s)| Frame::from_symbolized(a, s))
+            .collect(),
         Err(_) => addrs.iter().map(|&a| Frame::unknown(a)).collect(),
-    }
-}
-
-fn frame(addr: u64, s: Symbolized<'_>) -> Frame {
-    match s {
-        Symbolized::Sym(sym) => Frame {
-            addr,
-            symbol: Some(sym.name.into_owned()),
-            offset: sym.offset as u64,
-            module: sym.module.map(|m| KString(m.as_bytes().to_vec())),
-        },
-        Symbolized::Unknown(_) => Frame::unknown(addr),
     }
 }
 
@@ -533,15 +530,7 @@ pub fn folded_line(s: &mut String, st: &Stack, style: Style) {
             s.push(';');
             s.push_str(missing_text(*m, true));
         }
-        Part::Frames(frames) => {
-            for f in frames.iter().rev() {
-                s.push(';');
-                match &f.symbol {
-                    Some(n) => push_folded(s, n.as_bytes()),
-                    None => s.push_str(UNKNOWN),
-                }
-            }
-        }
+        Part::Frames(frames) => push_folded_frames(s, frames, ""),
     }
     if style.delimiter && matches!(st.kernel, Part::Frames(_)) && matches!(st.user, Part::Frames(_))
     {
@@ -554,20 +543,23 @@ pub fn folded_line(s: &mut String, st: &Stack, style: Style) {
             s.push_str(missing_text(*m, false));
         }
         Part::Frames(frames) => {
-            for f in frames.iter().rev() {
-                s.push(';');
-                match &f.symbol {
-                    Some(n) => push_folded(s, n.as_bytes()),
-                    None => s.push_str(UNKNOWN),
-                }
-                if style.annotate {
-                    s.push_str("_[k]");
-                }
-            }
+            push_folded_frames(s, frames, if style.annotate { "_[k]" } else { "" })
         }
     }
     use std::fmt::Write as _;
     let _ = write!(s, " {}", st.count);
+}
+
+/// `;frame` for each frame, root first, each followed by `suffix`.
+fn push_folded_frames(s: &mut String, frames: &[Frame], suffix: &str) {
+    for f in frames.iter().rev() {
+        s.push(';');
+        match &f.symbol {
+            Some(n) => push_folded(s, n.as_bytes()),
+            None => s.push_str(UNKNOWN),
+        }
+        s.push_str(suffix);
+    }
 }
 
 /// Draws folded lines as an interactive SVG flame graph (inferno's

@@ -48,6 +48,19 @@ pub struct Frame {
 }
 
 impl Frame {
+    /// The frame of `addr` from blazesym's answer for it.
+    pub fn from_symbolized(addr: u64, s: Symbolized<'_>) -> Self {
+        match s {
+            Symbolized::Sym(sym) => Self {
+                addr,
+                symbol: Some(sym.name.into_owned()),
+                offset: sym.offset as u64,
+                module: sym.module.map(|m| KString(m.as_bytes().to_vec())),
+            },
+            Symbolized::Unknown(_) => Self::unknown(addr),
+        }
+    }
+
     /// A frame that could not be symbolized.
     pub fn unknown(addr: u64) -> Self {
         Self {
@@ -119,15 +132,7 @@ impl Symbolizer {
         addrs
             .iter()
             .zip(syms)
-            .map(|(&addr, s)| match s {
-                Symbolized::Sym(sym) => Frame {
-                    addr,
-                    symbol: Some(sym.name.into_owned()),
-                    offset: sym.offset as u64,
-                    module: sym.module.map(|m| KString(m.as_bytes().to_vec())),
-                },
-                Symbolized::Unknown(_) => Frame::unknown(addr),
-            })
+            .map(|(&addr, s)| Frame::from_symbolized(addr, s))
             .collect()
     }
 }
