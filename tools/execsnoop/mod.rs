@@ -111,7 +111,7 @@ fn columns(a: &Args) -> Vec<Col> {
 
 #[derive(Serialize)]
 struct Exec<'a> {
-    time: String,
+    time: corescope::clock::Hms,
     timestamp: f64,
     uid: u32,
     comm: KStr<'a>,
@@ -146,7 +146,7 @@ struct Exec<'a> {
 impl Row for Exec<'_> {
     fn cells(&self, l: &mut Line<'_>) {
         let o = self.opts;
-        o.time.then(|| l.cell(&self.time));
+        o.time.then(|| l.cell(self.time));
         o.timestamp
             .then(|| l.cell(format_args!("{:<8.3}", self.timestamp)));
         o.print_uid.then(|| l.cell(self.uid));
@@ -232,12 +232,8 @@ fn row<'a>(e: &'a Event, payload: &'a [u8], o: &'a Args, out: &Output) -> Exec<'
     let truncated =
         flags & execsnoop_flags::EXECSNOOP_F_ARGS_TRUNC.0 != 0 || argv.truncated() || dropped;
     Exec {
-        // Formatting the clock costs; only when a column or JSON shows it.
-        time: if o.time || out.json() {
-            out.clock.hms(e.ts_ns)
-        } else {
-            String::new()
-        },
+        // A number: formatted only where a column or JSON shows it.
+        time: out.clock.hms_of(e.ts_ns),
         timestamp: out.clock.elapsed(e.ts_ns),
         uid: e.uid,
         comm: KStr(cstr(&e.comm)),
