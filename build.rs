@@ -116,7 +116,7 @@ fn main() {
         writeln!(
             mods,
             "/// Generated from tools/{name}/{name}.bpf.c.\npub mod {name} {{\n    #![allow(clippy::all, clippy::undocumented_unsafe_blocks, missing_docs)]\n    include!(concat!(env!(\"OUT_DIR\"), \"/{name}.skel.rs\"));\n    \
-             crate::impl_tool_skel!(Open{camel}Skel, {cfg};{event});\n}}"
+             crate::impl_tool_skel!({camel}SkelBuilder, Open{camel}Skel, {camel}Skel, {cfg};{event});\n}}"
         )
         .expect("write to String");
     }

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context, Result};
-use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
+use libbpf_rs::skel::{OpenSkel, Skel};
 use libbpf_rs::{MapCore, MapFlags, Object, OpenObject, RingBufferBuilder};
 use serde::Serialize;
 
@@ -21,7 +21,8 @@ use crate::error::UserError;
 use crate::filter::{self, Filter};
 use crate::libbpf_log;
 use crate::load::{self, ToolOpen};
-use crate::output::{Col, Output};
+use crate::output::{Output, Row};
+use crate::run::ToolSkel;
 use crate::stream::{decode, skipped_runs, LossReporter, Lost};
 
 static STOP: AtomicBool = AtomicBool::new(false);
@@ -119,9 +120,8 @@ pub fn find_map<'a>(obj: &'a Object, name: &str) -> Result<libbpf_rs::Map<'a>> {
 
 impl Session {
     /// Checks privileges and BTF, resolves the filters, starts `-- CMD` held.
-    /// `cols` are the table columns (header) for this run.
-    pub fn new(tool: &'static str, common: &CommonArgs, cols: Vec<Col>) -> Result<Self> {
-        let mut s = Self::start(tool, &common.run, cols)?;
+    pub fn new(tool: &'static str, common: &CommonArgs) -> Result<Self> {
+        let mut s = Self::start(tool, &common.run)?;
         s.filter = Filter::from_args(&common.filter)?;
         if !common.filter.cmd.is_empty() {
             let mut child = HeldChild::spawn(&common.filter.cmd)?;
@@ -133,15 +133,15 @@ impl Session {
     }
 
     /// A session without process filters (tools that trace no tasks, e.g. XDP).
-    pub fn without_filters(tool: &'static str, run: &RunArgs, cols: Vec<Col>) -> Result<Self> {
-        Self::start(tool, run, cols)
+    pub fn without_filters(tool: &'static str, run: &RunArgs) -> Result<Self> {
+        Self::start(tool, run)
     }
 
-    fn start(tool: &'static str, run: &RunArgs, cols: Vec<Col>) -> Result<Self> {
+    fn start(tool: &'static str, run: &RunArgs) -> Result<Self> {
         libbpf_log::init(run.verbose);
         load::check_privileges()?;
         load::check_btf(run.btf.as_deref())?;
-        let out = Output::to(run.json, cols, run.output.as_deref())?;
+        let out = Output::to(run.json, run.output.as_deref())?;
         Ok(Self {
             tool,
             run: run.clone(),
@@ -173,6 +173,16 @@ impl Session {
         self.out.set_csv();
     }
 
+    /// The table's columns: those of `R` with options `o` (the header).
+    pub fn set_header<R: Row + ?Sized>(&mut self, o: &R::Opts) {
+        self.out.set_header::<R>(o);
+    }
+
+    /// The tool's name (as registered: its folder).
+    pub fn tool(&self) -> &'static str {
+        self.tool
+    }
+
     /// Adds the tool's own counters to the final summary (JSON and stderr):
     /// `f` runs once, after the final drain, with the loaded BPF object.
     pub fn summary_counters(&mut self, f: impl FnOnce(&Object) -> Vec<Counter> + 'static) {
@@ -196,15 +206,11 @@ impl Session {
 
     /// Opens the skeleton and writes the common configuration; the tool then
     /// sets its own `.rodata` knobs on the returned skeleton.
-    pub fn open<'o, B>(
+    pub fn open<'o, B: ToolSkel>(
         &self,
         storage: &'o mut MaybeUninit<OpenObject>,
         mut builder: B,
-    ) -> Result<B::Output>
-    where
-        B: SkelBuilder<'o>,
-        B::Output: ToolOpen,
-    {
+    ) -> Result<B::Open<'o>> {
         if let Some(btf) = &self.run.btf {
             builder.object_builder_mut().btf_custom_path(btf)?;
         }

@@ -59,7 +59,7 @@ use plain::Plain;
 use serde::Serialize;
 
 use crate::error::UserError;
-use crate::output::{Line, Output, Row};
+use crate::output::{Output, Row, Table};
 
 /// `[interval [count]]` as BCC's periodic tools take them: seconds between
 /// outputs (default 1) and how many outputs before exiting (default:
@@ -478,8 +478,9 @@ pub struct TopRecord<'a, R> {
 }
 
 impl<R: Row> Row for TopRecord<'_, R> {
-    fn cells(&self, line: &mut Line<'_>) {
-        self.row.cells(line);
+    type Opts = R::Opts;
+    fn columns(t: &mut Table<'_, '_, Self>, o: &R::Opts) {
+        R::columns(&mut t.inner(|r| r.row), o);
     }
 }
 
@@ -535,15 +536,13 @@ impl Screen {
         out.header()
     }
 
-    /// One row of this interval.
-    pub fn row<R: Row>(&self, out: &mut Output, row: &R) -> io::Result<()> {
-        out.row_as(
-            "top",
-            &TopRecord {
-                interval: self.interval,
-                row,
-            },
-        )
+    /// One row of this interval (`o`: the tool, which decides the columns).
+    pub fn row<R: Row>(&self, out: &mut Output, row: &R, o: &R::Opts) -> io::Result<()> {
+        let r = TopRecord {
+            interval: self.interval,
+            row,
+        };
+        out.row_as("top", &r, o)
     }
 
     /// Ends the interval: the `interval` JSON record, a flush.
@@ -822,17 +821,13 @@ mod tests {
         bytes: u64,
     }
     impl Row for TRow {
-        fn cells(&self, l: &mut Line<'_>) {
-            l.cell(self.pid);
-            l.text(self.comm.as_bytes());
-            l.cell(self.bytes);
+        type Opts = ();
+        fn columns(t: &mut Table<'_, '_, Self>, _: &()) {
+            t.col(Col::left("PID", 7), |r, c| c.put(r.pid));
+            t.col(Col::left("COMM", 16), |r, c| c.text(r.comm.as_bytes()));
+            t.col(Col::right("BYTES", 8), |r, c| c.put(r.bytes));
         }
     }
-    const COLS: &[Col] = &[
-        Col::left("PID", 7),
-        Col::left("COMM", 16),
-        Col::right("BYTES", 8),
-    ];
 
     /// A temp file removed on drop.
     struct Tmp(std::path::PathBuf);
@@ -854,7 +849,8 @@ mod tests {
     /// Two intervals of two rows into `tmp`; `clear`: None as without
     /// `-C` (a file is no terminal: not cleared).
     fn two_intervals(json: bool, clear: Option<bool>, tmp: &Tmp) {
-        let mut out = Output::to(json, COLS.to_vec(), Some(&tmp.0)).expect("output");
+        let mut out = Output::to(json, Some(&tmp.0)).expect("output");
+        out.set_header::<TRow>(&());
         let mut s = Screen::new(&TopArgs::default());
         s.clear = clear;
         let t = Totals {
@@ -872,7 +868,7 @@ mod tests {
                     comm: "sh",
                     bytes: b,
                 };
-                s.row(&mut out, &r).expect("row");
+                s.row(&mut out, &r, &()).expect("row");
             }
             s.end(&mut out, &t).expect("end");
         }
@@ -932,7 +928,8 @@ mod tests {
             let (master, slave) = unsafe { (OwnedFd::from_raw_fd(m), OwnedFd::from_raw_fd(sl)) };
             let name = std::fs::read_link(format!("/proc/self/fd/{}", slave.as_raw_fd()))
                 .expect("the pty's path");
-            let mut out = Output::to(false, COLS.to_vec(), Some(&name)).expect("output on the pty");
+            let mut out = Output::to(false, Some(&name)).expect("output on the pty");
+            out.set_header::<TRow>(&());
             assert!(out.is_terminal());
             let mut s = Screen::new(&args);
             s.begin(&mut out).expect("begin");

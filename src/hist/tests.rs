@@ -460,7 +460,7 @@ fn emitted(json: bool) -> String {
     let f = TempFile(
         std::env::temp_dir().join(format!("corescope-hist-{}-{json}.out", std::process::id())),
     );
-    let mut out = Output::to(json, Vec::new(), Some(&f.0)).unwrap();
+    let mut out = Output::to(json, Some(&f.0)).unwrap();
     begin_interval(&mut out, Some("10:28:23")).unwrap();
     let slots = [0u32, 2, 1];
     emit(
