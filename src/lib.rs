@@ -1,11 +1,13 @@
 //! corescope's shared layer and its tools. The tools ([`tools`], one folder
 //! each under tools/) are modules of this library, registered by build.rs;
-//! the shared layer is everything a tool needs except its CLI and its
-//! event → row mapping. A tool calls, in order:
-//! [`cli::parse`] → [`Session::new`] → [`Session::open`] (then writes its own
-//! `.rodata` knobs) → [`Session::load`] → [`Session::stream`] (events) or
-//! [`Session::every`] (periodic: counters, histograms), all inside [`main`],
-//! which turns errors into one line plus a hint and sets the exit code.
+//! the shared layer is everything a tool needs except its CLI, its
+//! configuration and its rows. The runner ([`run`]) owns a tool's
+//! lifecycle: a tool implements one shape ([`run::Events`] or
+//! [`run::Interval`]) and its `main` is `run::events::<Tool>(name)` (or
+//! `run::interval`), which runs [`cli::parse`] → [`Session::new`] →
+//! [`Session::open`] → the tool's configuration → [`Session::load`] →
+//! [`Session::stream`] or [`Session::every`] inside [`main`], which turns
+//! errors into one line plus a hint and sets the exit code.
 
 #[cfg(test)]
 pub mod alloc_count;
@@ -189,7 +191,7 @@ macro_rules! impl_tool_skel {
         }
     };
     // No task filter on the BPF side: only a session without filters
-    // (`Session::without_filters`) may open it.
+    // (`Shared::RunOnly`, `Session::without_filters`) may open it.
     (@filter $open:ident, no_cfg) => {
         impl<'o> $crate::load::ToolOpen for $open<'o> {
             fn set_common(&mut self, f: &$crate::filter::Filter) -> anyhow::Result<()> {

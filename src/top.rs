@@ -15,18 +15,18 @@
 //!     #[command(flatten)]
 //!     common: CommonArgs,
 //! }
-//! let mut drain = top::Drain::<types::key, types::val>::new(&skel.maps.counts)?;
-//! let mut screen = top::Screen::new(&args.top);
-//! session.every(&skel, args.top.interval.period(), |tick, out| {
-//!     let rows = drain.drain(&skel.maps.counts)?;      // map is empty now
-//!     let totals = top::sort_limit(rows, args.top.rows, |_, v| v.bytes);
-//!     screen.begin(out)?;                               // clear/blank, loadavg, header
+//! // in run::Interval for the tool (fields: args, drain, screen):
+//! // configure: self.drain = top::Drain::new(&open's map)…; s.set_header::<MyRow>(&())
+//! fn tick(&mut self, skel: &FooSkel<'_>, _: &Tick, out: &mut Output) -> Result<ControlFlow<()>> {
+//!     let rows = self.drain.drain(&skel.maps.counts)?;   // map is empty now
+//!     let totals = top::sort_limit(rows, self.args.top.rows, |_, v| v.bytes);
+//!     self.screen.begin(out)?;                           // clear/blank, loadavg, header
 //!     for (k, v) in rows.iter() {
-//!         screen.row(out, &MyRow::new(k, v))?;          // "type":"top" in JSON
+//!         self.screen.row(out, &MyRow::new(k, v), &())?;  // "type":"top" in JSON
 //!     }
-//!     screen.end(out, &totals.map(MyTotals::from))?;    // "type":"interval" in JSON
-//!     Ok(screen.after(&args.top.interval))              // COUNT reached → Break
-//! })
+//!     self.screen.end(out, &totals.map(MyTotals::from))?; // "type":"interval" in JSON
+//!     Ok(self.screen.after(&self.args.top.interval))     // COUNT reached → Break
+//! }
 //! // summary: top::dropped_note(top::keys_dropped(&skel.maps.lost, SLOT))
 //! ```
 //!
@@ -87,7 +87,7 @@ impl Default for IntervalArgs {
 
 impl IntervalArgs {
     /// The interval as a duration (any u64 of seconds fits; a tick too far
-    /// to represent is handled by `Session::every`).
+    /// to represent is handled by the runner's loop, `Session::every`).
     pub fn period(&self) -> Duration {
         Duration::from_secs(self.interval)
     }
@@ -557,7 +557,7 @@ impl Screen {
         out.flush()
     }
 
-    /// What the `Session::every` callback returns: stop once COUNT
+    /// What `run::Interval::tick` returns: stop once COUNT
     /// intervals were printed.
     pub fn after(&self, args: &IntervalArgs) -> std::ops::ControlFlow<()> {
         if args.done(self.interval) {

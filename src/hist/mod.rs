@@ -15,17 +15,17 @@
 //! # How a histogram tool uses it
 //! ```text
 //! #[command(flatten)] iv: hist::IntervalArgs   // [interval [count]] --timestamp
-//! parse(&[("timestamp", 'T'), …])
-//! let mut steps = iv.steps();
-//! session.every(&skel, iv.period(), |tick, out| {
-//!     if !steps.print_now() { return Ok(ControlFlow::Break(())) }
-//!     let time = iv.timestamp.then(|| out.clock.hms_now());
+//! const SHORTS = &[("timestamp", 'T'), …];     // the runner parses
+//! // run::Interval for the tool: period() is iv.period(); its tick:
+//! fn tick(&mut self, skel: &FooSkel<'_>, _: &Tick, out: &mut Output) -> Result<ControlFlow<()>> {
+//!     if !self.steps.print_now() { return Ok(ControlFlow::Break(())) }
+//!     let time = self.iv.timestamp.then(|| out.clock.hms_now());
 //!     hist::begin_interval(out, time.as_deref())?;
 //!     for (key, slots) in read the map {        // then clear it: per-interval
 //!         hist::emit(out, &[Key::Disk(name)], &Hist::log2(&slots, "usecs"))?;
 //!     }
-//!     Ok(steps.flow())
-//! })
+//!     Ok(self.steps.flow())
+//! }
 //! ```
 //! Reading and clearing the map (print-then-clear: every interval shows only
 //! what happened in it, as BCC and libbpf-tools do) is the tool's job, as
