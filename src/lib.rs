@@ -21,6 +21,7 @@ pub mod filter;
 #[cfg(any(debug_assertions, feature = "gen"))]
 pub mod gen;
 pub mod hist;
+pub mod interval;
 pub mod libbpf_log;
 pub mod load;
 pub mod lru;

@@ -50,7 +50,6 @@
 use std::io;
 use std::marker::PhantomData;
 use std::os::fd::AsRawFd;
-use std::time::Duration;
 
 use anyhow::Result;
 use clap::Args;
@@ -61,42 +60,7 @@ use serde::Serialize;
 use crate::error::UserError;
 use crate::output::{Output, Row, Table};
 
-/// `[interval [count]]` as BCC's periodic tools take them: seconds between
-/// outputs (default 1) and how many outputs before exiting (default:
-/// until Ctrl-C). (src/hist.rs may grow the same; to be unified.)
-#[derive(Args, Debug, Clone, Copy, PartialEq, Eq)]
-pub struct IntervalArgs {
-    /// Seconds between outputs
-    #[arg(value_name = "INTERVAL", default_value_t = 1,
-          value_parser = clap::value_parser!(u64).range(1..))]
-    pub interval: u64,
-
-    /// Number of outputs, then exit (default: until Ctrl-C)
-    #[arg(value_name = "COUNT", value_parser = clap::value_parser!(u64).range(1..))]
-    pub count: Option<u64>,
-}
-
-impl Default for IntervalArgs {
-    fn default() -> Self {
-        Self {
-            interval: 1,
-            count: None,
-        }
-    }
-}
-
-impl IntervalArgs {
-    /// The interval as a duration (any u64 of seconds fits; a tick too far
-    /// to represent is handled by the runner's loop, `Session::every`).
-    pub fn period(&self) -> Duration {
-        Duration::from_secs(self.interval)
-    }
-
-    /// Whether `shown` outputs complete the run.
-    pub fn done(&self, shown: u64) -> bool {
-        self.count.is_some_and(|c| shown >= c)
-    }
-}
+pub use crate::interval::TopInterval as IntervalArgs;
 
 /// The options of every top tool (BCC's letters: `-C`, `-r`).
 #[derive(Args, Debug, Clone, Copy, PartialEq, Eq)]
@@ -995,7 +959,7 @@ mod tests {
         assert!(t.noclear);
         assert_eq!(
             (t.rows, t.interval.period(), t.interval.count),
-            (5, Duration::from_secs(2), Some(3))
+            (5, std::time::Duration::from_secs(2), Some(3))
         );
         assert!(!t.interval.done(2) && t.interval.done(3));
         assert_eq!(

@@ -63,8 +63,6 @@
 
 use std::fmt::Write as _;
 use std::io;
-use std::ops::ControlFlow;
-use std::time::Duration;
 
 use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
@@ -459,71 +457,4 @@ pub fn emit<T: Copy + Into<u64>>(
     out.raw_line(&buf)
 }
 
-/// `[interval [count]]` as BCC's histogram tools take them, and `-T`.
-#[derive(clap::Args, Debug, Clone, Default)]
-pub struct IntervalArgs {
-    /// Print a histogram every INTERVAL seconds, each of that interval only
-    /// (default: one, at the end: Ctrl-C or --duration)
-    #[arg(value_name = "INTERVAL", value_parser = clap::value_parser!(u64).range(1..))]
-    pub interval: Option<u64>,
-
-    /// Stop after COUNT intervals
-    #[arg(value_name = "COUNT", requires = "interval",
-          value_parser = clap::value_parser!(u64).range(1..))]
-    pub count: Option<u64>,
-
-    /// Print the time (HH:MM:SS) before each interval's histograms
-    #[arg(long)]
-    pub timestamp: bool,
-}
-
-impl IntervalArgs {
-    /// The period for `Session::every`: INTERVAL, or never (one print at
-    /// the end).
-    pub fn period(&self) -> Duration {
-        self.interval.map_or(Duration::MAX, Duration::from_secs)
-    }
-
-    /// A counter of the intervals printed.
-    pub fn steps(&self) -> Steps {
-        Steps {
-            count: self.count,
-            printed: 0,
-        }
-    }
-}
-
-/// Counts the intervals printed against `COUNT` (see [`IntervalArgs`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Steps {
-    count: Option<u64>,
-    printed: u64,
-}
-
-impl Steps {
-    /// Whether to print at this tick: at every tick (the last one, at
-    /// Ctrl-C or --duration, prints the interval cut short) until COUNT
-    /// intervals are printed; `Session::every`'s final call after COUNT is
-    /// then skipped.
-    pub fn print_now(&mut self) -> bool {
-        if self.count.is_some_and(|c| self.printed >= c) {
-            return false;
-        }
-        self.printed += 1;
-        true
-    }
-
-    /// Stop once COUNT intervals are printed.
-    pub fn flow(&self) -> ControlFlow<()> {
-        if self.count.is_some_and(|c| self.printed >= c) {
-            ControlFlow::Break(())
-        } else {
-            ControlFlow::Continue(())
-        }
-    }
-
-    /// Intervals printed so far.
-    pub fn printed(&self) -> u64 {
-        self.printed
-    }
-}
+pub use crate::interval::{HistInterval as IntervalArgs, Steps};

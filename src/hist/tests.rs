@@ -509,13 +509,13 @@ fn parse_iv(args: &[&str]) -> Result<IntervalArgs, clap::Error> {
 fn interval_and_count_arguments() {
     let iv = parse_iv(&[]).unwrap();
     assert_eq!((iv.interval, iv.count, iv.timestamp), (None, None, false));
-    assert_eq!(iv.period(), Duration::MAX);
+    assert_eq!(iv.period(), std::time::Duration::MAX);
     let iv = parse_iv(&["-T", "2", "3"]).unwrap();
     assert_eq!(
         (iv.interval, iv.count, iv.timestamp),
         (Some(2), Some(3), true)
     );
-    assert_eq!(iv.period(), Duration::from_secs(2));
+    assert_eq!(iv.period(), std::time::Duration::from_secs(2));
     assert!(parse_iv(&["0"]).is_err());
     assert!(parse_iv(&["1", "0"]).is_err());
     assert!(parse_iv(&["x"]).is_err());
@@ -526,9 +526,9 @@ fn interval_and_count_arguments() {
 fn steps_stop_after_count_and_skip_the_final_call() {
     let mut s = parse_iv(&["1", "2"]).unwrap().steps();
     assert!(s.print_now());
-    assert_eq!(s.flow(), ControlFlow::Continue(()));
+    assert_eq!(s.flow(), std::ops::ControlFlow::Continue(()));
     assert!(s.print_now());
-    assert_eq!(s.flow(), ControlFlow::Break(()));
+    assert_eq!(s.flow(), std::ops::ControlFlow::Break(()));
     // Session::every's final call (tick.last) after COUNT: nothing more.
     assert!(!s.print_now());
     assert_eq!(s.printed(), 2);
@@ -536,6 +536,6 @@ fn steps_stop_after_count_and_skip_the_final_call() {
     let mut s = parse_iv(&["1"]).unwrap().steps();
     for _ in 0..5 {
         assert!(s.print_now());
-        assert_eq!(s.flow(), ControlFlow::Continue(()));
+        assert_eq!(s.flow(), std::ops::ControlFlow::Continue(()));
     }
 }
