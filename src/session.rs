@@ -324,6 +324,8 @@ impl Session {
         let events = find_map(obj, "events")?;
         let dropped = find_map(obj, "cs_dropped")?;
         let received = std::cell::Cell::new(0u64);
+        // Records too short to hold the header: lost, not filtered.
+        let short = std::cell::Cell::new(0u64);
         let failure: RefCell<Option<anyhow::Error>> = RefCell::new(None);
         let out_cell = RefCell::new(&mut out);
 
@@ -339,12 +341,16 @@ impl Session {
         rbb.add(&events, |data: &[u8]| {
             let n = received.get() + 1;
             received.set(n);
-            if let (Some((e, payload)), Ok(mut o)) = (decode::<E>(data), out_cell.try_borrow_mut())
-            {
-                if let Err(err) = handler(&e, payload, &mut o) {
-                    *failure.borrow_mut() = Some(err);
-                    return -1;
+            match (decode::<E>(data), out_cell.try_borrow_mut()) {
+                (Some((e, payload)), Ok(mut o)) => {
+                    if let Err(err) = handler(&e, payload, &mut o) {
+                        *failure.borrow_mut() = Some(err);
+                        return -1;
+                    }
                 }
+                (None, _) => short.set(short.get() + 1),
+                // The output is borrowed only outside libbpf's callbacks.
+                (Some(_), Err(_)) => {}
             }
             // Under a sustained storm libbpf would keep consuming forever:
             // check for the end now and then (after handling the record,
@@ -361,6 +367,7 @@ impl Session {
         let bound = (run.buffer_pages as usize * PAGE as usize) / 8;
         let read_lost = || Lost {
             skipped: skipped_runs(obj, &harmless_skips),
+            short: short.get(),
             ..Lost::read(&dropped)
         };
         let mut losses = LossReporter::new();
@@ -583,7 +590,7 @@ impl End<'_> {
         let summary = Summary {
             events,
             shown: o.shown,
-            filtered: events.saturating_sub(o.shown),
+            filtered: filtered(events, o.shown, &lost),
             lost: lost.events(),
             lost_detail: lost,
             duration_s: started.elapsed().as_secs_f64(),
@@ -619,6 +626,12 @@ impl End<'_> {
     }
 }
 
+/// Records received but not shown because a user-space filter left them
+/// out (`-n`, `-l`…): not those that were no event at all (too short).
+fn filtered(events: u64, shown: u64, lost: &Lost) -> u64 {
+    events.saturating_sub(shown).saturating_sub(lost.short)
+}
+
 /// When a run of `duration` seconds from `started` ends; `None` without
 /// --duration or when that instant is too far away to be represented
 /// (`-d 9223372036854775807`): no deadline.
@@ -629,6 +642,20 @@ fn deadline(started: Instant, duration: Option<u64>) -> Option<Instant> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn short_records_are_lost_not_filtered() {
+        let lost = Lost {
+            short: 2,
+            ..Lost::default()
+        };
+        // 10 received: 2 too short, 5 shown, so 3 filtered; 2 lost.
+        assert_eq!((filtered(10, 5, &lost), lost.events()), (3, 2));
+        assert!(lost
+            .describe()
+            .contains("2 records shorter than their header"));
+        assert_eq!(filtered(3, 5, &Lost::default()), 0);
+    }
 
     #[test]
     fn a_deadline_too_far_away_is_none() {

@@ -80,12 +80,15 @@ pub struct Lost {
     /// Program runs the kernel skipped because a BPF program was already
     /// running on that CPU ([`skipped_runs`]); each may have lost an event.
     pub skipped: u64,
+    /// Records shorter than their header: received, but not events (a
+    /// BPF-side bug; counted, never shown as filtered).
+    pub short: u64,
 }
 
 impl Lost {
     /// Events lost (untracked forks are not events).
     pub fn events(&self) -> u64 {
-        self.ring_buffer + self.map_full + self.unpaired + self.skipped
+        self.ring_buffer + self.map_full + self.unpaired + self.skipped + self.short
     }
 
     pub fn read(map: &dyn MapCore) -> Self {
@@ -96,6 +99,7 @@ impl Lost {
             unpaired: slot(2),
             untracked_forks: slot(3),
             skipped: 0,
+            short: 0,
         }
     }
 
@@ -115,6 +119,9 @@ impl Lost {
                 "{} program runs skipped by the kernel (nested BPF)",
                 self.skipped
             ));
+        }
+        if self.short > 0 {
+            parts.push(format!("{} records shorter than their header", self.short));
         }
         if self.unpaired > 0 {
             parts.push(format!(
@@ -200,6 +207,7 @@ mod tests {
             unpaired: 1,
             untracked_forks: 9,
             skipped: 2,
+            short: 0,
         };
         assert_eq!(l.events(), 7);
         assert!(l.describe().contains("2 program runs skipped"));

@@ -108,6 +108,9 @@ struct Exec<'a> {
     interpreter: Items<'a>,
     filename_truncated: bool,
     args_truncated: bool,
+    /// argv could not be read past some argument (a memory fault: an exec
+    /// given a bad pointer); ARGS ends in " [unreadable]".
+    args_unreadable: bool,
     /// What ARGS shows after the filename.
     #[serde(skip)]
     rest: Items<'a>,
@@ -142,7 +145,11 @@ impl Row for Exec<'_> {
                 s.push(' ');
                 push_value(s, arg, q, cut);
             }
-            r.dropped.then(|| s.push_str(" ..."));
+            match (r.args_unreadable, r.dropped) {
+                (true, _) => s.push_str(" [unreadable]"),
+                (false, true) => s.push_str(" ..."),
+                _ => {}
+            }
         });
     }
 }
@@ -167,6 +174,7 @@ fn row<'a>(
     let (bytes, n) = (&payload[fl..], argv.len());
     let dropped = argv.dropped || e.argc as usize > n;
     let trunc = e.flags as u32 & flag::EXECSNOOP_F_ARGS_TRUNC.0 != 0;
+    let fault = e.flags as u32 & flag::EXECSNOOP_F_ARGS_FAULT.0 != 0;
     Exec {
         // A number: formatted only where a column or JSON shows it.
         time: out.clock.hms_of(e.ts_ns),
@@ -184,7 +192,8 @@ fn row<'a>(
         argc: e.argc,
         interpreter: argv.items(bytes, 0..at.0),
         filename_truncated: e.flags as u32 & flag::EXECSNOOP_F_FNAME_TRUNC.0 != 0,
-        args_truncated: trunc || argv.truncated() || dropped,
+        args_truncated: trunc || argv.truncated() || dropped || fault,
+        args_unreadable: fault,
         rest: argv.items(bytes, at.1..n),
         dropped,
     }

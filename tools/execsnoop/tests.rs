@@ -346,3 +346,27 @@ fn rows_allocate_nothing_per_event() {
         assert_eq!(allocations(|| go(500)), 0, "{flags:?}");
     }
 }
+
+/// argv the kernel could not read (a memory fault) is said so: ARGS ends in
+/// " [unreadable]" (not " ...", which is arguments left out on purpose).
+#[test]
+fn unreadable_args_are_shown_as_such() {
+    let a = args(&["-x"]);
+    let mut e = event("bad", -14);
+    let p = payload(&mut e, b"/bin/true", &[b"m1"]);
+    e.argc = 2;
+    e.flags = flag::EXECSNOOP_F_ARGS_FAULT.0 as u16;
+    assert!(
+        render(&a, &e, &p).ends_with(" -14 /bin/true [unreadable]"),
+        "{}",
+        render(&a, &e, &p)
+    );
+    let v = json(&a, &e, &p);
+    assert_eq!(
+        (&v["args_unreadable"], &v["args_truncated"]),
+        (&true.into(), &true.into())
+    );
+    e.flags = 0;
+    assert!(render(&a, &e, &p).ends_with(" -14 /bin/true ..."));
+    assert_eq!(json(&a, &e, &p)["args_unreadable"], false);
+}

@@ -86,14 +86,20 @@ struct Open<'a> {
     fd: i32,
     err: i32,
     syscall: &'static str,
-    flags: u32,
-    /// None when the kernel ignores it (no O_CREAT / O_TMPFILE).
+    /// None when unknown (`how_unreadable`).
+    flags: Option<u32>,
+    /// None when the kernel ignores it (no O_CREAT / O_TMPFILE) or unknown.
     mode: Option<u32>,
+    /// openat2's `struct open_how` (flags, mode) could not be read.
+    how_unreadable: bool,
     path: KStr<'a>,
     /// -F: the directory was prepended in the kernel.
     resolved: bool,
     /// The path lacks its beginning (-F: deeper than 64 levels) or its end.
     path_truncated: bool,
+    /// The filename could not be read (a memory fault: a bad pointer);
+    /// PATH ends in `[unreadable]`.
+    path_unreadable: bool,
     /// Table: `...` in front (its top is cut), and after it (its end is).
     #[serde(skip)]
     cut: (bool, bool),
@@ -119,12 +125,16 @@ impl Row for Open<'_> {
         t.col(Col::right("FD", 4), |r, c| c.put(r.fd));
         t.col(Col::right("ERR", 3), |r, c| c.put(r.err));
         if a.extended_fields {
-            t.col(Col::left("FLAGS", 8), |r, c| {
-                c.put(format_args!("{:08o}", r.flags))
+            t.col(Col::left("FLAGS", 8), |r, c| match r.flags {
+                Some(f) => c.put(format_args!("{f:08o}")),
+                None => c.put("?"),
             });
-            t.col(Col::left("MODE", 4), |r, c| match r.mode {
-                Some(m) => c.put(format_args!("{m:04o}")),
-                None => c.put("n/a"),
+            t.col(Col::left("MODE", 4), |r, c| {
+                match (r.mode, r.how_unreadable) {
+                    (Some(m), _) => c.put(format_args!("{m:04o}")),
+                    (None, false) => c.put("n/a"),
+                    (None, true) => c.put("?"),
+                }
             });
         }
         t.col(Col::left("PATH", 0), |r, c| {
@@ -132,6 +142,7 @@ impl Row for Open<'_> {
             r.cut.0.then(|| s.push_str("..."));
             escape_into(s, r.path.0, false);
             r.cut.1.then(|| s.push_str("..."));
+            r.path_unreadable.then(|| s.push_str("[unreadable]"));
         });
     }
 }
@@ -148,6 +159,7 @@ fn row<'a>(e: &'a Event, payload: &'a [u8], o: &Args, out: &Output) -> Open<'a> 
     let resolved = st & status::OPENSNOOP_S_RESOLVED.0 as u16 != 0 && dl > 0;
     let top_cut = resolved && st & status::OPENSNOOP_S_DIR_TRUNC.0 as u16 != 0;
     let end_cut = st & status::OPENSNOOP_S_FNAME_TRUNC.0 as u16 != 0;
+    let how_fault = st & status::OPENSNOOP_S_HOW_FAULT.0 as u16 != 0;
     // Only with --callers: no Vec per event otherwise.
     let frames = || user_stack(stack).into_iter().map(Frame::unknown).collect();
     Open {
@@ -159,11 +171,14 @@ fn row<'a>(e: &'a Event, payload: &'a [u8], o: &Args, out: &Output) -> Open<'a> 
         fd: if e.ret >= 0 { e.ret } else { -1 },
         err: if e.ret >= 0 { 0 } else { -e.ret },
         syscall: SYSCALLS.get(e.syscall as usize).unwrap_or(&"?"),
-        flags: e.flags,
-        mode: has_mode(e.flags).then_some(e.mode),
+        // openat2's struct open_how could not be read: both unknown (null).
+        flags: (!how_fault).then_some(e.flags),
+        mode: (!how_fault && has_mode(e.flags)).then_some(e.mode),
+        how_unreadable: how_fault,
         path: KStr(path),
         resolved,
         path_truncated: top_cut || end_cut,
+        path_unreadable: st & status::OPENSNOOP_S_FNAME_FAULT.0 as u16 != 0,
         cut: (top_cut, end_cut),
         filename: resolved.then(|| KStr(path.get(dl..).unwrap_or_default())),
         callers: o.callers.map(|_| frames()),

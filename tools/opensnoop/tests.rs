@@ -369,3 +369,40 @@ fn rows_allocate_nothing_per_event() {
         assert_eq!(allocations(|| go(500)), 0, "{flags:?}");
     }
 }
+
+/// What the kernel could not read is said so: an unreadable filename
+/// (PATH `[unreadable]`), an unreadable open_how (FLAGS and MODE `?`, null
+/// in JSON).
+#[test]
+fn unreadable_fields_are_shown_as_such() {
+    let a = args(&["-e"]);
+    let (mut e, p) = event(-14, &[], b"", b"");
+    e.status = status::OPENSNOOP_S_FNAME_FAULT.0 as u16;
+    assert!(
+        render(&a, &e, &p).ends_with(" 14 00000000 n/a  [unreadable]"),
+        "{}",
+        render(&a, &e, &p)
+    );
+    let v = json(&a, &e, &p);
+    assert_eq!(
+        (&v["path_unreadable"], &v["how_unreadable"]),
+        (&true.into(), &false.into())
+    );
+    let (mut e, p) = event(-14, &[], b"", b"/tmp/x");
+    (e.syscall, e.status) = (2, status::OPENSNOOP_S_HOW_FAULT.0 as u16);
+    assert!(
+        render(&a, &e, &p).ends_with(" 14 ?        ?    /tmp/x"),
+        "{}",
+        render(&a, &e, &p)
+    );
+    let v = json(&a, &e, &p);
+    assert_eq!(
+        (&v["flags"], &v["mode"], &v["how_unreadable"]),
+        (
+            &serde_json::Value::Null,
+            &serde_json::Value::Null,
+            &true.into()
+        )
+    );
+    assert_eq!(v["path_unreadable"], false);
+}
