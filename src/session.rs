@@ -300,7 +300,7 @@ impl Session {
     /// Runs the event loop until Ctrl-C / SIGTERM, --duration, the end of
     /// `-- CMD`, or a closed stdout; drains the ring buffer and prints the
     /// summary. `handler` turns each event (header `E` + payload) into rows.
-    pub fn stream<'o, S, E, F>(self, skel: &S, mut handler: F) -> Result<ExitCode>
+    pub fn stream<'o, S, E, F>(self, skel: &S, handler: F) -> Result<ExitCode>
     where
         S: Skel<'o>,
         E: plain::Plain + Default,
@@ -323,100 +323,77 @@ impl Session {
         let obj = skel.object();
         let events = find_map(obj, "events")?;
         let dropped = find_map(obj, "cs_dropped")?;
-        let received = std::cell::Cell::new(0u64);
-        // Records too short to hold the header: lost, not filtered.
-        let short = std::cell::Cell::new(0u64);
-        let failure: RefCell<Option<anyhow::Error>> = RefCell::new(None);
-        let out_cell = RefCell::new(&mut out);
-
         let started = Instant::now();
-        let deadline = deadline(started, run.duration);
-        let should_stop =
-            || STOP.load(Ordering::Relaxed) || deadline.is_some_and(|d| Instant::now() >= d);
-        // Set while draining at the end: then every record is consumed.
-        let draining = std::cell::Cell::new(false);
-        let interrupted = std::cell::Cell::new(false);
-
+        let c = RefCell::new(Consumer {
+            out: &mut out,
+            handler,
+            received: 0,
+            short: 0,
+            failure: None,
+            draining: false,
+            interrupted: false,
+            deadline: deadline(started, run.duration),
+        });
         let mut rbb = RingBufferBuilder::new();
-        rbb.add(&events, |data: &[u8]| {
-            let n = received.get() + 1;
-            received.set(n);
-            match (decode::<E>(data), out_cell.try_borrow_mut()) {
-                (Some((e, payload)), Ok(mut o)) => {
-                    if let Err(err) = handler(&e, payload, &mut o) {
-                        *failure.borrow_mut() = Some(err);
-                        return -1;
-                    }
-                }
-                (None, _) => short.set(short.get() + 1),
-                // The output is borrowed only outside libbpf's callbacks.
-                (Some(_), Err(_)) => {}
-            }
-            // Under a sustained storm libbpf would keep consuming forever:
-            // check for the end now and then (after handling the record,
-            // which libbpf has already consumed).
-            if n % 256 == 0 && !draining.get() && should_stop() {
-                interrupted.set(true);
-                return -1;
-            }
-            0
+        // libbpf calls back only inside `poll` / `consume`, never while the
+        // loop below holds `c`.
+        rbb.add(&events, |data: &[u8]| match c.try_borrow_mut() {
+            Ok(mut c) => c.record::<E>(data),
+            Err(_) => -1,
         })?;
         let rb = rbb.build()?;
 
         // Records consumed per call outside `poll` (producers may keep writing).
         let bound = (run.buffer_pages as usize * PAGE as usize) / 8;
-        let read_lost = || Lost {
+        let read_lost = |short: u64| Lost {
             skipped: skipped_runs(obj, &harmless_skips),
-            short: short.get(),
+            short,
             ..Lost::read(&dropped)
         };
         let mut losses = LossReporter::new();
-        let mut cmd: Option<CmdStatus> = None;
-        let report_lost = |losses: &mut LossReporter, force: bool, o: &mut Output| -> Result<()> {
-            let lost = read_lost();
+        let mut report_lost = |c: &mut Consumer<'_, F>, force: bool| -> Result<()> {
+            let lost = read_lost(c.short);
             let new = losses.update(tool, &lost, force);
             if new > 0 {
-                o.record(
-                    "lost",
-                    &LostRecord {
-                        count: new,
-                        total: lost.events(),
-                        detail: lost,
-                    },
-                )?;
+                let total = lost.events();
+                let r = LostRecord {
+                    count: new,
+                    total,
+                    detail: lost,
+                };
+                c.out.record("lost", &r)?;
             }
             Ok(())
         };
-
+        let mut cmd: Option<CmdStatus> = None;
         loop {
             let polled = rb.poll(Duration::from_millis(100));
             // Records written without a wakeup (cs_output_lazy) are taken
             // here: at least every 100 ms (bounded, as under a storm).
-            if polled.is_ok() && !interrupted.get() {
+            if polled.is_ok() && !c.borrow().interrupted {
                 let _ = rb.consume_raw_n(bound);
             }
-            if let Some(e) = failure.borrow_mut().take() {
-                return Err(e);
-            }
+            let mut c = c.borrow_mut();
+            c.take_failure()?;
             if let Err(e) = polled {
-                if e.kind() != libbpf_rs::ErrorKind::Interrupted && !interrupted.get() {
+                if e.kind() != libbpf_rs::ErrorKind::Interrupted && !c.interrupted {
                     return Err(anyhow!(e).context("polling the ring buffer"));
                 }
             }
-            {
-                let mut o = out_cell.borrow_mut();
-                report_lost(&mut losses, false, &mut o)?;
-                o.tick()?;
-            }
-            if should_stop() {
+            report_lost(&mut c, false)?;
+            c.out.tick()?;
+            if c.should_stop() {
                 break;
             }
-            out_cell.borrow().check_open()?;
-            if let Some(c) = &mut child {
-                if let Some(st) = c.try_wait()? {
-                    cmd = Some(st);
-                    break;
-                }
+            c.out.check_open()?;
+            if let Some(st) = child
+                .as_mut()
+                .map(HeldChild::try_wait)
+                .transpose()?
+                .flatten()
+            {
+                cmd = Some(st);
+                break;
             }
         }
         // Before the final drain: what CMD does as it ends is traced too.
@@ -426,28 +403,26 @@ impl Session {
 
         // Drain what is in the ring buffer now (bounded: producers may still
         // be writing), then account for it all.
-        draining.set(true);
+        c.borrow_mut().draining = true;
         let drained = rb.consume_raw_n(bound);
-        if let Some(e) = failure.borrow_mut().take() {
-            return Err(e);
-        }
+        let mut c = c.borrow_mut();
+        c.take_failure()?;
         if drained < 0 {
             let e = std::io::Error::from_raw_os_error(-drained);
             return Err(anyhow!(e).context("draining the ring buffer"));
         }
-        let mut o = out_cell.borrow_mut();
-        report_lost(&mut losses, true, &mut o)?;
+        report_lost(&mut c, true)?;
         let end = End {
             tool,
             obj,
-            lost: read_lost(),
-            events: received.get(),
+            lost: read_lost(c.short),
+            events: c.received,
             started,
             cmd,
             counters,
             fields,
         };
-        end.summary(&mut o)?;
+        end.summary(c.out)?;
         filter::report_tracked(tool, obj);
         Ok(cmd.map_or(ExitCode::SUCCESS, |c| c.exit_code()))
     }
@@ -544,6 +519,60 @@ impl Session {
         };
         end.summary(&mut out)?;
         Ok(cmd.map_or(ExitCode::SUCCESS, |c| c.exit_code()))
+    }
+}
+
+/// The event loop's side of the ring buffer: what libbpf's callback does
+/// with each record, and what it tells the loop.
+struct Consumer<'a, F> {
+    out: &'a mut Output,
+    handler: F,
+    /// Records received (events, and records too short to be one).
+    received: u64,
+    /// Records too short to hold the header: lost, not filtered.
+    short: u64,
+    /// The handler's error, returned by the loop.
+    failure: Option<anyhow::Error>,
+    /// Set while draining at the end: then every record is consumed.
+    draining: bool,
+    /// The callback stopped libbpf's consuming to let the loop see the end.
+    interrupted: bool,
+    deadline: Option<Instant>,
+}
+
+impl<F> Consumer<'_, F> {
+    fn should_stop(&self) -> bool {
+        STOP.load(Ordering::Relaxed) || self.deadline.is_some_and(|d| Instant::now() >= d)
+    }
+
+    /// One record (libbpf's callback: 0 goes on, -1 stops consuming).
+    fn record<E>(&mut self, data: &[u8]) -> i32
+    where
+        E: plain::Plain + Default,
+        F: FnMut(&E, &[u8], &mut Output) -> Result<()>,
+    {
+        self.received += 1;
+        match decode::<E>(data) {
+            Some((e, payload)) => {
+                if let Err(err) = (self.handler)(&e, payload, self.out) {
+                    self.failure = Some(err);
+                    return -1;
+                }
+            }
+            None => self.short += 1,
+        }
+        // Under a sustained storm libbpf would keep consuming forever:
+        // check for the end now and then (after handling the record, which
+        // libbpf has already consumed).
+        if self.received % 256 == 0 && !self.draining && self.should_stop() {
+            self.interrupted = true;
+            return -1;
+        }
+        0
+    }
+
+    fn take_failure(&mut self) -> Result<()> {
+        self.failure.take().map_or(Ok(()), Err)
     }
 }
 
