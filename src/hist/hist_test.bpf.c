@@ -24,28 +24,35 @@ __u32 fresh_count = 0;
 
 CS_HIST_MAP(ht_hists, __u32, 4);
 
+/* One value (bpf_loop's callback: one verification for all of them). */
+static long one(__u32 i, void *ctx)
+{
+	if (i >= HT_N)
+		return 1;
+	__u64 v = input[i];
+
+	log2_out[i] = cs_log2_slot(v);
+	lin_out[i] = cs_linear_slot(v, lin_base, lin_step);
+	if (nkeys) {
+		__u32 key = i % nkeys;
+		bool fresh = false;
+		struct cs_hist *h = cs_hist_get(&ht_hists, &key, &fresh);
+
+		if (!h)
+			return 0;
+		if (fresh) {
+			fresh_count++;
+			h->comm[0] = 'k';
+			h->comm[1] = '0' + (key & 7);
+		}
+		cs_hist_add(h, cs_log2_slot(v), v);
+	}
+	return 0;
+}
+
 SEC("raw_tp")
 int hist_test(void *ctx)
 {
-	for (__u32 i = 0; i < HT_N && i < n; i++) {
-		__u64 v = input[i];
-
-		log2_out[i] = cs_log2_slot(v);
-		lin_out[i] = cs_linear_slot(v, lin_base, lin_step);
-		if (nkeys) {
-			__u32 key = i % nkeys;
-			bool fresh = false;
-			struct cs_hist *h = cs_hist_get(&ht_hists, &key, &fresh);
-
-			if (!h)
-				continue;
-			if (fresh) {
-				fresh_count++;
-				h->comm[0] = 'k';
-				h->comm[1] = '0' + (key & 7);
-			}
-			cs_hist_add(h, cs_log2_slot(v), v);
-		}
-	}
+	bpf_loop(n < HT_N ? n : HT_N, one, NULL, 0);
 	return 0;
 }
