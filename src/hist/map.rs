@@ -127,8 +127,17 @@ pub fn print_rows<K, V: HistValue>(
     begin_interval(out, time)?;
     let mut p = Printed::default();
     let mut one = |keys: &[Key<'_>], slots: &[u64], sum: u64| -> io::Result<()> {
-        let n = slots.len().min(if scale == Scale::Log2 { MAX_LOG2_SLOTS } else { usize::MAX });
-        let h = Hist { slots: &slots[..n], scale, unit, sum: Some(sum) };
+        let n = slots.len().min(if scale == Scale::Log2 {
+            MAX_LOG2_SLOTS
+        } else {
+            usize::MAX
+        });
+        let h = Hist {
+            slots: &slots[..n],
+            scale,
+            unit,
+            sum: Some(sum),
+        };
         p.hists += 1;
         p.values += h.stats().count;
         emit(out, keys, &h)

@@ -585,7 +585,10 @@ mod bpf {
         }
         // lin_step is 1 by default, in .data.
         skel.maps.data_data.as_deref_mut().unwrap().lin_step = step;
-        skel.progs.hist_test.test_run(ProgramInput::default()).unwrap();
+        skel.progs
+            .hist_test
+            .test_run(ProgramInput::default())
+            .unwrap();
         let bss = skel.maps.bss_data.as_deref().unwrap();
         let n = vals.len();
         let mut map = HistMap::<u32, cs_hist>::new(&skel.maps.ht_hists).unwrap();
@@ -635,7 +638,10 @@ mod bpf {
             let want = if v < 20 { 0 } else { ((v - 20) / 10).min(63) };
             assert_eq!(u64::from(slot), want, "linear slot of {v}");
             let (lo, hi) = h.bounds(slot as usize);
-            assert!(v < 20 || slot == 63 || (lo <= v && v <= hi), "{v} in {lo}..={hi}");
+            assert!(
+                v < 20 || slot == 63 || (lo <= v && v <= hi),
+                "{v} in {lo}..={hi}"
+            );
         }
         // step 0 counts as 1.
         let r = run(&[5, 6, 7], 5, 0, 0);
@@ -656,11 +662,19 @@ mod bpf {
         let keys: Vec<u32> = r.rows.iter().map(|(k, _)| *k).collect();
         assert_eq!(keys, vec![0, 1, 2, 3]);
         for (k, v) in &r.rows {
-            let mine: Vec<u64> = vals.iter().copied().filter(|x| x % 5 == u64::from(*k)).collect();
+            let mine: Vec<u64> = vals
+                .iter()
+                .copied()
+                .filter(|x| x % 5 == u64::from(*k))
+                .collect();
             assert_eq!(v.sum(), mine.iter().sum::<u64>(), "sum of key {k}");
             let mut slots = [0u64; 64];
             for &x in &mine {
-                slots[if x < 2 { 0 } else { 63 - x.leading_zeros() as usize }] += 1;
+                slots[if x < 2 {
+                    0
+                } else {
+                    63 - x.leading_zeros() as usize
+                }] += 1;
             }
             assert_eq!(v.slots(), &slots[..], "slots of key {k}");
             assert_eq!(v.comm(), format!("k{k}").as_bytes());
