@@ -128,11 +128,16 @@ static __always_inline struct cs_hist *cs_hist_get(void *map, const void *key,
 
 /* Counts `value` in slot `slot` of `h` (from cs_log2_slot or
  * cs_linear_slot) and adds it to the sum. */
-static __always_inline void cs_hist_add(struct cs_hist *h, __u32 slot, __u64 value)
+static __always_inline void cs_hist_add(struct cs_hist *h, __u64 slot, __u64 value)
 {
 	if (slot >= CS_HIST_SLOTS)
 		slot = CS_HIST_SLOTS - 1;
-	__sync_fetch_and_add(&h->slots[slot], 1);
+	/* Opaque to the compiler, so the bound below is tested on the very
+	 * register the access uses: older verifiers (6.1) lose a bound
+	 * checked on a copy (found by the kernel matrix). */
+	asm volatile("" : "+r"(slot));
+	if (slot < CS_HIST_SLOTS)
+		__sync_fetch_and_add(&h->slots[slot], 1);
 	__sync_fetch_and_add(&h->sum, value);
 }
 
