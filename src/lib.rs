@@ -187,6 +187,12 @@ macro_rules! impl_tool_skel {
                 c.cgroup_on = f.cgroup.is_some() as u8;
                 c.comm_on = f.comm.is_some() as u8;
                 c.comm = f.comm.unwrap_or_default();
+                // For cs_trace_task_of(): a cgroup v2 directory's inode
+                // number is its cgroup id.
+                c.cgroup_id = match &f.cgroup {
+                    Some(fd) => nix::sys::stat::fstat(fd)?.st_ino,
+                    None => 0,
+                };
                 Ok(())
             }
         }

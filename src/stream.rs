@@ -73,7 +73,9 @@ pub struct Lost {
     pub ring_buffer: u64,
     /// A staging map was full.
     pub map_full: u64,
-    /// A syscall exit came without its enter.
+    /// An end came without its recorded start: a syscall exit without its
+    /// enter; a histogram tool's interval (wakeup → run, a CPU slice) that
+    /// began before tracing (src/hist.bpf.h, cs_hist_missing).
     pub unpaired: u64,
     /// Forked children that could not be followed (not events themselves).
     pub untracked_forks: u64,
@@ -125,7 +127,7 @@ impl Lost {
         }
         if self.unpaired > 0 {
             parts.push(format!(
-                "{} syscall exits without their enter",
+                "{} ends seen without their start (a syscall exit without its enter; a histogram tool's interval begun before tracing)",
                 self.unpaired
             ));
         }

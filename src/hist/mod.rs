@@ -1,8 +1,10 @@
 //! The histogram shape: what a histogram tool (biolatency, runqlat, …)
 //! prints every interval, in the layout of libbpf-tools' `print_log2_hist`
 //! and `print_linear_hist` (trace_helpers.c), plus a stats line and a JSON
-//! record. The BPF half (slot helpers, the keyed histogram map) lands with
-//! the first histogram tool.
+//! record. The BPF half is src/hist.bpf.h (slot helpers, `struct cs_hist`,
+//! the keyed histogram map `CS_HIST_MAP` with lookup-or-init that counts
+//! what it cannot record); [`HistMap`] reads and clears that map every
+//! interval (tools/runqlat/ and tools/cpudist/ use it).
 //!
 //! # Slots
 //! Log2 slots follow libbpf-tools' `log2l` (floor) convention, the one our
@@ -13,24 +15,32 @@
 //! Linear slot `i` holds `base + i*step ..= base + (i+1)*step - 1`.
 //!
 //! # How a histogram tool uses it
+//! BPF side (src/hist.bpf.h has the details):
+//! ```text
+//! #include "common/task.bpf.h"          // or common/common.bpf.h
+//! #include "hist.bpf.h"
+//! CS_HIST_MAP(hists, __u32, 10240);     // key type of the tool's choosing
+//! h = cs_hist_get(&hists, &key, &fresh); // NULL: map full, counted lost
+//! if (h) cs_hist_add(h, cs_log2_slot(v), v);
+//! no start recorded → cs_hist_missing(); // counted lost (unpaired)
+//! ```
+//! User space (tools/runqlat/mod.rs is the whole of it):
 //! ```text
 //! #[command(flatten)] iv: hist::IntervalArgs   // [interval [count]] --timestamp
-//! const SHORTS = &[("timestamp", 'T'), …];     // the runner parses
-//! // run::Interval for the tool: period() is iv.period(); its tick:
-//! fn tick(&mut self, skel: &FooSkel<'_>, _: &Tick, out: &mut Output) -> Result<ControlFlow<()>> {
-//!     if !self.steps.print_now() { return Ok(ControlFlow::Break(())) }
-//!     let time = self.iv.timestamp.then(|| out.clock.hms_now());
-//!     hist::begin_interval(out, time.as_deref())?;
-//!     for (key, slots) in read the map {        // then clear it: per-interval
-//!         hist::emit(out, &[Key::Disk(name)], &Hist::log2(&slots, "usecs"))?;
-//!     }
-//!     Ok(self.steps.flow())
+//! // a tool implements hist::HistTool (tools/runqlat/mod.rs is the whole of
+//! // it): its Args, skeleton, key and value types, SHORTS, its configure
+//! // (.rodata knobs, hist::size_map, returns the banner), the map, and how
+//! // a key is shown; hist::Runner makes it a run::Interval:
+//! pub fn main(name: &'static str) -> ExitCode {
+//!     corescope::run::interval::<hist::Runner<Runqlat>>(name)
 //! }
 //! ```
-//! Reading and clearing the map (print-then-clear: every interval shows only
-//! what happened in it, as BCC and libbpf-tools do) is the tool's job, as
-//! are its banner line and (biolatency) its extra blank line before an
-//! unkeyed histogram.
+//! [`Printer`] does the interval steps (COUNT, `-T`) around [`HistMap`]
+//! (used alone when a tool prints more per interval), which reads and clears the map (print-then-clear: every interval
+//! shows only what happened in it, as BCC and libbpf-tools do); the losses
+//! the BPF half counted reach the summary by themselves (`cs_dropped`, read
+//! by `Session::every`). The banner line and (biolatency) an extra blank
+//! line before an unkeyed histogram are the tool's.
 //!
 //! # Text
 //! [`Hist::write_text`] prints exactly libbpf-tools' layout (the tests
@@ -70,8 +80,13 @@ use serde::{Serialize, Serializer};
 use crate::escape::{escape_into, KStr};
 use crate::output::Output;
 
+mod map;
 #[cfg(test)]
 mod tests;
+mod tool;
+
+pub use map::{print_rows, size_map, HistMap, HistValue, KeyFn, Printed, Printer};
+pub use tool::{HistTool, Runner, Shape};
 
 /// Log2 slots a histogram can have: `floor(log2(u64::MAX))` is 63.
 pub const MAX_LOG2_SLOTS: usize = 64;
@@ -440,21 +455,49 @@ pub fn time_line(hms: &str) -> String {
 }
 
 /// Prints one histogram: in the table its section header (with keys), the
-/// histogram and the stats line; in JSON a `hist` record.
+/// histogram and the stats line; in JSON a `hist` record. Either way one
+/// row of the output (`Output::shown`, the summary's events): a histogram
+/// tool's table has one column, its banner ([`set_banner`]:
+/// libbpf-tools' "Tracing … Hit Ctrl-C to end." line is then the header).
 pub fn emit<T: Copy + Into<u64>>(
     out: &mut Output,
     keys: &[Key<'_>],
     hist: &Hist<'_, T>,
 ) -> io::Result<()> {
-    if out.json() {
-        return out.record("hist", &hist.record(keys));
+    out.row_as("hist", &HistRow { hist, keys }, &"")
+}
+
+/// One histogram as an output row: its JSON record, or its text as the
+/// one cell of the table line.
+struct HistRow<'a, T> {
+    hist: &'a Hist<'a, T>,
+    keys: &'a [Key<'a>],
+}
+
+impl<T: Copy + Into<u64>> Serialize for HistRow<'_, T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.hist.record(self.keys).serialize(s)
     }
-    let mut buf = String::with_capacity(64 * (hist.slots.len() + 2));
-    write_section_header(&mut buf, keys);
-    hist.write_text(&mut buf);
-    hist.write_stats(&mut buf);
-    buf.pop(); // raw_line adds the last newline
-    out.raw_line(&buf)
+}
+
+/// The banner (libbpf-tools' "Tracing … Hit Ctrl-C to end." line) is the
+/// table's one column header; each histogram is a cell of that column.
+impl<T: Copy + Into<u64>> crate::output::Row for HistRow<'_, T> {
+    type Opts = &'static str;
+    fn columns(t: &mut crate::output::Table<'_, '_, Self>, banner: &&'static str) {
+        t.col(crate::output::Col::left(banner, 0), |r, c| {
+            let buf = c.buf();
+            write_section_header(buf, r.keys);
+            r.hist.write_text(buf);
+            r.hist.write_stats(buf);
+            buf.pop(); // the line's own newline follows
+        });
+    }
+}
+
+/// Sets a histogram tool's banner as its table header.
+pub fn set_banner(s: &mut crate::Session, banner: &'static str) {
+    s.set_header::<HistRow<'_, u64>>(&banner);
 }
 
 pub use crate::interval::{HistInterval as IntervalArgs, Steps};
