@@ -141,6 +141,21 @@ static __always_inline void cs_hist_add(struct cs_hist *h, __u64 slot, __u64 val
 	__sync_fetch_and_add(&h->sum, value);
 }
 
+/* Counts `value` (log2 slot) in the histogram of `key`, created if needed;
+ * a new one gets task `t`'s comm (a per-task key) unless `t` is NULL. */
+static __always_inline void cs_hist_record(void *map, const void *key, struct task_struct *t,
+					   __u64 value)
+{
+	bool fresh = false;
+	struct cs_hist *h = cs_hist_get(map, key, &fresh);
+
+	if (!h)
+		return;
+	if (fresh && t)
+		BPF_CORE_READ_STR_INTO(&h->comm, t, comm);
+	cs_hist_add(h, cs_log2_slot(value), value);
+}
+
 /* An end without its recorded start (the start came before tracing did, or
  * its record could not be kept): the value cannot be known; counted as
  * lost (unpaired). */

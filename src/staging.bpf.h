@@ -18,18 +18,25 @@
  *   struct foo_args a;
  *   if (!cs_unstage(&staging, tid, &a)) cs_drop(CS_DROP_UNPAIRED);  // at exit
  *
+ * Per-task start times: when something began for a task (enqueued,
+ * switched in or out), in task-local storage (no size limit, freed with the
+ * task; tp_btf programs, which have the task pointer, Linux 5.11+).
+ *
+ *   CS_TASK_START(start);
+ *   cs_task_start(&start, task, now);       // a failure is counted (map_full)
+ *   if (!cs_task_elapsed(&start, task, now, &delta)) cs_hist_missing();
+ *
  * A full map loses the enter: its exit then finds nothing and counts it
  * (unpaired), once, where it knows whether the call mattered (execsnoop
  * counts only failed execs: a successful one is reported elsewhere).
- * Losses are the caller's: the loss counters belong to the events or the
- * histogram side (common/events.bpf.h), which the user-space session reports
- * (stream::Lost). The Rust half is that loss accounting; nothing else reads
- * these maps.
+ * Losses go to the `cs_dropped` counters (common/losses.bpf.h), which the
+ * user-space session reports (stream::Lost): that is the Rust half; nothing
+ * else reads these maps.
  */
 #ifndef CORESCOPE_STAGING_BPF_H
 #define CORESCOPE_STAGING_BPF_H
 
-#include "common/common.bpf.h"
+#include "common/losses.bpf.h"
 
 #define CS_SCRATCH(NAME, TYPE)                                                 \
 	struct {                                                               \
@@ -78,6 +85,42 @@ static __always_inline long cs_stage(void *map, __u32 tid, const void *v)
 static __always_inline void cs_unstage_drop(void *map, __u32 tid)
 {
 	bpf_map_delete_elem(map, &tid);
+}
+
+#define CS_TASK_START(NAME)                                                    \
+	struct {                                                               \
+		__uint(type, BPF_MAP_TYPE_TASK_STORAGE);                       \
+		__uint(map_flags, BPF_F_NO_PREALLOC);                          \
+		__type(key, int);                                              \
+		__type(value, __u64);                                          \
+	} NAME SEC(".maps")
+
+/* Records `now` as the start of task `t`; storage that cannot be created
+ * is counted (map_full). */
+static __always_inline void cs_task_start(void *map, struct task_struct *t, __u64 now)
+{
+	__u64 *ts = bpf_task_storage_get(map, t, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+
+	if (!ts) {
+		cs_drop(CS_DROP_MAP_FULL);
+		return;
+	}
+	*ts = now;
+}
+
+/* The time from task `t`'s start to `now` into `*delta`, and the start
+ * cleared; false when no start is recorded (the caller decides whether that
+ * is a loss: cs_hist_missing()). */
+static __always_inline bool cs_task_elapsed(void *map, struct task_struct *t, __u64 now,
+					    __u64 *delta)
+{
+	__u64 *ts = bpf_task_storage_get(map, t, 0, 0);
+
+	if (!ts || !*ts)
+		return false;
+	*delta = now > *ts ? now - *ts : 0;
+	*ts = 0;
+	return true;
 }
 
 #endif /* CORESCOPE_STAGING_BPF_H */

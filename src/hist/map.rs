@@ -112,6 +112,30 @@ impl<K: Plain + Copy + Default, V: HistValue> HistMap<K, V> {
 /// key fields (`Key::Pid { pid: *k, comm: v.comm() }`).
 pub type KeyFn<K, V> = for<'a> fn(&'a K, &'a V) -> Key<'a>;
 
+/// A process's histogram: `pid = N comm` (runqlat/cpudist `-P`).
+pub fn pid_key<'a, V: HistValue>(k: &'a u32, v: &'a V) -> Key<'a> {
+    Key::Pid {
+        pid: *k,
+        comm: v.comm(),
+    }
+}
+
+/// A thread's histogram: `tid = N comm` (`-L`).
+pub fn tid_key<'a, V: HistValue>(k: &'a u32, v: &'a V) -> Key<'a> {
+    Key::Tid {
+        tid: *k,
+        comm: v.comm(),
+    }
+}
+
+/// A PID namespace's histogram: `pidns = N comm` (`--pidnss`).
+pub fn pidns_key<'a, V: HistValue>(k: &'a u32, v: &'a V) -> Key<'a> {
+    Key::Pidns {
+        ns: *k,
+        comm: v.comm(),
+    }
+}
+
 /// Prints `rows` as one interval: [`begin_interval`], then each histogram
 /// with its section header ([`emit`]; `key` None: unkeyed, a single
 /// histogram printed even when nothing was counted, as `count 0`, where

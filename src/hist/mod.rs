@@ -85,7 +85,9 @@ mod map;
 mod tests;
 mod tool;
 
-pub use map::{print_rows, size_map, HistMap, HistValue, KeyFn, Printed, Printer};
+pub use map::{
+    pid_key, pidns_key, print_rows, size_map, tid_key, HistMap, HistValue, KeyFn, Printed, Printer,
+};
 pub use tool::{HistTool, Runner, Shape};
 
 /// Log2 slots a histogram can have: `floor(log2(u64::MAX))` is 63.

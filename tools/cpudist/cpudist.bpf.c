@@ -23,6 +23,7 @@
  */
 #include "common/task.bpf.h"
 #include "hist.bpf.h"
+#include "staging.bpf.h"
 #include "cpudist.h"
 
 CORESCOPE_EXPORT_ENUM(cpudist_per);
@@ -33,54 +34,30 @@ const volatile __u8 targ_offcpu = 0;
 
 CS_HIST_MAP(hists, __u32, 10240);
 
-/* When the task's current slice (on-CPU, or with -O off-CPU) began (ns);
- * 0 when none is open. */
-struct {
-	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, __u64);
-} start SEC(".maps");
+/* When the task's current slice (on-CPU, or with -O off-CPU) began (ns). */
+CS_TASK_START(start);
 
 static __always_inline void slice_begin(struct task_struct *t, __u64 now)
 {
-	__u64 *ts;
-
-	if (!t->pid || !cs_trace_task_of(t))
-		return;
-	ts = bpf_task_storage_get(&start, t, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (!ts) {
-		cs_drop(CS_DROP_MAP_FULL);
-		return;
-	}
-	*ts = now;
+	if (t->pid && cs_trace_task_of(t))
+		cs_task_start(&start, t, now);
 }
 
 static __always_inline void slice_end(struct task_struct *t, __u64 now)
 {
-	struct cs_hist *h;
-	bool fresh = false;
-	__u64 *ts, delta;
+	__u64 delta;
 	__u32 key;
 
 	if (!t->pid)
 		return;
-	ts = bpf_task_storage_get(&start, t, 0, 0);
-	if (!ts || !*ts) {
+	if (!cs_task_elapsed(&start, t, now, &delta)) {
 		if (cs_trace_task_of(t))
 			cs_hist_missing();
 		return;
 	}
-	delta = now > *ts ? now - *ts : 0;
-	*ts = 0;
 	delta /= targ_ms ? 1000000 : 1000;
 	key = per == CPUDIST_PER_PID ? t->tgid : per == CPUDIST_PER_TID ? t->pid : 0;
-	h = cs_hist_get(&hists, &key, &fresh);
-	if (!h)
-		return;
-	if (fresh && per != CPUDIST_PER_ALL)
-		BPF_CORE_READ_STR_INTO(&h->comm, t, comm);
-	cs_hist_add(h, cs_log2_slot(delta), delta);
+	cs_hist_record(&hists, &key, per != CPUDIST_PER_ALL ? t : NULL, delta);
 }
 
 SEC("tp_btf/sched_switch")

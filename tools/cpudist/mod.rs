@@ -2,7 +2,7 @@
 //! histogram. Based on cpudist(8) from BCC and libbpf-tools; the BPF side
 //! says what differs (tools/cpudist/cpudist.bpf.c).
 
-use corescope::hist::{self, HistTool, Key, KeyFn, Scale};
+use corescope::hist::{self, HistTool, KeyFn, Scale};
 use corescope::prelude::*;
 use corescope::run::Loaded;
 use corescope::skel::cpudist::types::{cpudist_per as Per, cs_hist as Value};
@@ -68,25 +68,11 @@ impl Args {
     }
 }
 
-fn pid_key<'a>(k: &'a u32, v: &'a Value) -> Key<'a> {
-    Key::Pid {
-        pid: *k,
-        comm: hist::HistValue::comm(v),
-    }
-}
-
-fn tid_key<'a>(k: &'a u32, v: &'a Value) -> Key<'a> {
-    Key::Tid {
-        tid: *k,
-        comm: hist::HistValue::comm(v),
-    }
-}
-
 /// How a histogram's key is shown (section header, JSON fields).
 fn key_fn(per: Per) -> Option<KeyFn<u32, Value>> {
     match per {
-        Per::CPUDIST_PER_PID => Some(pid_key),
-        Per::CPUDIST_PER_TID => Some(tid_key),
+        Per::CPUDIST_PER_PID => Some(hist::pid_key),
+        Per::CPUDIST_PER_TID => Some(hist::tid_key),
         _ => None,
     }
 }

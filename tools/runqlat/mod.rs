@@ -2,7 +2,7 @@
 //! wait, runnable, before they run. Based on runqlat(8) from BCC and
 //! libbpf-tools; the BPF side says what differs (tools/runqlat/runqlat.bpf.c).
 
-use corescope::hist::{self, HistTool, Key, KeyFn, Scale};
+use corescope::hist::{self, HistTool, KeyFn, Scale};
 use corescope::prelude::*;
 use corescope::run::Loaded;
 use corescope::skel::runqlat::types::{cs_hist as Value, runqlat_per as Per};
@@ -64,33 +64,12 @@ impl Args {
     }
 }
 
-fn pid_key<'a>(k: &'a u32, v: &'a Value) -> Key<'a> {
-    Key::Pid {
-        pid: *k,
-        comm: hist::HistValue::comm(v),
-    }
-}
-
-fn tid_key<'a>(k: &'a u32, v: &'a Value) -> Key<'a> {
-    Key::Tid {
-        tid: *k,
-        comm: hist::HistValue::comm(v),
-    }
-}
-
-fn pidns_key<'a>(k: &'a u32, v: &'a Value) -> Key<'a> {
-    Key::Pidns {
-        ns: *k,
-        comm: hist::HistValue::comm(v),
-    }
-}
-
 /// How a histogram's key is shown (section header, JSON fields).
 fn key_fn(per: Per) -> Option<KeyFn<u32, Value>> {
     match per {
-        Per::RUNQLAT_PER_PID => Some(pid_key),
-        Per::RUNQLAT_PER_TID => Some(tid_key),
-        Per::RUNQLAT_PER_PIDNS => Some(pidns_key),
+        Per::RUNQLAT_PER_PID => Some(hist::pid_key),
+        Per::RUNQLAT_PER_TID => Some(hist::tid_key),
+        Per::RUNQLAT_PER_PIDNS => Some(hist::pidns_key),
         _ => None,
     }
 }

@@ -20,6 +20,7 @@
  */
 #include "common/task.bpf.h"
 #include "hist.bpf.h"
+#include "staging.bpf.h"
 #include "runqlat.h"
 
 CORESCOPE_EXPORT_ENUM(runqlat_per);
@@ -33,12 +34,7 @@ const volatile __u8 targ_ms = 0;
 CS_HIST_MAP(hists, __u32, 10240);
 
 /* When the task was enqueued (ns), 0 when it is not waiting. */
-struct {
-	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, __u64);
-} start SEC(".maps");
+CS_TASK_START(start);
 
 /* task_struct::state became __state in 5.14. */
 struct task_struct___o {
@@ -54,16 +50,8 @@ static __always_inline long task_state(struct task_struct *t)
 
 static __always_inline void enqueue(struct task_struct *p)
 {
-	__u64 *ts;
-
-	if (!p->pid || !cs_trace_task_of(p))
-		return;
-	ts = bpf_task_storage_get(&start, p, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (!ts) {
-		cs_drop(CS_DROP_MAP_FULL);
-		return;
-	}
-	*ts = bpf_ktime_get_ns();
+	if (p->pid && cs_trace_task_of(p))
+		cs_task_start(&start, p, bpf_ktime_get_ns());
 }
 
 static __always_inline __u32 key_of(struct task_struct *t)
@@ -82,32 +70,21 @@ static __always_inline __u32 key_of(struct task_struct *t)
 
 static __always_inline void switch_in(struct task_struct *next)
 {
-	__u64 *ts, now, delta;
-	struct cs_hist *h;
-	bool fresh = false;
+	__u64 delta;
 	__u32 key;
 
 	if (!next->pid)
 		return;
-	ts = bpf_task_storage_get(&start, next, 0, 0);
-	if (!ts || !*ts) {
+	if (!cs_task_elapsed(&start, next, bpf_ktime_get_ns(), &delta)) {
 		/* Not enqueued while we traced: filtered out, or runnable
 		 * since before tracing started (that one is counted). */
 		if (cs_trace_task_of(next))
 			cs_hist_missing();
 		return;
 	}
-	now = bpf_ktime_get_ns();
-	delta = now > *ts ? now - *ts : 0;
-	*ts = 0;
 	delta /= targ_ms ? 1000000 : 1000;
 	key = key_of(next);
-	h = cs_hist_get(&hists, &key, &fresh);
-	if (!h)
-		return;
-	if (fresh && per != RUNQLAT_PER_ALL)
-		BPF_CORE_READ_STR_INTO(&h->comm, next, comm);
-	cs_hist_add(h, cs_log2_slot(delta), delta);
+	cs_hist_record(&hists, &key, per != RUNQLAT_PER_ALL ? next : NULL, delta);
 }
 
 SEC("tp_btf/sched_wakeup")
