@@ -113,10 +113,16 @@ fn main() {
         } else {
             "no_cfg"
         };
+        // A histogram tool's value type (src/hist.bpf.h).
+        let hist = if skel.contains("pub struct cs_hist ") {
+            "\n    crate::impl_hist_value!();"
+        } else {
+            ""
+        };
         writeln!(
             mods,
             "/// Generated from tools/{name}/{name}.bpf.c.\npub mod {name} {{\n    #![allow(clippy::all, clippy::undocumented_unsafe_blocks, missing_docs)]\n    include!(concat!(env!(\"OUT_DIR\"), \"/{name}.skel.rs\"));\n    \
-             crate::impl_tool_skel!(Open{camel}Skel, {cfg};{event});\n}}"
+             crate::impl_tool_skel!({camel}SkelBuilder, Open{camel}Skel, {camel}Skel, {cfg};{event});{hist}\n}}"
         )
         .expect("write to String");
     }
@@ -124,6 +130,10 @@ fn main() {
     // against the running kernel (src/load.rs).
     compile(&bpf_dir.join("probe/btf_probe.bpf.c"), "btf_probe");
     mods.push_str("/// Generated from src/bpf/probe/btf_probe.bpf.c (not a tool).\npub mod btf_probe {\n    #![allow(clippy::all, clippy::undocumented_unsafe_blocks, missing_docs)]\n    include!(concat!(env!(\"OUT_DIR\"), \"/btf_probe.skel.rs\"));\n}\n");
+    // The slot helpers of src/hist.bpf.h run through BPF_PROG_TEST_RUN by
+    // the unit tests of src/hist/ (not a tool; tests only).
+    compile(&src_dir.join("hist/hist_test.bpf.c"), "hist_test");
+    mods.push_str("/// Generated from src/hist/hist_test.bpf.c (tests of src/hist.bpf.h).\n#[cfg(test)]\npub mod hist_test {\n    #![allow(clippy::all, clippy::undocumented_unsafe_blocks, missing_docs, dead_code)]\n    include!(concat!(env!(\"OUT_DIR\"), \"/hist_test.skel.rs\"));\n    crate::impl_hist_value!();\n}\n");
     // Every tool's BPF object, for `corescope check` (what each tool needs is
     // read from its program sections and map types, not kept by hand).
     mods.push_str("/// Every tool's BPF object (ELF), by tool name.\npub const OBJECTS: &[(&str, &[u8])] = &[\n");
@@ -140,6 +150,10 @@ fn main() {
     registry(&tools_dir, &tools, &out);
 
     println!("cargo:rerun-if-changed={}", bpf_dir.display());
+    println!(
+        "cargo:rerun-if-changed={}",
+        src_dir.join("hist/hist_test.bpf.c").display()
+    );
     for h in fs::read_dir(&src_dir).expect("read src/").flatten() {
         if h.file_name().to_string_lossy().ends_with(".bpf.h") {
             println!("cargo:rerun-if-changed={}", h.path().display());

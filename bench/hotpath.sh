@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# User-space cost per event of opensnoop's row code, table and JSON, before
+# User-space cost per event of a tool's row code, table and JSON, before
 # and after a change, side by side in one run (#11 "Hot path"): default
-# table, table with -T -U -e, JSON.
+# table, table with more columns, JSON. TOOL=opensnoop (default) or
+# TOOL=execsnoop.
 #
 # A workload stops itself, the tool attaches to its PID (-p) with a ring
 # buffer that holds the whole storm (--buffer-pages 16384, 64 MiB), then the
-# workload does N open+close (default 1 000 000: utime has a 10 ms tick).
+# workload does N open+close (default 1 000 000: utime has a 10 ms tick),
+# or for execsnoop N fork+exec of a tiny program with 5 arguments (default
+# 20 000).
 # The tool's CPU time is read just before the storm and once every row is
 # written, so start-up and BPF loading are not counted: user time from
 # /proc/PID/stat (utime, all threads) and user+system time on CPU from
@@ -20,7 +23,12 @@
 # Prints one table: median ns per event (user, user+system), ratios after/before.
 set -euo pipefail
 
-N=${1:-1000000}
+TOOL=${TOOL:-opensnoop}
+case $TOOL in
+opensnoop) N=${1:-1000000} ;;
+execsnoop) N=${1:-20000} ;;
+*) echo "hotpath: TOOL is opensnoop or execsnoop" >&2; exit 2 ;;
+esac
 REPS=${2:-5}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 AFTER=${AFTER:-$ROOT/target/release}
@@ -42,12 +50,12 @@ trap 'exit 130' INT TERM
 die() { echo "hotpath: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "needs root"
 
-[ -x "$AFTER/opensnoop" ] || (cd "$ROOT" && cargo build --release --bin opensnoop) >&2
+[ -x "$AFTER/$TOOL" ] || (cd "$ROOT" && cargo build --release --bin "$TOOL") >&2
 if [ -z "${BEFORE:-}" ]; then
 	TREE=$WORK/before
 	git -C "$ROOT" worktree add --detach "$TREE" "$BASE" >&2
 	mkdir -p "$TREE/target" && cp -a "$ROOT/target/release" "$TREE/target/"
-	(cd "$TREE" && cargo build --release --bin opensnoop) >&2
+	(cd "$TREE" && cargo build --release --bin "$TOOL") >&2
 	BEFORE=$TREE/target/release
 fi
 
@@ -69,9 +77,39 @@ int main(int argc, char **argv)
 	return 0;
 }
 EOF
-cc -O2 -o "$WORK/w" "$WORK/w.c"
-TARGET=$WORK/csbench-hotpath-file
-echo x >"$TARGET"
+cat >"$WORK/x.c" <<'EOF'
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+int main(int argc, char **argv)
+{
+	long n = atol(argv[1]);
+	char *args[] = {argv[2], "-v", "--flag=value", "a longer argument, with spaces", "\x1b[2J", NULL};
+
+	raise(SIGSTOP);
+	for (long i = 0; i < n; i++) {
+		pid_t p = fork();
+		if (p == 0) {
+			execv(argv[2], args);
+			_exit(127);
+		}
+		if (p > 0)
+			waitpid(p, NULL, 0);
+	}
+	return 0;
+}
+EOF
+if [ "$TOOL" = opensnoop ]; then
+	cc -O2 -o "$WORK/w" "$WORK/w.c"
+	TARGET=$WORK/csbench-hotpath-file
+	echo x >"$TARGET"
+else
+	cc -O2 -o "$WORK/w" "$WORK/x.c"
+	TARGET=$WORK/csbench-hotpath-true
+	echo 'int main(void) { return 0; }' | cc -O2 -static -x c -o "$TARGET" - 2>/dev/null ||
+		echo 'int main(void) { return 0; }' | cc -O2 -x c -o "$TARGET" -
+fi
 
 # CPU use of PID: "utime stime" in ticks (all threads), and "ns on CPU"
 # (schedstat, summed over its threads: precise, but user and system alike).
@@ -118,16 +156,17 @@ printf '%-6s %-7s %12s %12s %12s %12s %7s %7s\n' mode "" "before user" "after us
 	"before cpu" "after cpu" "user" "cpu"
 # table: default columns; wide: -T -U -e (TIME(s), UID, FLAGS, MODE); json: -j.
 for mode in table wide json; do
-	case $mode in
-	table) flags=() ;;
-	wide) flags=(-T -U -e) ;;
-	json) flags=(-j) ;;
+	case $TOOL:$mode in
+	*:table) flags=() ;;
+	opensnoop:wide) flags=(-T -U -e) ;;
+	execsnoop:wide) flags=(-T -t -U -M -C -q) ;;
+	*:json) flags=(-j) ;;
 	esac
 	bu=() au=() bt=() at=()
 	for _ in $(seq "$REPS"); do # alternating, so drift hits both alike
-		read -r u t < <(one "$BEFORE/opensnoop" "${flags[@]}")
+		read -r u t < <(one "$BEFORE/$TOOL" "${flags[@]}")
 		bu+=("$u") bt+=("$t")
-		read -r u t < <(one "$AFTER/opensnoop" "${flags[@]}")
+		read -r u t < <(one "$AFTER/$TOOL" "${flags[@]}")
 		au+=("$u") at+=("$t")
 	done
 	mbu=$(printf '%s\n' "${bu[@]}" | median) mau=$(printf '%s\n' "${au[@]}" | median)
@@ -136,4 +175,4 @@ for mode in table wide json; do
 	printf '%-6s %-7s %9s ns %9s ns %9s ns %9s ns %7s %7s\n' "$mode" "" "$mbu" "$mau" "$mbt" \
 		"$mat" "$(ratio "$mau" "$mbu")" "$(ratio "$mat" "$mbt")"
 done
-echo "($N opens per run, median of $REPS runs each; user = utime, cpu = user+system on CPU; ratios after/before)"
+echo "($TOOL, $N events per run, median of $REPS runs each; user = utime, cpu = user+system on CPU; ratios after/before)"

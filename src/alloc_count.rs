@@ -51,9 +51,9 @@ pub fn allocations(f: impl FnOnce()) -> u64 {
 }
 
 /// An [`Output`](crate::output::Output) into /dev/null, for counting.
-pub fn null_output(json: bool, cols: Vec<crate::output::Col>) -> crate::output::Output {
+pub fn null_output(json: bool) -> crate::output::Output {
     let dev_null = std::path::Path::new("/dev/null");
-    match crate::output::Output::to(json, cols, Some(dev_null)) {
+    match crate::output::Output::to(json, Some(dev_null)) {
         Ok(o) => o,
         Err(e) => panic!("/dev/null: {e}"),
     }
@@ -62,7 +62,7 @@ pub fn null_output(json: bool, cols: Vec<crate::output::Col>) -> crate::output::
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::output::{Col, Line, Row};
+    use crate::output::{Col, Row, Table};
     use serde::Serialize;
 
     #[derive(Serialize)]
@@ -71,13 +71,13 @@ mod tests {
         s: &'static str,
     }
     impl Row for R {
-        fn cells(&self, l: &mut Line<'_>) {
-            l.cell(self.n);
-            l.cell(self.s);
-            l.text(b"x\x1by");
+        type Opts = ();
+        fn columns(t: &mut Table<'_, '_, Self>, _: &()) {
+            t.col(Col::right("N", 6), |r, c| c.put(r.n));
+            t.col(Col::left("S", 4), |r, c| c.put(r.s));
+            t.col(Col::left("T", 0), |_, c| c.text(b"x\x1by"));
         }
     }
-    const COLS: &[Col] = &[Col::right("N", 6), Col::left("S", 4), Col::left("T", 0)];
 
     #[test]
     fn counter_sees_allocations() {
@@ -93,11 +93,11 @@ mod tests {
     #[test]
     fn rows_allocate_nothing_after_warm_up() {
         for json in [false, true] {
-            let mut out = null_output(json, COLS.to_vec());
+            let mut out = null_output(json);
             let r = R { n: 42, s: "ab" };
             let mut write = |n| {
                 for _ in 0..n {
-                    if let Err(e) = out.row(&r) {
+                    if let Err(e) = out.row(&r, &()) {
                         panic!("{e}");
                     }
                 }

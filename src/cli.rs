@@ -110,19 +110,19 @@ fn parse_pages(s: &str) -> Result<u32, String> {
 /// built from a git checkout (set by build.rs).
 pub const VERSION: &str = env!("CORESCOPE_VERSION");
 
-/// Parses the command line of tool `T`, first giving the shared options the
-/// short letters in `shorts` (`("pid", 'p')`, …). Exits with clap's usage
-/// error (status 2) on bad input.
+/// Parses the command line of tool `name`, first giving the shared options
+/// the short letters in `shorts` (`("pid", 'p')`, …). Exits with clap's
+/// usage error (status 2) on bad input.
 ///
 /// In debug builds (or with the `gen` feature), with
 /// `CORESCOPE_GENERATE=KIND[:NAME]` in the environment, writes the tool's man
 /// page or a shell completion instead (see [`crate::gen`]) and exits:
 /// `make install` generates them this way from the clap definitions. Release
 /// builds leave the generator out (it would add ~180 KB to every tool).
-pub fn parse<T: Parser>(shorts: &[(&'static str, char)]) -> T {
+pub fn parse<T: Parser>(name: &'static str, shorts: &[(&'static str, char)]) -> T {
     #[cfg(any(debug_assertions, feature = "gen"))]
     if let Some(req) = std::env::var_os(crate::gen::ENV) {
-        let code = match crate::gen::generate_to_stdout(command::<T>(shorts), &req) {
+        let code = match crate::gen::generate_to_stdout(command::<T>(shorts).name(name), &req) {
             Ok(()) => 0,
             Err(e) => {
                 crate::diag!("{}: {e:#}", crate::gen::ENV);
@@ -131,7 +131,14 @@ pub fn parse<T: Parser>(shorts: &[(&'static str, char)]) -> T {
         };
         std::process::exit(code);
     }
-    parse_from(shorts, args_os())
+    match command::<T>(shorts)
+        .name(name)
+        .try_get_matches_from(args_os())
+        .and_then(|mut m| T::from_arg_matches_mut(&mut m))
+    {
+        Ok(t) => t,
+        Err(e) => exit_with(e),
+    }
 }
 
 static SKIP_ARG0: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
@@ -157,18 +164,6 @@ pub fn command<T: Parser>(shorts: &[(&'static str, char)]) -> clap::Command {
     cmd
 }
 
-/// [`parse`] from an explicit argument list (tests).
-pub fn parse_from<T: Parser, I, A>(shorts: &[(&'static str, char)], args: I) -> T
-where
-    I: IntoIterator<Item = A>,
-    A: Into<OsString> + Clone,
-{
-    match try_parse_from::<T, I, A>(shorts, args) {
-        Ok(t) => t,
-        Err(e) => exit_with(e),
-    }
-}
-
 /// clap's `Error::exit`, except that `--help` / `--version` output that
 /// cannot be written (a full disk) is an error, exit 1; a closed pipe is a
 /// normal end. clap itself ignores every write error.
@@ -192,7 +187,7 @@ fn exit_with(e: clap::Error) -> ! {
     }
 }
 
-/// Fallible [`parse_from`].
+/// [`parse`] from an explicit argument list, returning clap's error (tests).
 pub fn try_parse_from<T: Parser, I, A>(
     shorts: &[(&'static str, char)],
     args: I,

@@ -37,11 +37,15 @@ impl std::error::Error for UserError {}
 /// Writes a diagnostic line to stderr, ignoring write errors: stderr may be
 /// a closed pipe or a full disk, and a diagnostic must never end the tool
 /// (`eprintln!` panics then). Use instead of `eprintln!` everywhere.
+/// The line is formatted first and written with one `write`: stderr is
+/// unbuffered, and `writeln!` would write it piece by piece, interleaved
+/// with what `-- CMD` writes to the same stderr.
 #[macro_export]
 macro_rules! diag {
     ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+        let mut line = format!($($arg)*);
+        line.push('\n');
+        $crate::error::write_stderr(&line);
     }};
 }
 
@@ -49,9 +53,15 @@ macro_rules! diag {
 #[macro_export]
 macro_rules! diag_raw {
     ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = write!(std::io::stderr().lock(), $($arg)*);
+        $crate::error::write_stderr(&format!($($arg)*));
     }};
+}
+
+/// Writes `text` to stderr in one `write` where it fits (a pipe writes up
+/// to PIPE_BUF bytes atomically), ignoring errors (see [`diag!`]).
+pub fn write_stderr(text: &str) {
+    use std::io::Write as _;
+    let _ = io::stderr().lock().write_all(text.as_bytes());
 }
 
 /// True if the error (or its cause chain) is a closed output pipe.

@@ -1,11 +1,13 @@
 //! corescope's shared layer and its tools. The tools ([`tools`], one folder
 //! each under tools/) are modules of this library, registered by build.rs;
-//! the shared layer is everything a tool needs except its CLI and its
-//! event → row mapping. A tool calls, in order:
-//! [`cli::parse`] → [`Session::new`] → [`Session::open`] (then writes its own
-//! `.rodata` knobs) → [`Session::load`] → [`Session::stream`] (events) or
-//! [`Session::every`] (periodic: counters, histograms), all inside [`main`],
-//! which turns errors into one line plus a hint and sets the exit code.
+//! the shared layer is everything a tool needs except its CLI, its
+//! configuration and its rows. The runner ([`run`]) owns a tool's
+//! lifecycle: a tool implements one shape ([`run::Events`] or
+//! [`run::Interval`]) and its `main` is `run::events::<Tool>(name)` (or
+//! `run::interval`), which runs [`cli::parse`] → [`Session::new`] →
+//! [`Session::open`] → the tool's configuration → [`Session::load`] →
+//! [`Session::stream`] or [`Session::every`] inside [`main`], which turns
+//! errors into one line plus a hint and sets the exit code.
 
 #[cfg(test)]
 pub mod alloc_count;
@@ -19,12 +21,14 @@ pub mod filter;
 #[cfg(any(debug_assertions, feature = "gen"))]
 pub mod gen;
 pub mod hist;
+pub mod interval;
 pub mod libbpf_log;
 pub mod load;
 pub mod lru;
 pub mod net;
 pub mod output;
 pub mod ports;
+pub mod run;
 pub mod session;
 pub mod stacks;
 pub mod stream;
@@ -65,8 +69,8 @@ extern crate self as corescope;
 /// The per-tool binaries (tools/<tool>/main.rs, [`launcher!`]) and the
 /// multi-call `corescope` run them through [`tools::TOOLS`].
 pub mod tools {
-    /// A tool's entry point.
-    pub type Main = fn() -> std::process::ExitCode;
+    /// A tool's entry point, given the tool's name (its folder's).
+    pub type Main = fn(&'static str) -> std::process::ExitCode;
 
     include!(concat!(env!("OUT_DIR"), "/tools.rs"));
 
@@ -121,46 +125,59 @@ macro_rules! launcher {
         };
 
         fn main() -> std::process::ExitCode {
-            MAIN()
+            MAIN(env!("CARGO_BIN_NAME"))
         }
     };
 }
 
 /// What tool files usually need.
 pub mod prelude {
-    pub use crate::cli::{parse, CommonArgs};
+    pub use crate::cli::CommonArgs;
     pub use crate::escape::{escape_into, KStr};
-    pub use crate::output::{Col, Row};
+    pub use crate::output::{Col, Output, Row, Table};
+    pub use crate::run::{Events, Interval, Rodata};
     pub use crate::Session;
     pub use anyhow::Result;
     pub use clap::Parser;
     pub use serde::Serialize;
-    pub use std::mem::MaybeUninit;
     pub use std::process::ExitCode;
 }
 
 /// Implements the shared-layer traits for one generated skeleton; build.rs
-/// invokes it once per tool with what the skeleton has (the BPF headers are
-/// opt-in, src/bpf/common/): `cfg` when it has the common filter (`cs_cfg` in
-/// `.rodata`, task.bpf.h), `no_cfg` otherwise; `event T` when it has the
+/// invokes it once per tool with its three generated types (builder, open
+/// and loaded skeleton) and what the skeleton has (the BPF headers are
+/// opt-in, src/bpf/common/): `cfg` when it has the common filter (`cs_cfg`
+/// in `.rodata`, task.bpf.h), `no_cfg` otherwise; `event T` when it has the
 /// event type `struct <tool>_event` (by convention).
 #[doc(hidden)]
 #[macro_export]
 macro_rules! impl_tool_skel {
-    ($open:ident, $cfg:ident; event $event:ident;) => {
+    ($b:ident, $open:ident, $skel:ident, $cfg:ident; event $event:ident;) => {
         // SAFETY: event structs are made of fixed-width integers and u8
         // arrays only (rule of tools/*/*.h), so every bit pattern is valid.
         unsafe impl plain::Plain for types::$event {}
-        $crate::impl_tool_skel!($open, $cfg;);
+        $crate::impl_tool_skel!($b, $open, $skel, $cfg;);
     };
-    ($open:ident, cfg;) => {
-        impl<'o> $crate::load::ToolOpen for $open<'o> {
-            fn set_common(&mut self, f: &$crate::filter::Filter) -> anyhow::Result<()> {
-                let ro = self
-                    .maps
+    ($b:ident, $open:ident, $skel:ident, $cfg:ident;) => {
+        impl $crate::run::ToolSkel for $b {
+            type Open<'o> = $open<'o>;
+            type Loaded<'o> = $skel<'o>;
+        }
+        impl<'o> $crate::run::Rodata for $open<'o> {
+            type Data = types::rodata;
+            fn rodata(&mut self) -> anyhow::Result<&mut types::rodata> {
+                self.maps
                     .rodata_data
                     .as_deref_mut()
-                    .ok_or_else(|| anyhow::anyhow!("BPF object has no .rodata section"))?;
+                    .ok_or_else(|| anyhow::anyhow!("BPF object has no .rodata section"))
+            }
+        }
+        $crate::impl_tool_skel!(@filter $open, $cfg);
+    };
+    (@filter $open:ident, cfg) => {
+        impl<'o> $crate::load::ToolOpen for $open<'o> {
+            fn set_common(&mut self, f: &$crate::filter::Filter) -> anyhow::Result<()> {
+                let ro = $crate::run::Rodata::rodata(self)?;
                 let c = &mut ro.cs_cfg;
                 c.self_tgid = std::process::id();
                 c.tid = f.tid.unwrap_or(0);
@@ -170,13 +187,19 @@ macro_rules! impl_tool_skel {
                 c.cgroup_on = f.cgroup.is_some() as u8;
                 c.comm_on = f.comm.is_some() as u8;
                 c.comm = f.comm.unwrap_or_default();
+                // For cs_trace_task_of(): a cgroup v2 directory's inode
+                // number is its cgroup id.
+                c.cgroup_id = match &f.cgroup {
+                    Some(fd) => nix::sys::stat::fstat(fd)?.st_ino,
+                    None => 0,
+                };
                 Ok(())
             }
         }
     };
     // No task filter on the BPF side: only a session without filters
-    // (`Session::without_filters`) may open it.
-    ($open:ident, no_cfg;) => {
+    // (`Shared::RunOnly`, `Session::without_filters`) may open it.
+    (@filter $open:ident, no_cfg) => {
         impl<'o> $crate::load::ToolOpen for $open<'o> {
             fn set_common(&mut self, f: &$crate::filter::Filter) -> anyhow::Result<()> {
                 let none = !f.pids_on()

@@ -23,7 +23,8 @@ const FLUSH_EVERY: Duration = Duration::from_millis(100);
 /// Padding for right-aligned cells, inserted without building a String.
 const SPACES: &str = "                                ";
 
-/// A table column: header text, width, alignment. The last column is not padded.
+/// A table column: header text, width, alignment. A column of width 0 is
+/// the rest of the line: never padded, never cut (the last one, e.g. ARGS).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Col {
     pub name: &'static str,
@@ -48,48 +49,140 @@ impl Col {
     }
 }
 
-/// One event as output: serialized for JSON, `cells` for the table.
+/// One record as output: serialized for JSON, its columns for the table.
 pub trait Row: Serialize {
-    /// Writes the table cells, one call per column, in column order.
-    fn cells(&self, line: &mut Line<'_>);
+    /// What decides which columns there are (the tool and its options).
+    type Opts: ?Sized;
+    /// Declares the table's columns, each with its header and its cell
+    /// together ([`Table::col`]): the same code prints the header (no row)
+    /// and every row, so the two cannot disagree.
+    fn columns(t: &mut Table<'_, '_, Self>, o: &Self::Opts);
+}
+
+/// The columns being printed: the header (no row) or one row's cells.
+pub struct Table<'t, 'l, R: ?Sized> {
+    row: Option<&'t R>,
+    line: &'t mut Line<'l>,
+}
+
+impl<'t, 'l, R: ?Sized> Table<'t, 'l, R> {
+    /// A column: its header `col`, and how a row fills its cell.
+    pub fn col(&mut self, col: Col, cell: impl FnOnce(&R, &mut Cell<'_, '_>)) {
+        let start = self.line.start_cell();
+        match self.row {
+            None => self.line.buf.push_str(col.name),
+            Some(r) => cell(
+                r,
+                &mut Cell {
+                    line: self.line,
+                    col,
+                },
+            ),
+        }
+        self.line.end_cell(start, col);
+    }
+
+    /// A column shown only `if shown` (an option's column).
+    pub fn col_if(&mut self, shown: bool, col: Col, cell: impl FnOnce(&R, &mut Cell<'_, '_>)) {
+        if shown {
+            self.col(col, cell);
+        }
+    }
+
+    /// The columns of a row that `R` holds (a wrapper's inner row).
+    pub fn inner<U: ?Sized + 't>(&mut self, f: impl FnOnce(&'t R) -> &'t U) -> Table<'_, 'l, U> {
+        Table {
+            row: self.row.map(f),
+            line: &mut *self.line,
+        }
+    }
+}
+
+/// One cell being written: numbers and trusted text with [`Cell::put`],
+/// untrusted bytes with [`Cell::text`] (escaped, cut to the column).
+pub struct Cell<'c, 'l> {
+    line: &'c mut Line<'l>,
+    col: Col,
+}
+
+impl Cell<'_, '_> {
+    /// Format arguments (numbers, trusted text).
+    pub fn put(&mut self, v: impl fmt::Display) {
+        use fmt::Write as _;
+        let _ = write!(self.line.buf, "{v}");
+    }
+
+    /// Untrusted bytes, escaped (see [`crate::escape`]); in the table, cut at
+    /// whole escapes to the column's width (not a width-0 column, nor CSV).
+    pub fn text(&mut self, bytes: &[u8]) {
+        match self.col.width {
+            w if w > 0 && !self.line.csv => {
+                escape_into_max(self.line.buf, bytes, false, w);
+            }
+            _ => escape_into(self.line.buf, bytes, false),
+        }
+    }
+
+    /// The line buffer, to write the cell in parts (joined, individually
+    /// escaped values such as ARGS).
+    pub fn buf(&mut self) -> &mut String {
+        self.line.buf
+    }
 }
 
 /// Builds one table line, padding each cell to its column.
 ///
 /// A cell never shifts the columns after it for good: untrusted text
-/// ([`Line::text`]) is cut to its column at whole escapes (as BCC cuts COMM;
+/// ([`Cell::text`]) is cut to its column at whole escapes (as BCC cuts COMM;
 /// never inside an escape), and any other cell wider than its column (an
 /// IPv4-mapped address, a huge number) is kept whole, its excess taken back
 /// from the padding of the cells after it, so later columns return to their
-/// place as soon as there is room. The last column is never cut nor padded;
-/// CSV cells are never cut.
+/// place as soon as there is room. A cell's padding is written when the next
+/// cell starts: the last column is never padded. CSV cells are never cut.
 pub struct Line<'a> {
     buf: &'a mut String,
-    cols: &'a [Col],
-    i: usize,
     csv: bool,
+    /// Cells written so far.
+    i: usize,
     /// Characters written past the columns so far, not yet taken back.
     over: usize,
+    /// The previous cell's padding, not written yet: where, how many spaces.
+    pad: (usize, usize),
 }
 
-impl Line<'_> {
+impl<'a> Line<'a> {
+    fn new(buf: &'a mut String, csv: bool) -> Self {
+        Self {
+            buf,
+            csv,
+            i: 0,
+            over: 0,
+            pad: (0, 0),
+        }
+    }
+
     fn start_cell(&mut self) -> usize {
         if self.i > 0 {
+            let (at, mut n) = std::mem::take(&mut self.pad);
+            // In place, without a String per cell.
+            while n > 0 {
+                let k = n.min(SPACES.len());
+                self.buf.insert_str(at, &SPACES[..k]);
+                n -= k;
+            }
             self.buf.push(if self.csv { ',' } else { ' ' });
         }
+        self.i += 1;
         self.buf.len()
     }
 
-    fn end_cell(&mut self, start: usize) {
-        let col = self.cols.get(self.i).copied();
-        self.i += 1;
+    fn end_cell(&mut self, start: usize, col: Col) {
         if self.csv {
             csv_quote(self.buf, start);
             return;
         }
-        let Some(col) = col else { return };
-        if self.i == self.cols.len() {
-            return; // last column: no padding
+        if col.width == 0 {
+            return; // the rest of the line: no padding
         }
         let n = self.buf[start..].chars().count();
         if n > col.width {
@@ -97,48 +190,9 @@ impl Line<'_> {
         } else {
             let back = self.over.min(col.width - n);
             self.over -= back;
-            let mut pad = col.width - n - back;
-            if col.right {
-                // In place: no String per right-aligned cell.
-                for _ in 0..pad.div_ceil(SPACES.len()) {
-                    let k = pad.min(SPACES.len());
-                    self.buf.insert_str(start, &SPACES[..k]);
-                    pad -= k;
-                }
-            } else {
-                self.buf.extend(std::iter::repeat_n(' ', pad));
-            }
+            let pad = col.width - n - back;
+            self.pad = (if col.right { start } else { self.buf.len() }, pad);
         }
-    }
-
-    /// A cell from format arguments (numbers, trusted text).
-    pub fn cell(&mut self, v: impl fmt::Display) {
-        use fmt::Write as _;
-        let s = self.start_cell();
-        let _ = write!(self.buf, "{v}");
-        self.end_cell(s);
-    }
-
-    /// A cell of untrusted bytes, escaped (see [`crate::escape`]); in the
-    /// table, cut at whole escapes to the column's width (but the last).
-    pub fn text(&mut self, bytes: &[u8]) {
-        let s = self.start_cell();
-        let last = self.i + 1 >= self.cols.len();
-        match self.cols.get(self.i) {
-            Some(c) if !self.csv && !last && c.width > 0 => {
-                escape_into_max(self.buf, bytes, false, c.width);
-            }
-            _ => escape_into(self.buf, bytes, false),
-        }
-        self.end_cell(s);
-    }
-
-    /// A cell whose content is written by `f` into the line buffer
-    /// (for joined, individually escaped values such as ARGS).
-    pub fn with(&mut self, f: impl FnOnce(&mut String)) {
-        let s = self.start_cell();
-        f(self.buf);
-        self.end_cell(s);
     }
 }
 
@@ -158,51 +212,44 @@ fn csv_quote(buf: &mut String, start: usize) {
     buf.push('"');
 }
 
-fn header_with(cols: &[Col], csv: bool) -> String {
-    let mut buf = String::new();
-    let mut line = Line {
-        buf: &mut buf,
-        cols,
-        i: 0,
-        csv,
-        over: 0,
-    };
-    for c in cols {
-        line.cell(c.name);
-    }
-    buf
+/// Writes the header (`row` None) or a row of `R` into `buf`.
+fn write_line<R: Row + ?Sized>(buf: &mut String, row: Option<&R>, o: &R::Opts, csv: bool) {
+    let mut line = Line::new(buf, csv);
+    R::columns(
+        &mut Table {
+            row,
+            line: &mut line,
+        },
+        o,
+    );
 }
 
-fn line_with<R: Row>(cols: &[Col], row: &R, csv: bool) -> String {
-    let mut buf = String::new();
-    row.cells(&mut Line {
-        buf: &mut buf,
-        cols,
-        i: 0,
-        csv,
-        over: 0,
-    });
-    buf
+/// The header line of `R`'s table (no newline).
+pub fn header_line<R: Row + ?Sized>(o: &R::Opts) -> String {
+    let mut s = String::new();
+    write_line::<R>(&mut s, None, o, false);
+    s
 }
 
-/// Formats the header line for `cols`.
-pub fn header_line(cols: &[Col]) -> String {
-    header_with(cols, false)
+/// One row as a table line (no newline).
+pub fn table_line<R: Row + ?Sized>(row: &R, o: &R::Opts) -> String {
+    let mut s = String::new();
+    write_line(&mut s, Some(row), o, false);
+    s
 }
 
-/// Formats one row as a table line (no newline).
-pub fn table_line<R: Row>(cols: &[Col], row: &R) -> String {
-    line_with(cols, row, false)
+/// The CSV header of `R`: the column names, comma-separated.
+pub fn csv_header_line<R: Row + ?Sized>(o: &R::Opts) -> String {
+    let mut s = String::new();
+    write_line::<R>(&mut s, None, o, true);
+    s
 }
 
-/// The CSV header for `cols`: the column names, comma-separated.
-pub fn csv_header_line(cols: &[Col]) -> String {
-    header_with(cols, true)
-}
-
-/// Formats one row as a CSV line (no newline).
-pub fn csv_line<R: Row>(cols: &[Col], row: &R) -> String {
-    line_with(cols, row, true)
+/// One row as a CSV line (no newline).
+pub fn csv_line<R: Row + ?Sized>(row: &R, o: &R::Opts) -> String {
+    let mut s = String::new();
+    write_line(&mut s, Some(row), o, true);
+    s
 }
 
 /// Serializes `v` as one JSON object line with `"type": ty` first.
@@ -268,7 +315,8 @@ pub struct Output {
     json: bool,
     csv: bool,
     tty: bool,
-    cols: Vec<Col>,
+    /// The table's header line (set by [`Output::set_header`]).
+    head: String,
     line: String,
     jbuf: Vec<u8>,
     last_flush: Instant,
@@ -280,19 +328,19 @@ pub struct Output {
 
 impl Output {
     /// Rows to stdout.
-    pub fn new(json: bool, cols: Vec<Col>) -> io::Result<Self> {
+    pub fn new(json: bool) -> io::Result<Self> {
         // Our own handle on fd 1: Rust's Stdout is line-buffered, far too
         // slow for event storms.
         let file = File::from(io::stdout().as_fd().try_clone_to_owned()?);
-        Ok(Self::with(json, cols, file, "stdout".into()))
+        Ok(Self::with(json, file, "stdout".into()))
     }
 
     /// Rows to `path` (created or truncated, mode 0644 less the umask), or
     /// to stdout without one (`-o`).
-    pub fn to(json: bool, cols: Vec<Col>, path: Option<&Path>) -> anyhow::Result<Self> {
+    pub fn to(json: bool, path: Option<&Path>) -> anyhow::Result<Self> {
         use std::os::unix::fs::OpenOptionsExt;
         let Some(path) = path else {
-            return anyhow::Context::context(Self::new(json, cols), "stdout");
+            return anyhow::Context::context(Self::new(json), "stdout");
         };
         let name = escape(path.as_os_str().as_bytes());
         let file = File::options()
@@ -307,17 +355,17 @@ impl Output {
                     "check that its directory exists and that you may write there",
                 )
             })?;
-        Ok(Self::with(json, cols, file, name))
+        Ok(Self::with(json, file, name))
     }
 
-    fn with(json: bool, cols: Vec<Col>, file: File, name: String) -> Self {
+    fn with(json: bool, file: File, name: String) -> Self {
         let tty = file.is_terminal();
         Self {
             w: BufWriter::with_capacity(64 * 1024, Dest { file, name }),
             json,
             csv: false,
             tty,
-            cols,
+            head: String::new(),
             line: String::with_capacity(256),
             jbuf: Vec::with_capacity(512),
             last_flush: Instant::now(),
@@ -354,43 +402,43 @@ impl Output {
         self.tty
     }
 
-    /// Table rows as CSV from now on (no effect in JSON mode).
+    /// Table rows as CSV from now on (no effect in JSON mode); before
+    /// [`Output::set_header`].
     pub fn set_csv(&mut self) {
         self.csv = !self.json;
+    }
+
+    /// The header of `R`'s table with options `o`, printed by [`Output::header`].
+    pub fn set_header<R: Row + ?Sized>(&mut self, o: &R::Opts) {
+        self.head.clear();
+        write_line::<R>(&mut self.head, None, o, self.csv);
     }
 
     /// The table header (nothing in JSON mode).
     pub fn header(&mut self) -> io::Result<()> {
         if !self.json {
-            let h = header_with(&self.cols, self.csv);
-            self.w.write_all(h.as_bytes())?;
+            self.w.write_all(self.head.as_bytes())?;
             self.w.write_all(b"\n")?;
             self.flush()?;
         }
         Ok(())
     }
 
-    /// Writes one event row.
-    pub fn row<R: Row>(&mut self, row: &R) -> io::Result<()> {
-        self.row_as("event", row)
+    /// Writes one event row; `o` decides its columns.
+    pub fn row<R: Row>(&mut self, row: &R, o: &R::Opts) -> io::Result<()> {
+        self.row_as("event", row, o)
     }
 
     /// Writes one row: a table line, or in JSON a record of type `ty`
     /// (periodic tools: `rule`, `action`, … instead of `event`).
-    pub fn row_as<R: Row>(&mut self, ty: &str, row: &R) -> io::Result<()> {
+    pub fn row_as<R: Row>(&mut self, ty: &str, row: &R, o: &R::Opts) -> io::Result<()> {
         if self.json {
             self.jbuf.clear();
             json_line(ty, row, &mut self.jbuf)?;
             self.w.write_all(&self.jbuf)?;
         } else {
             self.line.clear();
-            row.cells(&mut Line {
-                buf: &mut self.line,
-                cols: &self.cols,
-                i: 0,
-                csv: self.csv,
-                over: 0,
-            });
+            write_line(&mut self.line, Some(row), o, self.csv);
             self.line.push('\n');
             self.w.write_all(self.line.as_bytes())?;
         }
@@ -401,11 +449,11 @@ impl Output {
     /// A table-only row that is not an event (an interval tool's final
     /// totals): not counted in `shown`, nothing in JSON mode (the summary
     /// record holds the totals there), so both modes count the same events.
-    pub fn total_row<R: Row>(&mut self, row: &R) -> io::Result<()> {
+    pub fn total_row<R: Row>(&mut self, row: &R, o: &R::Opts) -> io::Result<()> {
         if self.json {
             return Ok(());
         }
-        self.row_as("total", row)?;
+        self.row_as("total", row, o)?;
         self.shown = self.shown.saturating_sub(1);
         Ok(())
     }
@@ -465,33 +513,28 @@ mod tests {
         ret: i32,
     }
     impl Row for R {
-        fn cells(&self, l: &mut Line<'_>) {
-            l.text(self.name.as_bytes());
-            l.cell(self.pid);
-            l.cell(self.ret);
-            l.text(b"rest\nof it");
+        type Opts = ();
+        fn columns(t: &mut Table<'_, '_, Self>, _: &()) {
+            t.col(Col::left("COMM", 8), |r, c| c.text(r.name.as_bytes()));
+            t.col(Col::left("PID", 6), |r, c| c.put(r.pid));
+            t.col(Col::right("RET", 3), |r, c| c.put(r.ret));
+            t.col(Col::left("ARGS", 0), |_, c| c.text(b"rest\nof it"));
         }
     }
-    const COLS: &[Col] = &[
-        Col::left("COMM", 8),
-        Col::left("PID", 6),
-        Col::right("RET", 3),
-        Col::left("ARGS", 0),
-    ];
 
     #[test]
     fn rows_align_under_header() {
-        assert_eq!(header_line(COLS), "COMM     PID    RET ARGS");
+        assert_eq!(header_line::<R>(&()), "COMM     PID    RET ARGS");
         let row = table_line(
-            COLS,
             &R {
                 name: "sh",
                 pid: 42,
                 ret: -2,
             },
+            &(),
         );
         assert_eq!(row, "sh       42      -2 rest\\nof it");
-        let h = header_line(COLS);
+        let h = header_line::<R>(&());
         assert_eq!(h.find("ARGS"), row.find("rest"));
     }
 
@@ -503,27 +546,21 @@ mod tests {
         }
     }
     impl Row for Wide {
-        fn cells(&self, l: &mut Line<'_>) {
-            l.text(self.0);
-            l.cell(self.1);
-            l.cell(self.2);
-            l.cell(7);
-            l.text(b"end\x1b");
+        type Opts = ();
+        fn columns(t: &mut Table<'_, '_, Self>, _: &()) {
+            t.col(Col::left("COMM", 8), |r, c| c.text(r.0));
+            t.col(Col::left("ADDR", 9), |r, c| c.put(r.1));
+            t.col(Col::left("PORT", 5), |r, c| c.put(r.2));
+            t.col(Col::right("N", 3), |_, c| c.put(7));
+            t.col(Col::left("REST", 0), |_, c| c.text(b"end\x1b"));
         }
     }
-    const WIDE: &[Col] = &[
-        Col::left("COMM", 8),
-        Col::left("ADDR", 9),
-        Col::left("PORT", 5),
-        Col::right("N", 3),
-        Col::left("REST", 0),
-    ];
 
     #[test]
     fn wide_cells_do_not_shift_later_columns() {
-        let h = header_line(WIDE);
+        let h = header_line::<Wide>(&());
         assert_eq!(h, "COMM     ADDR      PORT    N REST");
-        let row = |r: Wide| table_line(WIDE, &r);
+        let row = |r: Wide| table_line(&r, &());
         // Fits: the plain layout.
         let r = row(Wide(b"sh", "10.0.0.1", 80));
         assert_eq!(r, "sh       10.0.0.1  80      7 end\\e");
@@ -545,20 +582,20 @@ mod tests {
         let r = row(Wide(b"sh", "::ffff:10.20.30.40", 8080));
         assert_eq!(r, "sh       ::ffff:10.20.30.40 8080 7 end\\e");
         // CSV: nothing cut.
-        let r = csv_line(WIDE, &Wide(b"ab\x1b[2J\x1b[H", "::ffff:1.2.3.4", 80));
+        let r = csv_line(&Wide(b"ab\x1b[2J\x1b[H", "::ffff:1.2.3.4", 80), &());
         assert_eq!(r, "ab\\e[2J\\e[H,::ffff:1.2.3.4,80,7,end\\e");
     }
 
     #[test]
     fn csv_cells_are_unpadded_and_quoted() {
-        assert_eq!(csv_header_line(COLS), "COMM,PID,RET,ARGS");
+        assert_eq!(csv_header_line::<R>(&()), "COMM,PID,RET,ARGS");
         let row = csv_line(
-            COLS,
             &R {
                 name: "a,\"b\"",
                 pid: 42,
                 ret: -2,
             },
+            &(),
         );
         assert_eq!(row, "\"a,\"\"b\"\"\",42,-2,rest\\nof it");
     }

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context, Result};
-use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
+use libbpf_rs::skel::{OpenSkel, Skel};
 use libbpf_rs::{MapCore, MapFlags, Object, OpenObject, RingBufferBuilder};
 use serde::Serialize;
 
@@ -21,7 +21,8 @@ use crate::error::UserError;
 use crate::filter::{self, Filter};
 use crate::libbpf_log;
 use crate::load::{self, ToolOpen};
-use crate::output::{Col, Output};
+use crate::output::{Output, Row};
+use crate::run::ToolSkel;
 use crate::stream::{decode, skipped_runs, LossReporter, Lost};
 
 static STOP: AtomicBool = AtomicBool::new(false);
@@ -119,9 +120,8 @@ pub fn find_map<'a>(obj: &'a Object, name: &str) -> Result<libbpf_rs::Map<'a>> {
 
 impl Session {
     /// Checks privileges and BTF, resolves the filters, starts `-- CMD` held.
-    /// `cols` are the table columns (header) for this run.
-    pub fn new(tool: &'static str, common: &CommonArgs, cols: Vec<Col>) -> Result<Self> {
-        let mut s = Self::start(tool, &common.run, cols)?;
+    pub fn new(tool: &'static str, common: &CommonArgs) -> Result<Self> {
+        let mut s = Self::start(tool, &common.run)?;
         s.filter = Filter::from_args(&common.filter)?;
         if !common.filter.cmd.is_empty() {
             let mut child = HeldChild::spawn(&common.filter.cmd)?;
@@ -133,15 +133,15 @@ impl Session {
     }
 
     /// A session without process filters (tools that trace no tasks, e.g. XDP).
-    pub fn without_filters(tool: &'static str, run: &RunArgs, cols: Vec<Col>) -> Result<Self> {
-        Self::start(tool, run, cols)
+    pub fn without_filters(tool: &'static str, run: &RunArgs) -> Result<Self> {
+        Self::start(tool, run)
     }
 
-    fn start(tool: &'static str, run: &RunArgs, cols: Vec<Col>) -> Result<Self> {
+    fn start(tool: &'static str, run: &RunArgs) -> Result<Self> {
         libbpf_log::init(run.verbose);
         load::check_privileges()?;
         load::check_btf(run.btf.as_deref())?;
-        let out = Output::to(run.json, cols, run.output.as_deref())?;
+        let out = Output::to(run.json, run.output.as_deref())?;
         Ok(Self {
             tool,
             run: run.clone(),
@@ -173,6 +173,16 @@ impl Session {
         self.out.set_csv();
     }
 
+    /// The table's columns: those of `R` with options `o` (the header).
+    pub fn set_header<R: Row + ?Sized>(&mut self, o: &R::Opts) {
+        self.out.set_header::<R>(o);
+    }
+
+    /// The tool's name (as registered: its folder).
+    pub fn tool(&self) -> &'static str {
+        self.tool
+    }
+
     /// Adds the tool's own counters to the final summary (JSON and stderr):
     /// `f` runs once, after the final drain, with the loaded BPF object.
     pub fn summary_counters(&mut self, f: impl FnOnce(&Object) -> Vec<Counter> + 'static) {
@@ -196,15 +206,11 @@ impl Session {
 
     /// Opens the skeleton and writes the common configuration; the tool then
     /// sets its own `.rodata` knobs on the returned skeleton.
-    pub fn open<'o, B>(
+    pub fn open<'o, B: ToolSkel>(
         &self,
         storage: &'o mut MaybeUninit<OpenObject>,
         mut builder: B,
-    ) -> Result<B::Output>
-    where
-        B: SkelBuilder<'o>,
-        B::Output: ToolOpen,
-    {
+    ) -> Result<B::Open<'o>> {
         if let Some(btf) = &self.run.btf {
             builder.object_builder_mut().btf_custom_path(btf)?;
         }
@@ -294,7 +300,7 @@ impl Session {
     /// Runs the event loop until Ctrl-C / SIGTERM, --duration, the end of
     /// `-- CMD`, or a closed stdout; drains the ring buffer and prints the
     /// summary. `handler` turns each event (header `E` + payload) into rows.
-    pub fn stream<'o, S, E, F>(self, skel: &S, mut handler: F) -> Result<ExitCode>
+    pub fn stream<'o, S, E, F>(self, skel: &S, handler: F) -> Result<ExitCode>
     where
         S: Skel<'o>,
         E: plain::Plain + Default,
@@ -317,93 +323,77 @@ impl Session {
         let obj = skel.object();
         let events = find_map(obj, "events")?;
         let dropped = find_map(obj, "cs_dropped")?;
-        let received = std::cell::Cell::new(0u64);
-        let failure: RefCell<Option<anyhow::Error>> = RefCell::new(None);
-        let out_cell = RefCell::new(&mut out);
-
         let started = Instant::now();
-        let deadline = deadline(started, run.duration);
-        let should_stop =
-            || STOP.load(Ordering::Relaxed) || deadline.is_some_and(|d| Instant::now() >= d);
-        // Set while draining at the end: then every record is consumed.
-        let draining = std::cell::Cell::new(false);
-        let interrupted = std::cell::Cell::new(false);
-
+        let c = RefCell::new(Consumer {
+            out: &mut out,
+            handler,
+            received: 0,
+            short: 0,
+            failure: None,
+            draining: false,
+            interrupted: false,
+            deadline: deadline(started, run.duration),
+        });
         let mut rbb = RingBufferBuilder::new();
-        rbb.add(&events, |data: &[u8]| {
-            let n = received.get() + 1;
-            received.set(n);
-            if let (Some((e, payload)), Ok(mut o)) = (decode::<E>(data), out_cell.try_borrow_mut())
-            {
-                if let Err(err) = handler(&e, payload, &mut o) {
-                    *failure.borrow_mut() = Some(err);
-                    return -1;
-                }
-            }
-            // Under a sustained storm libbpf would keep consuming forever:
-            // check for the end now and then (after handling the record,
-            // which libbpf has already consumed).
-            if n % 256 == 0 && !draining.get() && should_stop() {
-                interrupted.set(true);
-                return -1;
-            }
-            0
+        // libbpf calls back only inside `poll` / `consume`, never while the
+        // loop below holds `c`.
+        rbb.add(&events, |data: &[u8]| match c.try_borrow_mut() {
+            Ok(mut c) => c.record::<E>(data),
+            Err(_) => -1,
         })?;
         let rb = rbb.build()?;
 
         // Records consumed per call outside `poll` (producers may keep writing).
         let bound = (run.buffer_pages as usize * PAGE as usize) / 8;
-        let read_lost = || Lost {
+        let read_lost = |short: u64| Lost {
             skipped: skipped_runs(obj, &harmless_skips),
+            short,
             ..Lost::read(&dropped)
         };
         let mut losses = LossReporter::new();
-        let mut cmd: Option<CmdStatus> = None;
-        let report_lost = |losses: &mut LossReporter, force: bool, o: &mut Output| -> Result<()> {
-            let lost = read_lost();
+        let mut report_lost = |c: &mut Consumer<'_, F>, force: bool| -> Result<()> {
+            let lost = read_lost(c.short);
             let new = losses.update(tool, &lost, force);
             if new > 0 {
-                o.record(
-                    "lost",
-                    &LostRecord {
-                        count: new,
-                        total: lost.events(),
-                        detail: lost,
-                    },
-                )?;
+                let total = lost.events();
+                let r = LostRecord {
+                    count: new,
+                    total,
+                    detail: lost,
+                };
+                c.out.record("lost", &r)?;
             }
             Ok(())
         };
-
+        let mut cmd: Option<CmdStatus> = None;
         loop {
             let polled = rb.poll(Duration::from_millis(100));
             // Records written without a wakeup (cs_output_lazy) are taken
             // here: at least every 100 ms (bounded, as under a storm).
-            if polled.is_ok() && !interrupted.get() {
+            if polled.is_ok() && !c.borrow().interrupted {
                 let _ = rb.consume_raw_n(bound);
             }
-            if let Some(e) = failure.borrow_mut().take() {
-                return Err(e);
-            }
+            let mut c = c.borrow_mut();
+            c.take_failure()?;
             if let Err(e) = polled {
-                if e.kind() != libbpf_rs::ErrorKind::Interrupted && !interrupted.get() {
+                if e.kind() != libbpf_rs::ErrorKind::Interrupted && !c.interrupted {
                     return Err(anyhow!(e).context("polling the ring buffer"));
                 }
             }
-            {
-                let mut o = out_cell.borrow_mut();
-                report_lost(&mut losses, false, &mut o)?;
-                o.tick()?;
-            }
-            if should_stop() {
+            report_lost(&mut c, false)?;
+            c.out.tick()?;
+            if c.should_stop() {
                 break;
             }
-            out_cell.borrow().check_open()?;
-            if let Some(c) = &mut child {
-                if let Some(st) = c.try_wait()? {
-                    cmd = Some(st);
-                    break;
-                }
+            c.out.check_open()?;
+            if let Some(st) = child
+                .as_mut()
+                .map(HeldChild::try_wait)
+                .transpose()?
+                .flatten()
+            {
+                cmd = Some(st);
+                break;
             }
         }
         // Before the final drain: what CMD does as it ends is traced too.
@@ -413,28 +403,26 @@ impl Session {
 
         // Drain what is in the ring buffer now (bounded: producers may still
         // be writing), then account for it all.
-        draining.set(true);
+        c.borrow_mut().draining = true;
         let drained = rb.consume_raw_n(bound);
-        if let Some(e) = failure.borrow_mut().take() {
-            return Err(e);
-        }
+        let mut c = c.borrow_mut();
+        c.take_failure()?;
         if drained < 0 {
             let e = std::io::Error::from_raw_os_error(-drained);
             return Err(anyhow!(e).context("draining the ring buffer"));
         }
-        let mut o = out_cell.borrow_mut();
-        report_lost(&mut losses, true, &mut o)?;
+        report_lost(&mut c, true)?;
         let end = End {
             tool,
             obj,
-            lost: read_lost(),
-            events: received.get(),
+            lost: read_lost(c.short),
+            events: c.received,
             started,
             cmd,
             counters,
             fields,
         };
-        end.summary(&mut o)?;
+        end.summary(c.out)?;
         filter::report_tracked(tool, obj);
         Ok(cmd.map_or(ExitCode::SUCCESS, |c| c.exit_code()))
     }
@@ -534,6 +522,60 @@ impl Session {
     }
 }
 
+/// The event loop's side of the ring buffer: what libbpf's callback does
+/// with each record, and what it tells the loop.
+struct Consumer<'a, F> {
+    out: &'a mut Output,
+    handler: F,
+    /// Records received (events, and records too short to be one).
+    received: u64,
+    /// Records too short to hold the header: lost, not filtered.
+    short: u64,
+    /// The handler's error, returned by the loop.
+    failure: Option<anyhow::Error>,
+    /// Set while draining at the end: then every record is consumed.
+    draining: bool,
+    /// The callback stopped libbpf's consuming to let the loop see the end.
+    interrupted: bool,
+    deadline: Option<Instant>,
+}
+
+impl<F> Consumer<'_, F> {
+    fn should_stop(&self) -> bool {
+        STOP.load(Ordering::Relaxed) || self.deadline.is_some_and(|d| Instant::now() >= d)
+    }
+
+    /// One record (libbpf's callback: 0 goes on, -1 stops consuming).
+    fn record<E>(&mut self, data: &[u8]) -> i32
+    where
+        E: plain::Plain + Default,
+        F: FnMut(&E, &[u8], &mut Output) -> Result<()>,
+    {
+        self.received += 1;
+        match decode::<E>(data) {
+            Some((e, payload)) => {
+                if let Err(err) = (self.handler)(&e, payload, self.out) {
+                    self.failure = Some(err);
+                    return -1;
+                }
+            }
+            None => self.short += 1,
+        }
+        // Under a sustained storm libbpf would keep consuming forever:
+        // check for the end now and then (after handling the record, which
+        // libbpf has already consumed).
+        if self.received % 256 == 0 && !self.draining && self.should_stop() {
+            self.interrupted = true;
+            return -1;
+        }
+        0
+    }
+
+    fn take_failure(&mut self) -> Result<()> {
+        self.failure.take().map_or(Ok(()), Err)
+    }
+}
+
 /// The losses a BPF object counted: its `cs_dropped` counters if it has them
 /// (src/bpf/common/events.bpf.h), and the runs the kernel skipped.
 fn counted_losses(obj: &Object, harmless_skips: &[&str]) -> Result<Lost> {
@@ -577,7 +619,7 @@ impl End<'_> {
         let summary = Summary {
             events,
             shown: o.shown,
-            filtered: events.saturating_sub(o.shown),
+            filtered: filtered(events, o.shown, &lost),
             lost: lost.events(),
             lost_detail: lost,
             duration_s: started.elapsed().as_secs_f64(),
@@ -613,6 +655,12 @@ impl End<'_> {
     }
 }
 
+/// Records received but not shown because a user-space filter left them
+/// out (`-n`, `-l`…): not those that were no event at all (too short).
+fn filtered(events: u64, shown: u64, lost: &Lost) -> u64 {
+    events.saturating_sub(shown).saturating_sub(lost.short)
+}
+
 /// When a run of `duration` seconds from `started` ends; `None` without
 /// --duration or when that instant is too far away to be represented
 /// (`-d 9223372036854775807`): no deadline.
@@ -623,6 +671,20 @@ fn deadline(started: Instant, duration: Option<u64>) -> Option<Instant> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn short_records_are_lost_not_filtered() {
+        let lost = Lost {
+            short: 2,
+            ..Lost::default()
+        };
+        // 10 received: 2 too short, 5 shown, so 3 filtered; 2 lost.
+        assert_eq!((filtered(10, 5, &lost), lost.events()), (3, 2));
+        assert!(lost
+            .describe()
+            .contains("2 records shorter than their header"));
+        assert_eq!(filtered(3, 5, &Lost::default()), 0);
+    }
 
     #[test]
     fn a_deadline_too_far_away_is_none() {

@@ -73,19 +73,24 @@ pub struct Lost {
     pub ring_buffer: u64,
     /// A staging map was full.
     pub map_full: u64,
-    /// A syscall exit came without its enter.
+    /// An end came without its recorded start: a syscall exit without its
+    /// enter; a histogram tool's interval (wakeup → run, a CPU slice) that
+    /// began before tracing (src/hist.bpf.h, cs_hist_missing).
     pub unpaired: u64,
     /// Forked children that could not be followed (not events themselves).
     pub untracked_forks: u64,
     /// Program runs the kernel skipped because a BPF program was already
     /// running on that CPU ([`skipped_runs`]); each may have lost an event.
     pub skipped: u64,
+    /// Records shorter than their header: received, but not events (a
+    /// BPF-side bug; counted, never shown as filtered).
+    pub short: u64,
 }
 
 impl Lost {
     /// Events lost (untracked forks are not events).
     pub fn events(&self) -> u64 {
-        self.ring_buffer + self.map_full + self.unpaired + self.skipped
+        self.ring_buffer + self.map_full + self.unpaired + self.skipped + self.short
     }
 
     pub fn read(map: &dyn MapCore) -> Self {
@@ -96,6 +101,7 @@ impl Lost {
             unpaired: slot(2),
             untracked_forks: slot(3),
             skipped: 0,
+            short: 0,
         }
     }
 
@@ -116,9 +122,12 @@ impl Lost {
                 self.skipped
             ));
         }
+        if self.short > 0 {
+            parts.push(format!("{} records shorter than their header", self.short));
+        }
         if self.unpaired > 0 {
             parts.push(format!(
-                "{} syscall exits without their enter",
+                "{} ends seen without their start (a syscall exit without its enter; a histogram tool's interval begun before tracing)",
                 self.unpaired
             ));
         }
@@ -200,6 +209,7 @@ mod tests {
             unpaired: 1,
             untracked_forks: 9,
             skipped: 2,
+            short: 0,
         };
         assert_eq!(l.events(), 7);
         assert!(l.describe().contains("2 program runs skipped"));

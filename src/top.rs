@@ -15,18 +15,18 @@
 //!     #[command(flatten)]
 //!     common: CommonArgs,
 //! }
-//! let mut drain = top::Drain::<types::key, types::val>::new(&skel.maps.counts)?;
-//! let mut screen = top::Screen::new(&args.top);
-//! session.every(&skel, args.top.interval.period(), |tick, out| {
-//!     let rows = drain.drain(&skel.maps.counts)?;      // map is empty now
-//!     let totals = top::sort_limit(rows, args.top.rows, |_, v| v.bytes);
-//!     screen.begin(out)?;                               // clear/blank, loadavg, header
+//! // in run::Interval for the tool (fields: args, drain, screen):
+//! // configure: self.drain = top::Drain::new(&open's map)…; s.set_header::<MyRow>(&())
+//! fn tick(&mut self, skel: &FooSkel<'_>, _: &Tick, out: &mut Output) -> Result<ControlFlow<()>> {
+//!     let rows = self.drain.drain(&skel.maps.counts)?;   // map is empty now
+//!     let totals = top::sort_limit(rows, self.args.top.rows, |_, v| v.bytes);
+//!     self.screen.begin(out)?;                           // clear/blank, loadavg, header
 //!     for (k, v) in rows.iter() {
-//!         screen.row(out, &MyRow::new(k, v))?;          // "type":"top" in JSON
+//!         self.screen.row(out, &MyRow::new(k, v), &())?;  // "type":"top" in JSON
 //!     }
-//!     screen.end(out, &totals.map(MyTotals::from))?;    // "type":"interval" in JSON
-//!     Ok(screen.after(&args.top.interval))              // COUNT reached → Break
-//! })
+//!     self.screen.end(out, &totals.map(MyTotals::from))?; // "type":"interval" in JSON
+//!     Ok(self.screen.after(&self.args.top.interval))     // COUNT reached → Break
+//! }
 //! // summary: top::dropped_note(top::keys_dropped(&skel.maps.lost, SLOT))
 //! ```
 //!
@@ -50,7 +50,6 @@
 use std::io;
 use std::marker::PhantomData;
 use std::os::fd::AsRawFd;
-use std::time::Duration;
 
 use anyhow::Result;
 use clap::Args;
@@ -59,44 +58,9 @@ use plain::Plain;
 use serde::Serialize;
 
 use crate::error::UserError;
-use crate::output::{Line, Output, Row};
+use crate::output::{Output, Row, Table};
 
-/// `[interval [count]]` as BCC's periodic tools take them: seconds between
-/// outputs (default 1) and how many outputs before exiting (default:
-/// until Ctrl-C). (src/hist.rs may grow the same; to be unified.)
-#[derive(Args, Debug, Clone, Copy, PartialEq, Eq)]
-pub struct IntervalArgs {
-    /// Seconds between outputs
-    #[arg(value_name = "INTERVAL", default_value_t = 1,
-          value_parser = clap::value_parser!(u64).range(1..))]
-    pub interval: u64,
-
-    /// Number of outputs, then exit (default: until Ctrl-C)
-    #[arg(value_name = "COUNT", value_parser = clap::value_parser!(u64).range(1..))]
-    pub count: Option<u64>,
-}
-
-impl Default for IntervalArgs {
-    fn default() -> Self {
-        Self {
-            interval: 1,
-            count: None,
-        }
-    }
-}
-
-impl IntervalArgs {
-    /// The interval as a duration (any u64 of seconds fits; a tick too far
-    /// to represent is handled by `Session::every`).
-    pub fn period(&self) -> Duration {
-        Duration::from_secs(self.interval)
-    }
-
-    /// Whether `shown` outputs complete the run.
-    pub fn done(&self, shown: u64) -> bool {
-        self.count.is_some_and(|c| shown >= c)
-    }
-}
+pub use crate::interval::TopInterval as IntervalArgs;
 
 /// The options of every top tool (BCC's letters: `-C`, `-r`).
 #[derive(Args, Debug, Clone, Copy, PartialEq, Eq)]
@@ -478,8 +442,9 @@ pub struct TopRecord<'a, R> {
 }
 
 impl<R: Row> Row for TopRecord<'_, R> {
-    fn cells(&self, line: &mut Line<'_>) {
-        self.row.cells(line);
+    type Opts = R::Opts;
+    fn columns(t: &mut Table<'_, '_, Self>, o: &R::Opts) {
+        R::columns(&mut t.inner(|r| r.row), o);
     }
 }
 
@@ -535,15 +500,13 @@ impl Screen {
         out.header()
     }
 
-    /// One row of this interval.
-    pub fn row<R: Row>(&self, out: &mut Output, row: &R) -> io::Result<()> {
-        out.row_as(
-            "top",
-            &TopRecord {
-                interval: self.interval,
-                row,
-            },
-        )
+    /// One row of this interval (`o`: the tool, which decides the columns).
+    pub fn row<R: Row>(&self, out: &mut Output, row: &R, o: &R::Opts) -> io::Result<()> {
+        let r = TopRecord {
+            interval: self.interval,
+            row,
+        };
+        out.row_as("top", &r, o)
     }
 
     /// Ends the interval: the `interval` JSON record, a flush.
@@ -558,7 +521,7 @@ impl Screen {
         out.flush()
     }
 
-    /// What the `Session::every` callback returns: stop once COUNT
+    /// What `run::Interval::tick` returns: stop once COUNT
     /// intervals were printed.
     pub fn after(&self, args: &IntervalArgs) -> std::ops::ControlFlow<()> {
         if args.done(self.interval) {
@@ -822,17 +785,13 @@ mod tests {
         bytes: u64,
     }
     impl Row for TRow {
-        fn cells(&self, l: &mut Line<'_>) {
-            l.cell(self.pid);
-            l.text(self.comm.as_bytes());
-            l.cell(self.bytes);
+        type Opts = ();
+        fn columns(t: &mut Table<'_, '_, Self>, _: &()) {
+            t.col(Col::left("PID", 7), |r, c| c.put(r.pid));
+            t.col(Col::left("COMM", 16), |r, c| c.text(r.comm.as_bytes()));
+            t.col(Col::right("BYTES", 8), |r, c| c.put(r.bytes));
         }
     }
-    const COLS: &[Col] = &[
-        Col::left("PID", 7),
-        Col::left("COMM", 16),
-        Col::right("BYTES", 8),
-    ];
 
     /// A temp file removed on drop.
     struct Tmp(std::path::PathBuf);
@@ -854,7 +813,8 @@ mod tests {
     /// Two intervals of two rows into `tmp`; `clear`: None as without
     /// `-C` (a file is no terminal: not cleared).
     fn two_intervals(json: bool, clear: Option<bool>, tmp: &Tmp) {
-        let mut out = Output::to(json, COLS.to_vec(), Some(&tmp.0)).expect("output");
+        let mut out = Output::to(json, Some(&tmp.0)).expect("output");
+        out.set_header::<TRow>(&());
         let mut s = Screen::new(&TopArgs::default());
         s.clear = clear;
         let t = Totals {
@@ -872,7 +832,7 @@ mod tests {
                     comm: "sh",
                     bytes: b,
                 };
-                s.row(&mut out, &r).expect("row");
+                s.row(&mut out, &r, &()).expect("row");
             }
             s.end(&mut out, &t).expect("end");
         }
@@ -932,7 +892,8 @@ mod tests {
             let (master, slave) = unsafe { (OwnedFd::from_raw_fd(m), OwnedFd::from_raw_fd(sl)) };
             let name = std::fs::read_link(format!("/proc/self/fd/{}", slave.as_raw_fd()))
                 .expect("the pty's path");
-            let mut out = Output::to(false, COLS.to_vec(), Some(&name)).expect("output on the pty");
+            let mut out = Output::to(false, Some(&name)).expect("output on the pty");
+            out.set_header::<TRow>(&());
             assert!(out.is_terminal());
             let mut s = Screen::new(&args);
             s.begin(&mut out).expect("begin");
@@ -998,7 +959,7 @@ mod tests {
         assert!(t.noclear);
         assert_eq!(
             (t.rows, t.interval.period(), t.interval.count),
-            (5, Duration::from_secs(2), Some(3))
+            (5, std::time::Duration::from_secs(2), Some(3))
         );
         assert!(!t.interval.done(2) && t.interval.done(3));
         assert_eq!(

@@ -134,3 +134,57 @@ judge_failure() { # CHECK NAME FEATURE_RE WHAT
 # Kernel-feature messages of the shared layer (src/load.rs): a missing
 # tracepoint, no ring buffer (Linux < 5.8), no BTF.
 FEATURE_RE='does not exist on this kernel|need Linux|has no BTF|not supported'
+
+# Histogram tools (tools/<hist tool>/smoke.sh).
+# smoke_hist NAME WORKLOAD ARGS...: runs the tool with --json -v ARGS, runs
+# the shell function WORKLOAD once attached, then Ctrl-C; sets HIST (the
+# last "hist" record). Fails NAME (and returns 1) if it does not attach,
+# exits non-zero or prints no hist record or summary.
+smoke_hist() {
+	local name=$1 workload=$2
+	shift 2
+	start_tool "$name" --json -v "$@"
+	if ! wait_attached "$name" 60; then
+		stop_tool 10
+		judge_failure "$name" "$name" "$FEATURE_RE" "not attached within 60 s"
+		return 1
+	fi
+	"$workload"
+	stop_tool 30
+	HIST=$(grep -F '"type":"hist"' "$WORK/$name.out" | tail -n1)
+	if [ "$RC" != 0 ]; then
+		fail "$name" "Ctrl-C: exit $RC, want 0"
+		show "$WORK/$name.err" 20
+		return 1
+	elif [ -z "$HIST" ] || ! has_summary "$WORK/$name.out"; then
+		fail "$name" "no hist record or no summary"
+		show "$WORK/$name.out"
+		return 1
+	fi
+}
+
+# hist_count_ok NAME MIN WHY: ok if HIST counts at least MIN (WHY: what
+# each one is) and has buckets.
+hist_count_ok() {
+	local n
+	n=$(json_num "$HIST" count)
+	if [ "${n:-0}" -lt "$2" ] || ! printf '%s' "$HIST" | grep -q '"buckets":\[{'; then
+		fail "$1" "count ${n:-?} (want >= $2, $3) or no buckets: $HIST"
+	else
+		ok "$1" "$(grep -m1 "^$TOOL: tracing" "$WORK/$1.err"); count $n"
+	fi
+}
+
+# hist_keyed_ok NAME PATTERN WHAT: ok if HIST matches PATTERN (grep -E).
+hist_keyed_ok() {
+	if ! printf '%s' "$HIST" | grep -Eq "$2"; then
+		fail "$1" "no $3 record: $HIST"
+	else
+		ok "$1" "$(grep -c '"type":"hist"' "$WORK/$1.out") $3 histograms"
+	fi
+}
+
+# Twenty short sleeps: each a wakeup, and an on-CPU and off-CPU slice.
+sleeps20() {
+	for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do usleep 2000; done
+}

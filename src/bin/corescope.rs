@@ -43,10 +43,10 @@ enum Cmd {
 
 /// The tool named by `name`: exactly, or as the longest tool name inside it
 /// (installed with a prefix or suffix). `corescope` itself is no tool.
-fn tool_for(name: &OsStr) -> Option<Main> {
+fn tool_for(name: &OsStr) -> Option<(&'static str, Main)> {
     let name = name.to_str()?;
-    if let Some((_, run)) = TOOLS.iter().find(|(t, _)| *t == name) {
-        return Some(*run);
+    if let Some(t) = TOOLS.iter().find(|(t, _)| *t == name) {
+        return Some(*t);
     }
     if name.contains("corescope") {
         return None;
@@ -55,26 +55,26 @@ fn tool_for(name: &OsStr) -> Option<Main> {
         .iter()
         .filter(|(t, _)| name.contains(t))
         .max_by_key(|(t, _)| t.len())
-        .map(|(_, run)| *run)
+        .copied()
 }
 
 fn main() -> ExitCode {
     let mut args = std::env::args_os();
     let arg0 = args.next().unwrap_or_default();
     let base = Path::new(&arg0).file_name().unwrap_or_default();
-    if let Some(run) = tool_for(base) {
-        return run();
+    if let Some((name, run)) = tool_for(base) {
+        return run(name);
     }
-    if let Some(run) = args
+    if let Some((name, run)) = args
         .next()
         .and_then(|a| TOOLS.iter().find(|(t, _)| OsStr::new(t) == a))
-        .map(|(_, run)| *run)
+        .copied()
     {
         corescope::cli::skip_arg0();
-        return run();
+        return run(name);
     }
     corescope::main(|| {
-        let args: Args = corescope::cli::parse(&[]);
+        let args: Args = corescope::cli::parse("corescope", &[]);
         // println! would panic on a full disk or a closed pipe.
         let mut out = std::io::stdout().lock();
         match args.cmd {

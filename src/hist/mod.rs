@@ -1,8 +1,10 @@
 //! The histogram shape: what a histogram tool (biolatency, runqlat, …)
 //! prints every interval, in the layout of libbpf-tools' `print_log2_hist`
 //! and `print_linear_hist` (trace_helpers.c), plus a stats line and a JSON
-//! record. The BPF half (slot helpers, the keyed histogram map) lands with
-//! the first histogram tool.
+//! record. The BPF half is src/hist.bpf.h (slot helpers, `struct cs_hist`,
+//! the keyed histogram map `CS_HIST_MAP` with lookup-or-init that counts
+//! what it cannot record); [`HistMap`] reads and clears that map every
+//! interval (tools/runqlat/ and tools/cpudist/ use it).
 //!
 //! # Slots
 //! Log2 slots follow libbpf-tools' `log2l` (floor) convention, the one our
@@ -13,24 +15,32 @@
 //! Linear slot `i` holds `base + i*step ..= base + (i+1)*step - 1`.
 //!
 //! # How a histogram tool uses it
+//! BPF side (src/hist.bpf.h has the details):
+//! ```text
+//! #include "common/task.bpf.h"          // or common/common.bpf.h
+//! #include "hist.bpf.h"
+//! CS_HIST_MAP(hists, __u32, 10240);     // key type of the tool's choosing
+//! h = cs_hist_get(&hists, &key, &fresh); // NULL: map full, counted lost
+//! if (h) cs_hist_add(h, cs_log2_slot(v), v);
+//! no start recorded → cs_hist_missing(); // counted lost (unpaired)
+//! ```
+//! User space (tools/runqlat/mod.rs is the whole of it):
 //! ```text
 //! #[command(flatten)] iv: hist::IntervalArgs   // [interval [count]] --timestamp
-//! parse(&[("timestamp", 'T'), …])
-//! let mut steps = iv.steps();
-//! session.every(&skel, iv.period(), |tick, out| {
-//!     if !steps.print_now() { return Ok(ControlFlow::Break(())) }
-//!     let time = iv.timestamp.then(|| out.clock.hms_now());
-//!     hist::begin_interval(out, time.as_deref())?;
-//!     for (key, slots) in read the map {        // then clear it: per-interval
-//!         hist::emit(out, &[Key::Disk(name)], &Hist::log2(&slots, "usecs"))?;
-//!     }
-//!     Ok(steps.flow())
-//! })
+//! // a tool implements hist::HistTool (tools/runqlat/mod.rs is the whole of
+//! // it): its Args, skeleton, key and value types, SHORTS, its configure
+//! // (.rodata knobs, hist::size_map, returns the banner), the map, and how
+//! // a key is shown; hist::Runner makes it a run::Interval:
+//! pub fn main(name: &'static str) -> ExitCode {
+//!     corescope::run::interval::<hist::Runner<Runqlat>>(name)
+//! }
 //! ```
-//! Reading and clearing the map (print-then-clear: every interval shows only
-//! what happened in it, as BCC and libbpf-tools do) is the tool's job, as
-//! are its banner line and (biolatency) its extra blank line before an
-//! unkeyed histogram.
+//! [`Printer`] does the interval steps (COUNT, `-T`) around [`HistMap`]
+//! (used alone when a tool prints more per interval), which reads and clears the map (print-then-clear: every interval
+//! shows only what happened in it, as BCC and libbpf-tools do); the losses
+//! the BPF half counted reach the summary by themselves (`cs_dropped`, read
+//! by `Session::every`). The banner line and (biolatency) an extra blank
+//! line before an unkeyed histogram are the tool's.
 //!
 //! # Text
 //! [`Hist::write_text`] prints exactly libbpf-tools' layout (the tests
@@ -63,8 +73,6 @@
 
 use std::fmt::Write as _;
 use std::io;
-use std::ops::ControlFlow;
-use std::time::Duration;
 
 use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
@@ -72,8 +80,15 @@ use serde::{Serialize, Serializer};
 use crate::escape::{escape_into, KStr};
 use crate::output::Output;
 
+mod map;
 #[cfg(test)]
 mod tests;
+mod tool;
+
+pub use map::{
+    pid_key, pidns_key, print_rows, size_map, tid_key, HistMap, HistValue, KeyFn, Printed, Printer,
+};
+pub use tool::{HistTool, Runner, Shape};
 
 /// Log2 slots a histogram can have: `floor(log2(u64::MAX))` is 63.
 pub const MAX_LOG2_SLOTS: usize = 64;
@@ -442,88 +457,49 @@ pub fn time_line(hms: &str) -> String {
 }
 
 /// Prints one histogram: in the table its section header (with keys), the
-/// histogram and the stats line; in JSON a `hist` record.
+/// histogram and the stats line; in JSON a `hist` record. Either way one
+/// row of the output (`Output::shown`, the summary's events): a histogram
+/// tool's table has one column, its banner ([`set_banner`]:
+/// libbpf-tools' "Tracing … Hit Ctrl-C to end." line is then the header).
 pub fn emit<T: Copy + Into<u64>>(
     out: &mut Output,
     keys: &[Key<'_>],
     hist: &Hist<'_, T>,
 ) -> io::Result<()> {
-    if out.json() {
-        return out.record("hist", &hist.record(keys));
-    }
-    let mut buf = String::with_capacity(64 * (hist.slots.len() + 2));
-    write_section_header(&mut buf, keys);
-    hist.write_text(&mut buf);
-    hist.write_stats(&mut buf);
-    buf.pop(); // raw_line adds the last newline
-    out.raw_line(&buf)
+    out.row_as("hist", &HistRow { hist, keys }, &"")
 }
 
-/// `[interval [count]]` as BCC's histogram tools take them, and `-T`.
-#[derive(clap::Args, Debug, Clone, Default)]
-pub struct IntervalArgs {
-    /// Print a histogram every INTERVAL seconds, each of that interval only
-    /// (default: one, at the end: Ctrl-C or --duration)
-    #[arg(value_name = "INTERVAL", value_parser = clap::value_parser!(u64).range(1..))]
-    pub interval: Option<u64>,
-
-    /// Stop after COUNT intervals
-    #[arg(value_name = "COUNT", requires = "interval",
-          value_parser = clap::value_parser!(u64).range(1..))]
-    pub count: Option<u64>,
-
-    /// Print the time (HH:MM:SS) before each interval's histograms
-    #[arg(long)]
-    pub timestamp: bool,
+/// One histogram as an output row: its JSON record, or its text as the
+/// one cell of the table line.
+struct HistRow<'a, T> {
+    hist: &'a Hist<'a, T>,
+    keys: &'a [Key<'a>],
 }
 
-impl IntervalArgs {
-    /// The period for `Session::every`: INTERVAL, or never (one print at
-    /// the end).
-    pub fn period(&self) -> Duration {
-        self.interval.map_or(Duration::MAX, Duration::from_secs)
-    }
-
-    /// A counter of the intervals printed.
-    pub fn steps(&self) -> Steps {
-        Steps {
-            count: self.count,
-            printed: 0,
-        }
+impl<T: Copy + Into<u64>> Serialize for HistRow<'_, T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.hist.record(self.keys).serialize(s)
     }
 }
 
-/// Counts the intervals printed against `COUNT` (see [`IntervalArgs`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Steps {
-    count: Option<u64>,
-    printed: u64,
-}
-
-impl Steps {
-    /// Whether to print at this tick: at every tick (the last one, at
-    /// Ctrl-C or --duration, prints the interval cut short) until COUNT
-    /// intervals are printed; `Session::every`'s final call after COUNT is
-    /// then skipped.
-    pub fn print_now(&mut self) -> bool {
-        if self.count.is_some_and(|c| self.printed >= c) {
-            return false;
-        }
-        self.printed += 1;
-        true
-    }
-
-    /// Stop once COUNT intervals are printed.
-    pub fn flow(&self) -> ControlFlow<()> {
-        if self.count.is_some_and(|c| self.printed >= c) {
-            ControlFlow::Break(())
-        } else {
-            ControlFlow::Continue(())
-        }
-    }
-
-    /// Intervals printed so far.
-    pub fn printed(&self) -> u64 {
-        self.printed
+/// The banner (libbpf-tools' "Tracing … Hit Ctrl-C to end." line) is the
+/// table's one column header; each histogram is a cell of that column.
+impl<T: Copy + Into<u64>> crate::output::Row for HistRow<'_, T> {
+    type Opts = &'static str;
+    fn columns(t: &mut crate::output::Table<'_, '_, Self>, banner: &&'static str) {
+        t.col(crate::output::Col::left(banner, 0), |r, c| {
+            let buf = c.buf();
+            write_section_header(buf, r.keys);
+            r.hist.write_text(buf);
+            r.hist.write_stats(buf);
+            buf.pop(); // the line's own newline follows
+        });
     }
 }
+
+/// Sets a histogram tool's banner as its table header.
+pub fn set_banner(s: &mut crate::Session, banner: &'static str) {
+    s.set_header::<HistRow<'_, u64>>(&banner);
+}
+
+pub use crate::interval::{HistInterval as IntervalArgs, Steps};

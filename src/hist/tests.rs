@@ -460,7 +460,7 @@ fn emitted(json: bool) -> String {
     let f = TempFile(
         std::env::temp_dir().join(format!("corescope-hist-{}-{json}.out", std::process::id())),
     );
-    let mut out = Output::to(json, Vec::new(), Some(&f.0)).unwrap();
+    let mut out = Output::to(json, Some(&f.0)).unwrap();
     begin_interval(&mut out, Some("10:28:23")).unwrap();
     let slots = [0u32, 2, 1];
     emit(
@@ -509,13 +509,13 @@ fn parse_iv(args: &[&str]) -> Result<IntervalArgs, clap::Error> {
 fn interval_and_count_arguments() {
     let iv = parse_iv(&[]).unwrap();
     assert_eq!((iv.interval, iv.count, iv.timestamp), (None, None, false));
-    assert_eq!(iv.period(), Duration::MAX);
+    assert_eq!(iv.period(), std::time::Duration::MAX);
     let iv = parse_iv(&["-T", "2", "3"]).unwrap();
     assert_eq!(
         (iv.interval, iv.count, iv.timestamp),
         (Some(2), Some(3), true)
     );
-    assert_eq!(iv.period(), Duration::from_secs(2));
+    assert_eq!(iv.period(), std::time::Duration::from_secs(2));
     assert!(parse_iv(&["0"]).is_err());
     assert!(parse_iv(&["1", "0"]).is_err());
     assert!(parse_iv(&["x"]).is_err());
@@ -526,9 +526,9 @@ fn interval_and_count_arguments() {
 fn steps_stop_after_count_and_skip_the_final_call() {
     let mut s = parse_iv(&["1", "2"]).unwrap().steps();
     assert!(s.print_now());
-    assert_eq!(s.flow(), ControlFlow::Continue(()));
+    assert_eq!(s.flow(), std::ops::ControlFlow::Continue(()));
     assert!(s.print_now());
-    assert_eq!(s.flow(), ControlFlow::Break(()));
+    assert_eq!(s.flow(), std::ops::ControlFlow::Break(()));
     // Session::every's final call (tick.last) after COUNT: nothing more.
     assert!(!s.print_now());
     assert_eq!(s.printed(), 2);
@@ -536,6 +536,151 @@ fn steps_stop_after_count_and_skip_the_final_call() {
     let mut s = parse_iv(&["1"]).unwrap().steps();
     for _ in 0..5 {
         assert!(s.print_now());
-        assert_eq!(s.flow(), ControlFlow::Continue(()));
+        assert_eq!(s.flow(), std::ops::ControlFlow::Continue(()));
+    }
+}
+
+// ---- the BPF half (src/hist.bpf.h), run through BPF_PROG_TEST_RUN ----
+
+mod bpf {
+    use super::*;
+    use crate::skel::hist_test::types::cs_hist;
+    use crate::skel::hist_test::HistTestSkelBuilder;
+    use libbpf_rs::skel::{OpenSkel, SkelBuilder};
+    use libbpf_rs::ProgramInput;
+
+    /// Both ends of every log2 slot (128 values: 0 and 1, then 2^k and
+    /// 2^(k+1) - 1 for k in 1..64, up to u64::MAX).
+    fn inputs() -> Vec<u64> {
+        let mut v = vec![0, 1];
+        for k in 1..64 {
+            let p = 1u64 << k;
+            v.extend([p, p + (p - 1)]);
+        }
+        assert_eq!((v.len(), v[127]), (128, u64::MAX));
+        v
+    }
+
+    struct Ran {
+        log2: Vec<u32>,
+        lin: Vec<u32>,
+        fresh: u32,
+        rows: Vec<(u32, cs_hist)>,
+        again: usize,
+        map_full: u64,
+    }
+
+    /// Loads the test program, runs it once over `vals`, reads the map
+    /// back with `HistMap` (twice: the second must find it empty).
+    fn run(vals: &[u64], base: u64, step: u64, nkeys: u32) -> Ran {
+        let mut storage = std::mem::MaybeUninit::uninit();
+        let open = HistTestSkelBuilder::default().open(&mut storage).unwrap();
+        let mut skel = open.load().unwrap();
+        {
+            let bss = skel.maps.bss_data.as_deref_mut().unwrap();
+            bss.input[..vals.len()].copy_from_slice(vals);
+            bss.n = vals.len() as u32;
+            bss.lin_base = base;
+            bss.nkeys = nkeys;
+        }
+        // lin_step is 1 by default, in .data.
+        skel.maps.data_data.as_deref_mut().unwrap().lin_step = step;
+        skel.progs
+            .hist_test
+            .test_run(ProgramInput::default())
+            .unwrap();
+        let bss = skel.maps.bss_data.as_deref().unwrap();
+        let n = vals.len();
+        let mut map = HistMap::<u32, cs_hist>::new(&skel.maps.ht_hists).unwrap();
+        let rows = map.take(&skel.maps.ht_hists, |(k, _)| *k).unwrap().to_vec();
+        let again = map.take(&skel.maps.ht_hists, |(k, _)| *k).unwrap().len();
+        let map_full = crate::stream::percpu_sum(&skel.maps.cs_dropped, 1);
+        Ran {
+            log2: bss.log2_out[..n].to_vec(),
+            lin: bss.lin_out[..n].to_vec(),
+            fresh: bss.fresh_count,
+            rows,
+            again,
+            map_full,
+        }
+    }
+
+    #[test]
+    fn log2_slots_follow_the_documented_convention() {
+        if !crate::testing::root_or_skip("hist bpf log2", "loads a BPF program") {
+            return;
+        }
+        let vals = inputs();
+        let r = run(&vals, 0, 1, 0);
+        for (&v, &slot) in vals.iter().zip(&r.log2) {
+            // floor(log2(v)), 0 and 1 in slot 0 (module doc, "Slots").
+            let want = if v < 2 { 0 } else { 63 - v.leading_zeros() };
+            assert_eq!(slot, want, "log2 slot of {v}");
+            // ...and the slot the text prints for it holds v.
+            let (lo, hi) = log2_bounds(slot as usize);
+            assert!(lo <= v && v <= hi, "{v} printed in {lo} -> {hi}");
+        }
+        // The C helper can be wrong: a shifted convention (BCC's, +1) fails.
+        let four = vals.iter().position(|&v| v == 4).unwrap();
+        assert_eq!(r.log2[four], 2, "4 is in slot 2 (4 -> 7), not BCC's 3");
+        assert_eq!(r.log2[vals.len() - 1], 63, "u64::MAX in the last slot");
+    }
+
+    #[test]
+    fn linear_slots_follow_the_documented_convention() {
+        if !crate::testing::root_or_skip("hist bpf linear", "loads a BPF program") {
+            return;
+        }
+        let vals: Vec<u64> = (0..128).map(|i| i * 3).collect();
+        let r = run(&vals, 20, 10, 0);
+        let h = Hist::linear(&[0u64; 64], 20, 10, "x");
+        for (&v, &slot) in vals.iter().zip(&r.lin) {
+            let want = if v < 20 { 0 } else { ((v - 20) / 10).min(63) };
+            assert_eq!(u64::from(slot), want, "linear slot of {v}");
+            let (lo, hi) = h.bounds(slot as usize);
+            assert!(
+                v < 20 || slot == 63 || (lo <= v && v <= hi),
+                "{v} in {lo}..={hi}"
+            );
+        }
+        // step 0 counts as 1.
+        let r = run(&[5, 6, 7], 5, 0, 0);
+        assert_eq!(r.lin, vec![0, 1, 2]);
+    }
+
+    #[test]
+    fn the_keyed_map_counts_sums_and_its_losses() {
+        if !crate::testing::root_or_skip("hist bpf map", "loads a BPF program") {
+            return;
+        }
+        // Values 0..100 over 5 keys, in a map of 4 entries: key 4 never
+        // fits, and each of its 20 values is counted as lost (map_full).
+        let vals: Vec<u64> = (0..100).collect();
+        let r = run(&vals, 0, 1, 5);
+        assert_eq!(r.fresh, 4, "four keys created, each once");
+        assert_eq!(r.map_full, 20);
+        let keys: Vec<u32> = r.rows.iter().map(|(k, _)| *k).collect();
+        assert_eq!(keys, vec![0, 1, 2, 3]);
+        for (k, v) in &r.rows {
+            let mine: Vec<u64> = vals
+                .iter()
+                .copied()
+                .filter(|x| x % 5 == u64::from(*k))
+                .collect();
+            assert_eq!(v.sum(), mine.iter().sum::<u64>(), "sum of key {k}");
+            let mut slots = [0u64; 64];
+            for &x in &mine {
+                slots[if x < 2 {
+                    0
+                } else {
+                    63 - x.leading_zeros() as usize
+                }] += 1;
+            }
+            assert_eq!(v.slots(), &slots[..], "slots of key {k}");
+            assert_eq!(v.comm(), format!("k{k}").as_bytes());
+            let h = Hist::log2(v.slots(), "usecs").with_sum(v.sum());
+            assert_eq!(h.stats().count, 20);
+        }
+        assert_eq!(r.again, 0, "the reader cleared the map");
     }
 }

@@ -15,6 +15,7 @@
  *   filename and argv through the pointers saved at enter.
  */
 #include "common/task.bpf.h"
+#include "staging.bpf.h"
 #include "execsnoop.h"
 
 CORESCOPE_EXPORT(execsnoop_event);
@@ -41,12 +42,7 @@ struct execsnoop_scratch {
 _Static_assert(sizeof(struct execsnoop_event) % 8 == 0,
 	       "payload must start right after the header");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct execsnoop_scratch);
-} scratch SEC(".maps");
+CS_SCRATCH(scratch, struct execsnoop_scratch);
 
 struct exec_args {
 	__u64 filename;
@@ -56,12 +52,7 @@ struct exec_args {
 };
 
 /* Failed-exec staging, keyed by TID (only with -x). */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 10240);
-	__type(key, __u32);
-	__type(value, struct exec_args);
-} staging SEC(".maps");
+CS_STAGING(staging, struct exec_args, 10240);
 
 #define AT_FDCWD -100
 /* The kernel's longest argument string (MAX_ARG_STRLEN, 32 pages). */
@@ -70,8 +61,7 @@ struct {
 static __always_inline struct execsnoop_scratch *fill_header(__u32 tid, __s32 ret)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	__u32 zero = 0;
-	struct execsnoop_scratch *s = bpf_map_lookup_elem(&scratch, &zero);
+	struct execsnoop_scratch *s = cs_scratch(&scratch);
 
 	if (!s)
 		return NULL;
@@ -246,7 +236,7 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 	long fl;
 
 	if (!ignore_failed)
-		bpf_map_delete_elem(&staging, &old_tid);
+		cs_unstage_drop(&staging, old_tid);
 	if (!cs_trace_task(bpf_get_current_pid_tgid() >> 32, old_tid))
 		return 0;
 	s = fill_header(old_tid, 0);
@@ -304,7 +294,7 @@ static __always_inline int stage(__u64 filename, __u64 argv, __s32 dirfd)
 	/* A full map is not counted here: the exec may well succeed (and be
 	 * reported from sched_process_exec); a failed one finds no entry at
 	 * its exit and is counted there, once. */
-	bpf_map_update_elem(&staging, &tid, &a, BPF_ANY);
+	cs_stage(&staging, tid, &a);
 	return 0;
 }
 
@@ -347,23 +337,21 @@ static __always_inline int report_failed(struct trace_event_raw_sys_exit *ctx)
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct execsnoop_scratch *s;
 	struct arg_loop l = {};
-	struct exec_args *a;
+	struct exec_args a;
 	__u64 filename, argv;
 	__s32 dirfd;
 	long fl;
 
-	a = bpf_map_lookup_elem(&staging, &tid);
-	if (!a) {
+	if (!cs_unstage(&staging, tid, &a)) {
 		/* A failed exec we should have staged (map full at enter, or
 		 * tracing started during the call). */
 		if (ctx->ret < 0 && cs_trace_task(bpf_get_current_pid_tgid() >> 32, tid))
 			cs_drop(CS_DROP_UNPAIRED);
 		return 0;
 	}
-	filename = a->filename;
-	argv = a->argv;
-	dirfd = a->dirfd;
-	bpf_map_delete_elem(&staging, &tid);
+	filename = a.filename;
+	argv = a.argv;
+	dirfd = a.dirfd;
 	if (ctx->ret >= 0)
 		return 0;
 

@@ -1,24 +1,16 @@
 //! execsnoop: trace exec() syscalls, one row per exec (failed ones with -x).
 //! Based on execsnoop(8) from BCC and libbpf-tools.
 
-use anyhow::Context;
-use corescope::escape::{cstr, push_value, StringList};
-use corescope::output::{Line, Output};
+use corescope::escape::{cstr, push_value};
 use corescope::prelude::*;
 use corescope::skel::execsnoop::types::{
-    execsnoop_consts, execsnoop_event as Event, execsnoop_flags,
+    execsnoop_consts as consts, execsnoop_event as Event, execsnoop_flags as flag,
 };
-use corescope::skel::execsnoop::ExecsnoopSkelBuilder;
+use corescope::skel::execsnoop::{ExecsnoopSkelBuilder, OpenExecsnoopSkel};
 use regex::bytes::Regex;
 
-const SHORTS: &[(&str, char)] = &[
-    ("pid", 'p'),
-    ("uid", 'u'),
-    ("cgroup", 'c'),
-    ("json", 'j'),
-    ("duration", 'd'),
-    ("verbose", 'v'),
-];
+pub mod argv;
+use argv::{Argv, Items};
 
 const EXAMPLES: &str = "EXAMPLES:
     execsnoop                  # trace all exec() syscalls
@@ -33,8 +25,8 @@ const EXAMPLES: &str = "EXAMPLES:
     execsnoop --json -- make   # run make, trace it and its children, as JSON";
 
 /// Trace exec() syscalls (execve and execveat), one row per exec.
-#[derive(Parser, Debug)]
-#[command(name = "execsnoop", version, after_help = EXAMPLES)]
+#[derive(Parser, Debug, Clone)]
+#[command(version, after_help = EXAMPLES)]
 struct Args {
     /// Include a TIME column (HH:MM:SS)
     #[arg(short = 'T', long)]
@@ -82,7 +74,7 @@ struct Args {
 }
 
 /// Arguments copied one by one in the kernel (one bit each in `arg_cut`).
-const MAX_ARGS: i64 = execsnoop_consts::EXECSNOOP_MAX_ARGS.0 as i64;
+const MAX_ARGS: i64 = consts::EXECSNOOP_MAX_ARGS.0 as i64;
 
 /// -P: 0 would be the kernel's "no filter"; it is no process either (only
 /// the kernel's own threads have parent 0, and they never exec).
@@ -92,21 +84,6 @@ fn parse_ppid(s: &str) -> Result<u32, String> {
         Ok(n) => Ok(n),
         Err(e) => Err(e.to_string()),
     }
-}
-
-fn columns(a: &Args) -> Vec<Col> {
-    let mut c = Vec::new();
-    a.time.then(|| c.push(Col::left("TIME", 8)));
-    a.timestamp.then(|| c.push(Col::left("TIME(s)", 8)));
-    a.print_uid.then(|| c.push(Col::left("UID", 6)));
-    c.push(Col::left(if a.print_pcomm { "COMM" } else { "PCOMM" }, 16));
-    c.push(Col::left("PID", 7));
-    a.print_pcomm.then(|| c.push(Col::left("PCOMM", 16)));
-    c.push(Col::left("PPID", 7));
-    a.print_cpu.then(|| c.push(Col::left("CPU", 3)));
-    c.push(Col::right("RET", 3));
-    c.push(Col::left("ARGS", 0));
-    c
 }
 
 #[derive(Serialize)]
@@ -123,114 +100,81 @@ struct Exec<'a> {
     ret: i32,
     filename: KStr<'a>,
     /// The process's argv (for a script: the interpreter's).
-    argv: Vec<KStr<'a>>,
+    argv: Items<'a>,
     /// How many arguments the process has (argv may hold fewer).
     argc: u32,
     /// For a script: the words before its path in argv (the interpreter
     /// and its option); empty otherwise.
-    interpreter: Vec<KStr<'a>>,
+    interpreter: Items<'a>,
     filename_truncated: bool,
     args_truncated: bool,
+    /// argv could not be read past some argument (a memory fault: an exec
+    /// given a bad pointer); ARGS ends in " [unreadable]".
+    args_unreadable: bool,
+    /// What ARGS shows after the filename.
     #[serde(skip)]
-    arg_cut: Vec<bool>,
-    /// argv[shown..] follow the filename in ARGS.
-    #[serde(skip)]
-    shown: usize,
+    rest: Items<'a>,
     /// Arguments are missing at the end (ARGS ends in " ...").
     #[serde(skip)]
     dropped: bool,
-    #[serde(skip)]
-    opts: &'a Args,
 }
 
 impl Row for Exec<'_> {
-    fn cells(&self, l: &mut Line<'_>) {
-        let o = self.opts;
-        o.time.then(|| l.cell(self.time));
-        o.timestamp
-            .then(|| l.cell(format_args!("{:<8.3}", self.timestamp)));
-        o.print_uid.then(|| l.cell(self.uid));
-        l.text(self.comm.0);
-        l.cell(self.pid);
-        o.print_pcomm.then(|| l.text(self.pcomm.0));
-        l.cell(self.ppid);
-        o.print_cpu.then(|| l.cell(self.cpu));
-        l.cell(self.ret);
-        l.with(|s| {
-            push_value(s, self.filename.0, o.quote, self.filename_truncated);
-            for (a, &cut) in self.argv.iter().zip(&self.arg_cut).skip(self.shown) {
+    type Opts = Execsnoop;
+    fn columns(t: &mut Table<'_, '_, Self>, o: &Execsnoop) {
+        let a = &o.a;
+        t.col_if(a.time, Col::left("TIME", 8), |r, c| c.put(r.time));
+        t.col_if(a.timestamp, Col::left("TIME(s)", 8), |r, c| {
+            c.put(format_args!("{:<8.3}", r.timestamp))
+        });
+        t.col_if(a.print_uid, Col::left("UID", 6), |r, c| c.put(r.uid));
+        let comm = if a.print_pcomm { "COMM" } else { "PCOMM" };
+        t.col(Col::left(comm, 16), |r, c| c.text(r.comm.0));
+        t.col(Col::left("PID", 7), |r, c| c.put(r.pid));
+        t.col_if(a.print_pcomm, Col::left("PCOMM", 16), |r, c| {
+            c.text(r.pcomm.0)
+        });
+        t.col(Col::left("PPID", 7), |r, c| c.put(r.ppid));
+        t.col_if(a.print_cpu, Col::left("CPU", 3), |r, c| c.put(r.cpu));
+        t.col(Col::right("RET", 3), |r, c| c.put(r.ret));
+        let q = a.quote;
+        t.col(Col::left("ARGS", 0), |r, c| {
+            let s = c.buf();
+            push_value(s, r.filename.0, q, r.filename_truncated);
+            for (arg, cut) in r.rest.iter() {
                 s.push(' ');
-                push_value(s, a.0, o.quote, cut);
+                push_value(s, arg, q, cut);
             }
-            if self.dropped {
-                s.push_str(" ...");
+            match (r.args_unreadable, r.dropped) {
+                (true, _) => s.push_str(" [unreadable]"),
+                (false, true) => s.push_str(" ..."),
+                _ => {}
             }
         });
     }
 }
 
-/// Event (header + payload: filename, then NUL-separated argv) → row.
-fn row<'a>(e: &'a Event, payload: &'a [u8], o: &'a Args, out: &Output) -> Exec<'a> {
+/// The tool: its options, and buffers reused from event to event.
+struct Execsnoop {
+    a: Args,
+    argv: Argv,
+    /// -l: the ARGS text matched.
+    joined: Vec<u8>,
+}
+
+/// The row of the event whose arguments `argv` holds ([`Argv::decode`]).
+fn row<'a>(
+    argv: &'a Argv,
+    e: &'a Event,
+    payload: &'a [u8],
+    at: (usize, usize),
+    out: &Output,
+) -> Exec<'a> {
     let fl = (e.fname_len as usize).min(payload.len());
-    let al = (e.args_len as usize).min(payload.len() - fl);
-    let flags = e.flags as u32;
-    let (items, len) = (o.max_args as usize, o.max_arg_size as usize - 1);
-    let interp = flags & execsnoop_flags::EXECSNOOP_F_INTERP.0 != 0;
-    // The kernel copies a few more for a script (see EXECSNOOP_INTERP_ARGS).
-    let extra = if interp {
-        execsnoop_consts::EXECSNOOP_INTERP_ARGS.0 as usize
-    } else {
-        0
-    };
-    let limits = if o.full_args {
-        (None, None)
-    } else {
-        (Some(items + extra), Some(len))
-    };
-    let mut argv = StringList::split(&payload[fl..fl + al], limits.0, limits.1);
-    // Arguments the kernel cut to their budget (the NUL is kept after them).
-    for (i, c) in argv.cut.iter_mut().enumerate() {
-        if e.arg_cut
-            .get(i / 8)
-            .is_some_and(|b| b & (1 << (i % 8)) != 0)
-        {
-            *c = true;
-        }
-    }
-    let filename = cstr(&payload[..fl]);
-    // A script's argv is the interpreter's: [interpreter, option?, script
-    // path, the script's arguments...]. ARGS shows what was exec'd (as
-    // strace and BCC): the path, then the script's own arguments, as many
-    // as --max-args allows for a binary.
-    let (interpreter, shown) = if interp {
-        let at = argv
-            .items
-            .iter()
-            .zip(&argv.cut)
-            .skip(1)
-            .position(|(a, &cut)| *a == filename || (cut && filename.starts_with(a)));
-        match at {
-            Some(k) => {
-                let end = k + 1 + items;
-                if !o.full_args && argv.items.len() > end {
-                    argv.items.truncate(end);
-                    argv.cut.truncate(end);
-                    argv.dropped = true;
-                }
-                (argv.items[..=k].to_vec(), k + 2)
-            }
-            // The path is past the arguments captured.
-            None => {
-                argv.dropped = true;
-                (argv.items.clone(), argv.items.len())
-            }
-        }
-    } else {
-        (Vec::new(), 1)
-    };
-    let dropped = argv.dropped || e.argc as usize > argv.items.len();
-    let truncated =
-        flags & execsnoop_flags::EXECSNOOP_F_ARGS_TRUNC.0 != 0 || argv.truncated() || dropped;
+    let (bytes, n) = (&payload[fl..], argv.len());
+    let dropped = argv.dropped || e.argc as usize > n;
+    let trunc = e.flags as u32 & flag::EXECSNOOP_F_ARGS_TRUNC.0 != 0;
+    let fault = e.flags as u32 & flag::EXECSNOOP_F_ARGS_FAULT.0 != 0;
     Exec {
         // A number: formatted only where a column or JSON shows it.
         time: out.clock.hms_of(e.ts_ns),
@@ -243,70 +187,88 @@ fn row<'a>(e: &'a Event, payload: &'a [u8], o: &'a Args, out: &Output) -> Exec<'
         pcomm: KStr(cstr(&e.pcomm)),
         cpu: e.cpu,
         ret: e.retval,
-        filename: KStr(filename),
-        argv: argv.items.into_iter().map(KStr).collect(),
+        filename: KStr(cstr(&payload[..fl])),
+        argv: argv.items(bytes, 0..n),
         argc: e.argc,
-        interpreter: interpreter.into_iter().map(KStr).collect(),
-        filename_truncated: flags & execsnoop_flags::EXECSNOOP_F_FNAME_TRUNC.0 != 0,
-        args_truncated: truncated,
-        arg_cut: argv.cut,
-        shown,
+        interpreter: argv.items(bytes, 0..at.0),
+        filename_truncated: e.flags as u32 & flag::EXECSNOOP_F_FNAME_TRUNC.0 != 0,
+        args_truncated: trunc || argv.truncated() || dropped || fault,
+        args_unreadable: fault,
+        rest: argv.items(bytes, at.1..n),
         dropped,
-        opts: o,
     }
 }
 
-/// -n and -l, on the raw (unescaped) bytes.
-fn wanted(r: &Exec<'_>, o: &Args) -> bool {
-    if o.name.as_ref().is_some_and(|re| !re.is_match(r.comm.0)) {
+/// What is kept of argv: --max-args and --max-arg-size less the NUL, or
+/// all of it (--full-args).
+fn caps(a: &Args) -> Option<(usize, usize)> {
+    (!a.full_args).then_some((a.max_args as usize, a.max_arg_size as usize - 1))
+}
+
+/// -n and -l, on the raw (unescaped) bytes (`joined`: a reused buffer).
+fn wanted(a: &Args, joined: &mut Vec<u8>, r: &Exec<'_>) -> bool {
+    if a.name.as_ref().is_some_and(|re| !re.is_match(r.comm.0)) {
         return false;
     }
-    if let Some(re) = &o.line {
-        let mut joined = r.filename.0.to_vec();
-        for a in r.argv.iter().skip(r.shown) {
-            joined.push(b' ');
-            joined.extend_from_slice(a.0);
-        }
-        return re.is_match(&joined);
+    let Some(re) = &a.line else { return true };
+    joined.clear();
+    joined.extend_from_slice(r.filename.0);
+    for (arg, _) in r.rest.iter() {
+        joined.push(b' ');
+        joined.extend_from_slice(arg);
     }
-    true
+    re.is_match(joined)
+}
+
+impl Events for Execsnoop {
+    type Args = Args;
+    type Skel = ExecsnoopSkelBuilder;
+    type Event = Event;
+    type Row<'a> = Exec<'a>;
+    #[rustfmt::skip]
+    const SHORTS: &'static [(&'static str, char)] = &[("pid", 'p'), ("uid", 'u'), ("cgroup", 'c'),
+        ("json", 'j'), ("duration", 'd'), ("verbose", 'v')];
+
+    fn common(a: &Args) -> &CommonArgs {
+        &a.common
+    }
+
+    fn configure(a: Args, open: &mut OpenExecsnoopSkel<'_>, _: &mut Session) -> Result<Self> {
+        let ro = open.rodata()?;
+        ro.ignore_failed = u8::from(!a.fails);
+        ro.targ_ppid = a.ppid.unwrap_or(0);
+        ro.full_args = u8::from(a.full_args);
+        ro.args_max = consts::EXECSNOOP_ARGS_CAP.0;
+        // (--full-args: a failed exec's argv is still read string by string.)
+        (ro.max_args, ro.arg_size) = match a.full_args {
+            true => (MAX_ARGS as u32, 4096),
+            false => (a.max_args, a.max_arg_size),
+        };
+        // Failed execs need the syscall tracepoints; successes do not.
+        let p = &mut open.progs;
+        for prog in [&mut p.handle_enter_execve, &mut p.handle_enter_execveat] {
+            prog.set_autoload(a.fails);
+        }
+        for prog in [&mut p.handle_exit_execve, &mut p.handle_exit_execveat] {
+            prog.set_autoload(a.fails);
+        }
+        let (argv, joined) = (Argv::default(), Vec::new());
+        Ok(Self { a, argv, joined })
+    }
+
+    fn event(&mut self, e: &Event, payload: &[u8], out: &mut Output) -> Result<()> {
+        let at = self.argv.decode(e, payload, caps(&self.a));
+        let r = row(&self.argv, e, payload, at, out);
+        if wanted(&self.a, &mut self.joined, &r) {
+            out.row(&r, self)?;
+        }
+        Ok(())
+    }
 }
 
 /// The tool (its binary, or `corescope execsnoop`).
-pub fn main() -> ExitCode {
-    corescope::main(|| {
-        let args: Args = parse(SHORTS);
-        let mut session = Session::new("execsnoop", &args.common, columns(&args))?;
-        let mut storage = MaybeUninit::uninit();
-        let mut open = session.open(&mut storage, ExecsnoopSkelBuilder::default())?;
-        let cap = execsnoop_consts::EXECSNOOP_ARGS_CAP.0;
-        let ro = open.maps.rodata_data.as_deref_mut().context("no .rodata")?;
-        ro.ignore_failed = u8::from(!args.fails);
-        ro.targ_ppid = args.ppid.unwrap_or(0);
-        ro.full_args = u8::from(args.full_args);
-        ro.args_max = cap;
-        // (--full-args: a failed exec's argv is still read string by string.)
-        (ro.max_args, ro.arg_size) = if args.full_args {
-            (MAX_ARGS as u32, 4096)
-        } else {
-            (args.max_args, args.max_arg_size)
-        };
-        if !args.fails {
-            // Failed execs need the syscall tracepoints; successes do not.
-            open.progs.handle_enter_execve.set_autoload(false);
-            open.progs.handle_enter_execveat.set_autoload(false);
-            open.progs.handle_exit_execve.set_autoload(false);
-            open.progs.handle_exit_execveat.set_autoload(false);
-        }
-        let skel = session.load(open)?;
-        session.stream(&skel, |e: &Event, payload: &[u8], out: &mut Output| {
-            let r = row(e, payload, &args, out);
-            if wanted(&r, &args) {
-                out.row(&r)?;
-            }
-            Ok(())
-        })
-    })
+pub fn main(name: &'static str) -> ExitCode {
+    corescope::run::events::<Execsnoop>(name)
 }
 
 #[cfg(test)]

@@ -965,3 +965,51 @@ fn thread_exec_leaves_no_tid_tracked() {
         &f.stdout,
     );
 }
+
+/// A failed exec given an argv pointer that cannot be read (EFAULT): the
+/// arguments read before the fault are shown and the event says the rest is
+/// unreadable (the kernel's fault bit, EXECSNOOP_F_ARGS_FAULT), in JSON and
+/// in the table.
+#[test]
+fn unreadable_argv_is_reported() {
+    let Some(_root) = root_or_skip("unreadable_argv_is_reported") else {
+        return;
+    };
+    let dir = TempDir::new(0o755);
+    let helper = compile_helper("bad_pointers", dir.path());
+    let helper = helper.to_str().expect("UTF-8 temp path");
+    let m = marker("badargv");
+    let f = run_to_end(&["-x", "-j", "--", helper, "exec", "/bin/true", &m]);
+    assert_eq!(f.code(), 0, "stderr:\n{}", f.stderr);
+    assert!(
+        f.stderr.contains("bad_pointers: exec errno=14"),
+        "{}",
+        f.stderr
+    );
+    let lines = json_lines(&f.stdout);
+    let e = one(
+        with_argv(&json_events(&lines), &[&m]),
+        "the exec",
+        &f.stdout,
+    );
+    assert_eq!(
+        (&e["ret"], &e["filename"]),
+        (&(-14).into(), &"/bin/true".into()),
+        "{e}"
+    );
+    assert_eq!(
+        (&e["args_unreadable"], &e["args_truncated"]),
+        (&true.into(), &true.into()),
+        "{e}"
+    );
+    let f = run_to_end(&["-x", "--", helper, "exec", "/bin/true", &m]);
+    // ARGS: the filename, then argv[1..] (argv[0], the marker, is the
+    // name's): here nothing before the fault.
+    let rows: Vec<_> = f.stdout.lines().filter(|l| l.contains(" -14 ")).collect();
+    assert_eq!(rows.len(), 1, "{}", f.stdout);
+    assert!(
+        rows[0].ends_with(" -14 /bin/true [unreadable]"),
+        "{}",
+        f.stdout
+    );
+}

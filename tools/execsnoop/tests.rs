@@ -5,7 +5,7 @@ use corescope::output::{header_line, json_line, table_line};
 
 fn args(a: &[&str]) -> Args {
     corescope::cli::try_parse_from(
-        SHORTS,
+        Execsnoop::SHORTS,
         std::iter::once("execsnoop").chain(a.iter().copied()),
     )
     .unwrap()
@@ -40,18 +40,47 @@ fn payload(e: &mut Event, file: &[u8], argv: &[&[u8]]) -> Vec<u8> {
     p
 }
 
+fn tool(a: &Args) -> Execsnoop {
+    let (argv, joined) = (Argv::default(), Vec::new());
+    Execsnoop {
+        a: a.clone(),
+        argv,
+        joined,
+    }
+}
+
+/// `f` of the row of event `e` (payload `p`) with options `a`, and the tool.
+fn with_row<T>(
+    a: &Args,
+    e: &Event,
+    p: &[u8],
+    f: impl FnOnce(&Exec, &mut Vec<u8>, &Execsnoop) -> T,
+) -> T {
+    let mut t = tool(a);
+    let out = Output::new(false).unwrap();
+    let at = t.argv.decode(e, p, caps(a));
+    let mut joined = Vec::new();
+    f(&row(&t.argv, e, p, at, &out), &mut joined, &t)
+}
+
 fn render(a: &Args, e: &Event, p: &[u8]) -> String {
-    let out = Output::new(false, columns(a)).unwrap();
-    table_line(&columns(a), &row(e, p, a, &out))
+    with_row(a, e, p, |r, _, t| table_line(r, t))
+}
+
+fn json(a: &Args, e: &Event, p: &[u8]) -> serde_json::Value {
+    let mut buf = Vec::new();
+    with_row(a, e, p, |r, _, _| json_line("event", r, &mut buf)).unwrap();
+    serde_json::from_slice(&buf).unwrap()
+}
+
+fn header(a: &Args) -> String {
+    header_line::<Exec>(&tool(a))
 }
 
 #[test]
 fn default_row_matches_bcc_layout() {
     let a = args(&[]);
-    assert_eq!(
-        header_line(&columns(&a)),
-        "PCOMM            PID     PPID    RET ARGS"
-    );
+    assert_eq!(header(&a), "PCOMM            PID     PPID    RET ARGS");
     let mut e = event("ls", 0);
     let p = payload(&mut e, b"/bin/ls", &[b"ls", b"-l", b"/tmp"]);
     assert_eq!(
@@ -63,7 +92,7 @@ fn default_row_matches_bcc_layout() {
 #[test]
 fn optional_columns_stay_aligned() {
     let a = args(&["-U", "-M", "-C", "-x"]);
-    let h = header_line(&columns(&a));
+    let h = header(&a);
     assert_eq!(
         h,
         "UID    COMM             PID     PCOMM            PPID    CPU RET ARGS"
@@ -97,11 +126,9 @@ fn truncation_is_marked() {
     let a = args(&["--max-args", "3", "--max-arg-size", "5"]);
     let mut e = event("x", 0);
     let p = payload(&mut e, b"/bin/x", &[b"x", b"abcdefgh", b"ok", b"dropped"]);
-    let out = Output::new(false, columns(&a)).unwrap();
-    let r = row(&e, &p, &a, &out);
-    assert!(r.args_truncated);
+    assert_eq!(json(&a, &e, &p)["args_truncated"], true);
     assert_eq!(
-        table_line(&columns(&a), &r).rsplit("0 ").next().unwrap(),
+        render(&a, &e, &p).rsplit("0 ").next().unwrap(),
         "/bin/x abcd... ok ..."
     );
     // Cut by the kernel's byte cap: the last string has no NUL.
@@ -109,7 +136,7 @@ fn truncation_is_marked() {
     let mut p = payload(&mut e, b"/bin/y", &[b"y", b"full"]);
     p.extend_from_slice(b"par");
     e.args_len += 3;
-    e.flags = execsnoop_flags::EXECSNOOP_F_ARGS_TRUNC.0 as u16;
+    e.flags = flag::EXECSNOOP_F_ARGS_TRUNC.0 as u16;
     assert!(render(&args(&[]), &e, &p).ends_with("/bin/y full par..."));
 }
 
@@ -118,10 +145,7 @@ fn json_has_full_argv_and_numbers() {
     let a = args(&["-j"]);
     let mut e = event("ls", 0);
     let p = payload(&mut e, b"/bin/ls", &[b"ls", b"-l"]);
-    let out = Output::new(true, columns(&a)).unwrap();
-    let mut buf = Vec::new();
-    json_line("event", &row(&e, &p, &a, &out), &mut buf).unwrap();
-    let v: serde_json::Value = serde_json::from_slice(&buf).unwrap();
+    let v = json(&a, &e, &p);
     assert_eq!(v["type"], "event");
     assert_eq!(v["pid"], 4242);
     assert_eq!(v["ret"], 0);
@@ -134,7 +158,6 @@ fn json_has_full_argv_and_numbers() {
 fn name_and_line_filters() {
     let mut e = event("bash", 0);
     let p = payload(&mut e, b"/bin/bash", &[b"bash", b"-c", b"make tpkg"]);
-    let out = Output::new(false, vec![]).unwrap();
     for (flags, want) in [
         (&["-n", "^ba"][..], true),
         (&["-n", "zsh"], false),
@@ -142,7 +165,8 @@ fn name_and_line_filters() {
         (&["-l", "bash$"], false), // -l matches the args, not the comm
     ] {
         let a = args(flags);
-        assert_eq!(wanted(&row(&e, &p, &a, &out), &a), want, "{flags:?}");
+        let got = with_row(&a, &e, &p, |r, j, t| wanted(&t.a, j, r));
+        assert_eq!(got, want, "{flags:?}");
     }
 }
 
@@ -191,20 +215,23 @@ fn every_flag_parses() {
         (a.ppid, a.common.filter.pid.clone(), a.common.run.duration),
         (Some(1), vec![1], Some(2))
     );
-    assert!(
-        corescope::cli::try_parse_from::<Args, _, _>(SHORTS, ["execsnoop", "--max-args", "0"])
-            .is_err()
-    );
-    assert!(
-        corescope::cli::try_parse_from::<Args, _, _>(SHORTS, ["execsnoop", "-n", "("]).is_err()
-    );
+    assert!(corescope::cli::try_parse_from::<Args, _, _>(
+        Execsnoop::SHORTS,
+        ["execsnoop", "--max-args", "0"]
+    )
+    .is_err());
+    assert!(corescope::cli::try_parse_from::<Args, _, _>(
+        Execsnoop::SHORTS,
+        ["execsnoop", "-n", "("]
+    )
+    .is_err());
 }
 
 #[test]
 fn escaped_comm_is_cut_to_its_column() {
     // 13 bytes, 17 characters escaped: cut at whole escapes to 16.
     let a = args(&["-M"]);
-    let h = header_line(&columns(&a));
+    let h = header(&a);
     let mut e = event("\x1b[2J\x1b[2J\x1b[2J\x1b", 0);
     e.pcomm = e.comm;
     let p = payload(&mut e, b"/bin/ls", &[b"ls"]);
@@ -225,15 +252,12 @@ fn kernel_cut_arguments_are_marked_and_the_rest_kept() {
         &[b"java", b"-cp", b"aaaa", b"Main", b"x"],
     );
     e.arg_cut[0] = 1 << 2;
-    e.flags = execsnoop_flags::EXECSNOOP_F_ARGS_TRUNC.0 as u16;
+    e.flags = flag::EXECSNOOP_F_ARGS_TRUNC.0 as u16;
     assert!(render(&a, &e, &p).ends_with(" 0 /bin/java -cp aaaa... Main x"));
     // Two more arguments than were captured (--max-args): " ..." and argc.
     e.argc = 7;
     assert!(render(&a, &e, &p).ends_with(" 0 /bin/java -cp aaaa... Main x ..."));
-    let out = Output::new(true, columns(&a)).unwrap();
-    let mut buf = Vec::new();
-    json_line("event", &row(&e, &p, &a, &out), &mut buf).unwrap();
-    let v: serde_json::Value = serde_json::from_slice(&buf).unwrap();
+    let v = json(&a, &e, &p);
     assert_eq!(
         (&v["argc"], &v["args_truncated"]),
         (&7.into(), &true.into())
@@ -241,7 +265,7 @@ fn kernel_cut_arguments_are_marked_and_the_rest_kept() {
     // An argument that fits exactly is not marked.
     let mut e = event("x", 0);
     let p = payload(&mut e, b"/bin/x", &[b"x", &[b'f'; 127]]);
-    assert!(!row(&e, &p, &a, &out).args_truncated);
+    assert_eq!(json(&a, &e, &p)["args_truncated"], false);
 }
 
 #[test]
@@ -253,20 +277,17 @@ fn script_row_shows_what_was_execd() {
         b"./s.sh",
         &[b"/bin/sh", b"-e", b"./s.sh", b"a", b"b"],
     );
-    e.flags = execsnoop_flags::EXECSNOOP_F_INTERP.0 as u16;
+    e.flags = flag::EXECSNOOP_F_INTERP.0 as u16;
     assert!(render(&a, &e, &p).ends_with(" 0 ./s.sh a b"));
-    let out = Output::new(true, columns(&a)).unwrap();
-    let r = row(&e, &p, &a, &out);
-    let mut buf = Vec::new();
-    json_line("event", &r, &mut buf).unwrap();
-    let v: serde_json::Value = serde_json::from_slice(&buf).unwrap();
+    let v = json(&a, &e, &p);
     assert_eq!(
         v["argv"],
         serde_json::json!(["/bin/sh", "-e", "./s.sh", "a", "b"])
     );
     assert_eq!(v["interpreter"], serde_json::json!(["/bin/sh", "-e"]));
     // -l matches the line shown.
-    assert!(wanted(&r, &args(&["-l", "^\\./s\\.sh a b$"])));
+    let l = args(&["-l", "^\\./s\\.sh a b$"]);
+    assert!(with_row(&l, &e, &p, |r, j, t| wanted(&t.a, j, r)));
     // --max-args counts what is shown: the filename and the script's own.
     let mut e = event("s.sh", 0);
     let p = payload(
@@ -274,7 +295,7 @@ fn script_row_shows_what_was_execd() {
         b"./s.sh",
         &[b"/bin/sh", b"-e", b"./s.sh", b"a", b"b", b"c"],
     );
-    e.flags = execsnoop_flags::EXECSNOOP_F_INTERP.0 as u16;
+    e.flags = flag::EXECSNOOP_F_INTERP.0 as u16;
     let a3 = args(&["--max-args", "3"]);
     assert!(render(&a3, &e, &p).ends_with(" 0 ./s.sh a b ..."));
     // A binary: no interpreter, argv[1..] after the filename.
@@ -285,9 +306,67 @@ fn script_row_shows_what_was_execd() {
 
 #[test]
 fn ppid_zero_is_rejected() {
-    let e = corescope::cli::try_parse_from::<Args, _, _>(SHORTS, ["execsnoop", "-P", "0"])
-        .unwrap_err()
-        .to_string();
+    let e =
+        corescope::cli::try_parse_from::<Args, _, _>(Execsnoop::SHORTS, ["execsnoop", "-P", "0"])
+            .unwrap_err()
+            .to_string();
     assert!(e.contains("0 is not a process"), "{e}");
     assert_eq!(args(&["-P", "7"]).ppid, Some(7));
+}
+
+/// The hot path (argv split, row, -n/-l checks, output) allocates nothing
+/// per event after warm-up, in the table (every column) and in JSON, for a
+/// binary and a script.
+#[test]
+fn rows_allocate_nothing_per_event() {
+    use corescope::alloc_count::{allocations, null_output};
+    let mut e = event("ls", 0);
+    let p = payload(&mut e, b"/bin/ls", &[b"ls", b"-l", b"a\x1bb", &[b'x'; 200]]);
+    let mut e2 = event("s.sh", 0);
+    let p2 = payload(&mut e2, b"./s.sh", &[b"/bin/sh", b"-e", b"./s.sh", b"a"]);
+    e2.flags = flag::EXECSNOOP_F_INTERP.0 as u16;
+    for flags in [
+        &[][..],
+        &[
+            "-T", "-t", "-U", "-M", "-C", "-q", "-x", "-n", "s", "-l", "a",
+        ],
+        &["-j"],
+        &["-j", "--full-args"],
+    ] {
+        let a = args(flags);
+        let mut out = null_output(a.common.run.json);
+        let mut t = tool(&a);
+        let mut go = |n| {
+            for _ in 0..n {
+                t.event(&e, &p, &mut out).unwrap();
+                t.event(&e2, &p2, &mut out).unwrap();
+            }
+        };
+        go(2);
+        assert_eq!(allocations(|| go(500)), 0, "{flags:?}");
+    }
+}
+
+/// argv the kernel could not read (a memory fault) is said so: ARGS ends in
+/// " [unreadable]" (not " ...", which is arguments left out on purpose).
+#[test]
+fn unreadable_args_are_shown_as_such() {
+    let a = args(&["-x"]);
+    let mut e = event("bad", -14);
+    let p = payload(&mut e, b"/bin/true", &[b"m1"]);
+    e.argc = 2;
+    e.flags = flag::EXECSNOOP_F_ARGS_FAULT.0 as u16;
+    assert!(
+        render(&a, &e, &p).ends_with(" -14 /bin/true [unreadable]"),
+        "{}",
+        render(&a, &e, &p)
+    );
+    let v = json(&a, &e, &p);
+    assert_eq!(
+        (&v["args_unreadable"], &v["args_truncated"]),
+        (&true.into(), &true.into())
+    );
+    e.flags = 0;
+    assert!(render(&a, &e, &p).ends_with(" -14 /bin/true ..."));
+    assert_eq!(json(&a, &e, &p)["args_unreadable"], false);
 }

@@ -1,23 +1,17 @@
 //! opensnoop: trace open() syscalls (open, openat, openat2, creat), one row
 //! per open. Based on opensnoop(8) from BCC and libbpf-tools.
 
-use anyhow::Context;
 use corescope::escape::cstr;
-use corescope::output::{Line, Output};
 use corescope::prelude::*;
 use corescope::skel::opensnoop::types::{
     opensnoop_consts as consts, opensnoop_event as Event, opensnoop_status as status,
 };
-use corescope::skel::opensnoop::OpensnoopSkelBuilder;
+use corescope::skel::opensnoop::{OpenOpensnoopSkel, OpensnoopSkelBuilder};
 use corescope::sym::{print_frames, user_stack, Frame, Symbolizer};
 
 pub mod openflags;
 
 use openflags::{has_mode, parse_flag, FlagFilter};
-
-#[rustfmt::skip]
-const SHORTS: &[(&str, char)] = &[("pid", 'p'), ("tid", 't'), ("uid", 'u'), ("cgroup", 'c'),
-    ("json", 'j'), ("duration", 'd'), ("buffer_pages", 'b'), ("verbose", 'v')];
 
 const EXAMPLES: &str = "EXAMPLES:
     opensnoop                    # trace all open() syscalls
@@ -34,8 +28,8 @@ const EXAMPLES: &str = "EXAMPLES:
     opensnoop -j -- make         # run make, trace it and its children, as JSON";
 
 /// Trace open() syscalls (open, openat, openat2, creat), one row per open.
-#[derive(Parser, Debug)]
-#[command(name = "opensnoop", version, after_help = EXAMPLES)]
+#[derive(Parser, Debug, Clone)]
+#[command(version, after_help = EXAMPLES)]
 struct Args {
     /// Include a TIME(s) column: seconds since tracing started
     #[arg(short = 'T', long)]
@@ -82,23 +76,6 @@ fn parse_pattern(s: &str) -> Result<Pattern, String> {
     Ok((t.as_bytes().to_vec(), s.starts_with('*')))
 }
 
-fn columns(a: &Args) -> Vec<Col> {
-    let mut c = Vec::new();
-    a.timestamp.then(|| c.push(Col::left("TIME(s)", 14)));
-    a.print_uid.then(|| c.push(Col::left("UID", 6)));
-    let tid = a.common.filter.tid.is_some();
-    c.push(Col::left(if tid { "TID" } else { "PID" }, 6));
-    c.push(Col::left("COMM", 16));
-    c.push(Col::right("FD", 4));
-    c.push(Col::right("ERR", 3));
-    if a.extended_fields {
-        c.push(Col::left("FLAGS", 8));
-        c.push(Col::left("MODE", 4));
-    }
-    c.push(Col::left("PATH", 0));
-    c
-}
-
 #[derive(Serialize)]
 struct Open<'a> {
     timestamp: f64,
@@ -109,14 +86,20 @@ struct Open<'a> {
     fd: i32,
     err: i32,
     syscall: &'static str,
-    flags: u32,
-    /// None when the kernel ignores it (no O_CREAT / O_TMPFILE).
+    /// None when unknown (`how_unreadable`).
+    flags: Option<u32>,
+    /// None when the kernel ignores it (no O_CREAT / O_TMPFILE) or unknown.
     mode: Option<u32>,
+    /// openat2's `struct open_how` (flags, mode) could not be read.
+    how_unreadable: bool,
     path: KStr<'a>,
     /// -F: the directory was prepended in the kernel.
     resolved: bool,
     /// The path lacks its beginning (-F: deeper than 64 levels) or its end.
     path_truncated: bool,
+    /// The filename could not be read (a memory fault: a bad pointer);
+    /// PATH ends in `[unreadable]`.
+    path_unreadable: bool,
     /// Table: `...` in front (its top is cut), and after it (its end is).
     #[serde(skip)]
     cut: (bool, bool),
@@ -124,31 +107,42 @@ struct Open<'a> {
     filename: Option<KStr<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     callers: Option<Vec<Frame>>,
-    #[serde(skip)]
-    opts: &'a Args,
 }
 
 impl Row for Open<'_> {
-    fn cells(&self, l: &mut Line<'_>) {
-        let o = self.opts;
-        let id = [self.pid, self.tid][usize::from(o.common.filter.tid.is_some())];
-        (o.timestamp).then(|| l.cell(format_args!("{:.9}", self.timestamp)));
-        o.print_uid.then(|| l.cell(self.uid));
-        l.cell(id);
-        l.text(self.comm.0);
-        l.cell(self.fd);
-        l.cell(self.err);
-        if o.extended_fields {
-            l.cell(format_args!("{:08o}", self.flags));
-            match self.mode {
-                Some(m) => l.cell(format_args!("{m:04o}")),
-                None => l.cell("n/a"),
-            }
+    type Opts = Opensnoop;
+    fn columns(t: &mut Table<'_, '_, Self>, o: &Opensnoop) {
+        let a = &o.a;
+        t.col_if(a.timestamp, Col::left("TIME(s)", 14), |r, c| {
+            c.put(format_args!("{:.9}", r.timestamp))
+        });
+        t.col_if(a.print_uid, Col::left("UID", 6), |r, c| c.put(r.uid));
+        match a.common.filter.tid.is_some() {
+            true => t.col(Col::left("TID", 6), |r, c| c.put(r.tid)),
+            false => t.col(Col::left("PID", 6), |r, c| c.put(r.pid)),
         }
-        l.with(|s| {
-            self.cut.0.then(|| s.push_str("..."));
-            escape_into(s, self.path.0, false);
-            self.cut.1.then(|| s.push_str("..."));
+        t.col(Col::left("COMM", 16), |r, c| c.text(r.comm.0));
+        t.col(Col::right("FD", 4), |r, c| c.put(r.fd));
+        t.col(Col::right("ERR", 3), |r, c| c.put(r.err));
+        if a.extended_fields {
+            t.col(Col::left("FLAGS", 8), |r, c| match r.flags {
+                Some(f) => c.put(format_args!("{f:08o}")),
+                None => c.put("?"),
+            });
+            t.col(Col::left("MODE", 4), |r, c| {
+                match (r.mode, r.how_unreadable) {
+                    (Some(m), _) => c.put(format_args!("{m:04o}")),
+                    (None, false) => c.put("n/a"),
+                    (None, true) => c.put("?"),
+                }
+            });
+        }
+        t.col(Col::left("PATH", 0), |r, c| {
+            let s = c.buf();
+            r.cut.0.then(|| s.push_str("..."));
+            escape_into(s, r.path.0, false);
+            r.cut.1.then(|| s.push_str("..."));
+            r.path_unreadable.then(|| s.push_str("[unreadable]"));
         });
     }
 }
@@ -156,7 +150,7 @@ impl Row for Open<'_> {
 const SYSCALLS: [&str; 4] = ["open", "openat", "openat2", "creat"];
 
 /// Event (header + payload: callers, directory prefix, filename) → row.
-fn row<'a>(e: &'a Event, payload: &'a [u8], o: &'a Args, out: &Output) -> Open<'a> {
+fn row<'a>(e: &'a Event, payload: &'a [u8], o: &Args, out: &Output) -> Open<'a> {
     let nc = (e.nr_callers as usize * 8).min(payload.len());
     let (stack, rest) = payload.split_at(nc);
     let dl = (e.dir_len as usize).min(rest.len());
@@ -165,6 +159,7 @@ fn row<'a>(e: &'a Event, payload: &'a [u8], o: &'a Args, out: &Output) -> Open<'
     let resolved = st & status::OPENSNOOP_S_RESOLVED.0 as u16 != 0 && dl > 0;
     let top_cut = resolved && st & status::OPENSNOOP_S_DIR_TRUNC.0 as u16 != 0;
     let end_cut = st & status::OPENSNOOP_S_FNAME_TRUNC.0 as u16 != 0;
+    let how_fault = st & status::OPENSNOOP_S_HOW_FAULT.0 as u16 != 0;
     // Only with --callers: no Vec per event otherwise.
     let frames = || user_stack(stack).into_iter().map(Frame::unknown).collect();
     Open {
@@ -176,15 +171,17 @@ fn row<'a>(e: &'a Event, payload: &'a [u8], o: &'a Args, out: &Output) -> Open<'
         fd: if e.ret >= 0 { e.ret } else { -1 },
         err: if e.ret >= 0 { 0 } else { -e.ret },
         syscall: SYSCALLS.get(e.syscall as usize).unwrap_or(&"?"),
-        flags: e.flags,
-        mode: has_mode(e.flags).then_some(e.mode),
+        // openat2's struct open_how could not be read: both unknown (null).
+        flags: (!how_fault).then_some(e.flags),
+        mode: (!how_fault && has_mode(e.flags)).then_some(e.mode),
+        how_unreadable: how_fault,
         path: KStr(path),
         resolved,
         path_truncated: top_cut || end_cut,
+        path_unreadable: st & status::OPENSNOOP_S_FNAME_FAULT.0 as u16 != 0,
         cut: (top_cut, end_cut),
         filename: resolved.then(|| KStr(path.get(dl..).unwrap_or_default())),
         callers: o.callers.map(|_| frames()),
-        opts: o,
     }
 }
 
@@ -195,18 +192,10 @@ fn name_wanted(r: &Open<'_>, o: &Args) -> bool {
         .is_none_or(|n| n.is_empty() || r.comm.0.windows(n.len()).any(|w| w == n.as_bytes()))
 }
 
-/// One event → its row (and callers), unless -n leaves it out.
-fn show(e: &Event, payload: &[u8], o: &Args, sym: &Symbolizer, out: &mut Output) -> Result<()> {
-    let mut r = row(e, payload, o, out);
-    if !name_wanted(&r, o) {
-        return Ok(());
-    }
-    if let Some(frames) = &mut r.callers {
-        let addrs: Vec<u64> = frames.iter().map(|f| f.addr).collect();
-        *frames = sym.user(e.pid, &addrs);
-    }
-    out.row(&r)?;
-    print_frames(out, r.callers.as_deref().unwrap_or_default())
+/// The tool: its options, and the symbolizer of --callers (made once).
+struct Opensnoop {
+    a: Args,
+    sym: Symbolizer,
 }
 
 /// Left out when missing: arm64 and riscv have no open(2) nor creat(2).
@@ -214,35 +203,60 @@ fn show(e: &Event, payload: &[u8], o: &Args, sym: &Symbolizer, out: &mut Output)
 const OPTIONAL: &[&str] = &["handle_enter_open", "handle_exit_open", "handle_enter_creat",
     "handle_exit_creat", "handle_enter_openat2", "handle_exit_openat2"];
 
-/// The tool (its binary, or `corescope opensnoop`).
-pub fn main() -> ExitCode {
-    corescope::main(|| {
-        let args: Args = parse(SHORTS);
-        let mut session = Session::new("opensnoop", &args.common, columns(&args))?;
-        session.optional_programs(OPTIONAL);
-        let mut storage = MaybeUninit::uninit();
-        let mut open = session.open(&mut storage, OpensnoopSkelBuilder::default())?;
-        let ro = open.maps.rodata_data.as_deref_mut().context("no .rodata")?;
-        ro.failed_only = u8::from(args.failed);
-        ro.full_path = u8::from(args.full_path);
+impl Events for Opensnoop {
+    type Args = Args;
+    type Skel = OpensnoopSkelBuilder;
+    type Event = Event;
+    type Row<'a> = Open<'a>;
+    #[rustfmt::skip]
+    const SHORTS: &'static [(&'static str, char)] = &[("pid", 'p'), ("tid", 't'), ("uid", 'u'),
+        ("cgroup", 'c'), ("json", 'j'), ("duration", 'd'), ("buffer_pages", 'b'), ("verbose", 'v')];
+
+    fn common(a: &Args) -> &CommonArgs {
+        &a.common
+    }
+
+    fn configure(a: Args, open: &mut OpenOpensnoopSkel<'_>, s: &mut Session) -> Result<Self> {
+        s.optional_programs(OPTIONAL);
+        let ro = open.rodata()?;
+        ro.failed_only = u8::from(a.failed);
+        ro.full_path = u8::from(a.full_path);
         let max = consts::OPENSNOOP_MAX_FLAGS.0 as usize;
-        let flags = FlagFilter::new(&args.flag_filter, max)
+        let flags = FlagFilter::new(&a.flag_filter, max)
             .map_err(|e| corescope::UserError::hint(e, "give fewer -f flags"))?;
         ro.flag_n = flags.sets.len() as u32;
         ro.flag_sets[..flags.sets.len()].copy_from_slice(&flags.sets);
         ro.flag_rdonly = u8::from(flags.rdonly);
-        if let Some((text, substring)) = &args.path {
+        if let Some((text, substring)) = &a.path {
             ro.path_match = if *substring { 2 } else { 1 };
             ro.path_len = text.len() as u32;
             ro.path_pat[..text.len()].copy_from_slice(text);
         }
-        ro.callers_n = args.callers.map_or(0, u32::from);
-        let skel = session.load(open)?;
-        let sym = Symbolizer::new();
-        session.stream(&skel, |e: &Event, payload: &[u8], out: &mut Output| {
-            show(e, payload, &args, &sym, out)
+        ro.callers_n = a.callers.map_or(0, u32::from);
+        Ok(Self {
+            a,
+            sym: Symbolizer::new(),
         })
-    })
+    }
+
+    /// One event → its row (and callers), unless -n leaves it out.
+    fn event(&mut self, e: &Event, payload: &[u8], out: &mut Output) -> Result<()> {
+        let mut r = row(e, payload, &self.a, out);
+        if !name_wanted(&r, &self.a) {
+            return Ok(());
+        }
+        if let Some(frames) = &mut r.callers {
+            let addrs: Vec<u64> = frames.iter().map(|f| f.addr).collect();
+            *frames = self.sym.user(e.pid, &addrs);
+        }
+        out.row(&r, self)?;
+        print_frames(out, r.callers.as_deref().unwrap_or_default())
+    }
+}
+
+/// The tool (its binary, or `corescope opensnoop`).
+pub fn main(name: &'static str) -> ExitCode {
+    corescope::run::events::<Opensnoop>(name)
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@
  * - --callers keeps the innermost user-space return addresses.
  */
 #include "common/task.bpf.h"
+#include "staging.bpf.h"
 #include "opensnoop.h"
 
 CORESCOPE_EXPORT(opensnoop_event);
@@ -59,12 +60,7 @@ struct scratch {
 
 _Static_assert(HDR_SIZE % 8 == 0, "payload must start right after the header");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct scratch);
-} scratch SEC(".maps");
+CS_SCRATCH(scratch, struct scratch);
 
 enum stage_state {
 	ST_IDLE = 0,
@@ -283,7 +279,7 @@ static __always_inline int handle_exit(void *ctx, long ret)
 	struct opensnoop_event e = {};
 	struct stage *st, sv;
 	struct scratch *s;
-	__u32 zero = 0, nc, pos, dl, len, start, size;
+	__u32 nc, pos, dl, len, start, size;
 	long fl;
 
 	st = bpf_task_storage_get(&stages, task, 0, 0);
@@ -304,7 +300,7 @@ static __always_inline int handle_exit(void *ctx, long ret)
 
 	if (path_match == OPENSNOOP_MATCH_PREFIX && !prefix_may_match(sv.fname))
 		return 0;
-	s = bpf_map_lookup_elem(&scratch, &zero);
+	s = cs_scratch(&scratch);
 	if (!s)
 		return 0;
 	e.status = sv.status;

@@ -671,3 +671,65 @@ fn non_utf8_file_name_is_exact_in_json() {
         .lines()
         .any(|l| l.ends_with(&format!(" {d}/a\\\\xffb"))));
 }
+
+/// What the kernel cannot read is reported as such (fault bits
+/// OPENSNOOP_S_FNAME_FAULT, OPENSNOOP_S_HOW_FAULT): `open((char *)1)` has an
+/// unreadable path, `openat2(path, how = (void *)1)` unreadable flags and
+/// mode (null in JSON, `?` with -e).
+#[test]
+fn unreadable_path_and_open_how_are_reported() {
+    let Some(_root) = root("unreadable_path_and_open_how_are_reported") else {
+        return;
+    };
+    let m = marker("badptr");
+    let dir = TempDir::new(&m);
+    let bin = crate::util::compile_helper("bad_pointers", &dir.0);
+    let path = dir.0.join("never-opened");
+    let cmd = [bin.as_os_str(), OsStr::new("open"), path.as_os_str()];
+    let run = run_cmd(&["-j", "-e"], &cmd, &dir.0);
+    assert!(
+        run.stderr.contains("openat2 ret=-1 errno=14"),
+        "{}",
+        run.stderr
+    );
+    let ev = run.events();
+    let bad = ev
+        .iter()
+        .filter(|e| e["path_unreadable"] == true)
+        .collect::<Vec<_>>();
+    assert_eq!(bad.len(), 1, "{}", run.stdout);
+    assert_eq!(
+        (&bad[0]["syscall"], &bad[0]["err"], &bad[0]["path"]),
+        (&"open".into(), &14.into(), &"".into())
+    );
+    let how = with_path(&ev, &path);
+    assert_eq!(how.len(), 1, "{}", run.stdout);
+    assert_eq!(
+        (&how[0]["syscall"], &how[0]["how_unreadable"]),
+        (&"openat2".into(), &true.into())
+    );
+    assert_eq!(
+        (&how[0]["flags"], &how[0]["mode"]),
+        (&Value::Null, &Value::Null)
+    );
+    // Every other open knows its flags.
+    assert!(ev
+        .iter()
+        .all(|e| e == how[0] || (e["how_unreadable"] == false && e["flags"].is_u64())));
+    let run = run_cmd(&["-e"], &cmd, &dir.0);
+    assert!(
+        run.stdout
+            .lines()
+            .any(|l| l.ends_with(" 14 00000000 n/a  [unreadable]")),
+        "{}",
+        run.stdout
+    );
+    let p = path.to_str().unwrap();
+    assert!(
+        run.stdout
+            .lines()
+            .any(|l| l.ends_with(&format!(" 14 ?        ?    {p}"))),
+        "{}",
+        run.stdout
+    );
+}

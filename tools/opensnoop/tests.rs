@@ -6,7 +6,7 @@ use corescope::output::{header_line, json_line, table_line};
 
 fn args(a: &[&str]) -> Args {
     corescope::cli::try_parse_from(
-        SHORTS,
+        Opensnoop::SHORTS,
         std::iter::once("opensnoop").chain(a.iter().copied()),
     )
     .unwrap()
@@ -14,7 +14,7 @@ fn args(a: &[&str]) -> Args {
 
 fn fails(a: &[&str]) -> bool {
     corescope::cli::try_parse_from::<Args, _, _>(
-        SHORTS,
+        Opensnoop::SHORTS,
         std::iter::once("opensnoop").chain(a.iter().copied()),
     )
     .is_err()
@@ -43,13 +43,24 @@ fn event(ret: i32, callers: &[u64], dir: &[u8], file: &[u8]) -> (Event, Vec<u8>)
     (e, p)
 }
 
+fn tool(a: &Args) -> Opensnoop {
+    Opensnoop {
+        a: a.clone(),
+        sym: Symbolizer::new(),
+    }
+}
+
+fn header(a: &Args) -> String {
+    header_line::<Open>(&tool(a))
+}
+
 fn render(a: &Args, e: &Event, p: &[u8]) -> String {
-    let out = Output::new(false, columns(a)).unwrap();
-    table_line(&columns(a), &row(e, p, a, &out))
+    let out = Output::new(false).unwrap();
+    table_line(&row(e, p, a, &out), &tool(a))
 }
 
 fn json(a: &Args, e: &Event, p: &[u8]) -> serde_json::Value {
-    let out = Output::new(true, columns(a)).unwrap();
+    let out = Output::new(true).unwrap();
     let mut buf = Vec::new();
     json_line("event", &row(e, p, a, &out), &mut buf).unwrap();
     assert_eq!(buf.iter().filter(|&&b| b == b'\n').count(), 1);
@@ -59,7 +70,7 @@ fn json(a: &Args, e: &Event, p: &[u8]) -> serde_json::Value {
 #[test]
 fn default_rows_match_bcc_layout() {
     let a = args(&[]);
-    let h = header_line(&columns(&a));
+    let h = header(&a);
     assert_eq!(h, "PID    COMM               FD ERR PATH");
     let (e, p) = event(3, &[], b"", b"/etc/passwd");
     let r = render(&a, &e, &p);
@@ -70,14 +81,14 @@ fn default_rows_match_bcc_layout() {
     assert_eq!(h.find("PATH"), r.find('/'));
     // -t: the first column is the TID.
     let a = args(&["-t", "4243"]);
-    assert!(header_line(&columns(&a)).starts_with("TID "));
+    assert!(header(&a).starts_with("TID "));
     assert!(render(&a, &e, &p).starts_with("4243 "));
 }
 
 #[test]
 fn optional_columns_stay_aligned() {
     let a = args(&["-T", "-U", "-e"]);
-    let h = header_line(&columns(&a));
+    let h = header(&a);
     assert_eq!(
         h,
         "TIME(s)        UID    PID    COMM               FD ERR FLAGS    MODE PATH"
@@ -191,7 +202,7 @@ fn truncated_paths_are_marked_at_the_cut_end() {
 #[test]
 fn escaped_comm_keeps_columns() {
     let a = args(&[]);
-    let h = header_line(&columns(&a));
+    let h = header(&a);
     let (mut e, p) = event(3, &[], b"", b"/f");
     e.comm = [0; 16];
     e.comm[..9].copy_from_slice(&[0x1b; 9]); // 18 characters escaped
@@ -223,7 +234,7 @@ fn callers_are_read_from_the_payload() {
         b"",
         b"/f",
     );
-    let out = Output::new(false, columns(&a)).unwrap();
+    let out = Output::new(false).unwrap();
     let r = row(&e, &p, &a, &out);
     let addrs: Vec<u64> = r.callers.iter().flatten().map(|f| f.addr).collect();
     assert_eq!(
@@ -238,7 +249,7 @@ fn callers_are_read_from_the_payload() {
 #[test]
 fn name_filter_is_a_substring() {
     let (e, p) = event(3, &[], b"", b"/f");
-    let out = Output::new(false, vec![]).unwrap();
+    let out = Output::new(false).unwrap();
     for (flags, want) in [
         (&["-n", "at"][..], true),
         (&["-n", "dog"], false),
@@ -335,7 +346,6 @@ fn every_flag_parses() {
 #[test]
 fn rows_allocate_nothing_per_event() {
     use corescope::alloc_count::{allocations, null_output};
-    let sym = Symbolizer::new();
     let (e, p) = event(-2, &[], b"/etc/", b"passwd");
     let (e2, p2) = event(3, &[], b"", b"/tmp/x");
     let mut e2 = e2;
@@ -347,14 +357,52 @@ fn rows_allocate_nothing_per_event() {
         &["-j", "-e"],
     ] {
         let a = args(flags);
-        let mut out = null_output(a.common.run.json, columns(&a));
+        let mut out = null_output(a.common.run.json);
+        let mut t = tool(&a);
         let mut go = |n| {
             for _ in 0..n {
-                show(&e, &p, &a, &sym, &mut out).unwrap();
-                show(&e2, &p2, &a, &sym, &mut out).unwrap();
+                t.event(&e, &p, &mut out).unwrap();
+                t.event(&e2, &p2, &mut out).unwrap();
             }
         };
         go(2);
         assert_eq!(allocations(|| go(500)), 0, "{flags:?}");
     }
+}
+
+/// What the kernel could not read is said so: an unreadable filename
+/// (PATH `[unreadable]`), an unreadable open_how (FLAGS and MODE `?`, null
+/// in JSON).
+#[test]
+fn unreadable_fields_are_shown_as_such() {
+    let a = args(&["-e"]);
+    let (mut e, p) = event(-14, &[], b"", b"");
+    e.status = status::OPENSNOOP_S_FNAME_FAULT.0 as u16;
+    assert!(
+        render(&a, &e, &p).ends_with(" 14 00000000 n/a  [unreadable]"),
+        "{}",
+        render(&a, &e, &p)
+    );
+    let v = json(&a, &e, &p);
+    assert_eq!(
+        (&v["path_unreadable"], &v["how_unreadable"]),
+        (&true.into(), &false.into())
+    );
+    let (mut e, p) = event(-14, &[], b"", b"/tmp/x");
+    (e.syscall, e.status) = (2, status::OPENSNOOP_S_HOW_FAULT.0 as u16);
+    assert!(
+        render(&a, &e, &p).ends_with(" 14 ?        ?    /tmp/x"),
+        "{}",
+        render(&a, &e, &p)
+    );
+    let v = json(&a, &e, &p);
+    assert_eq!(
+        (&v["flags"], &v["mode"], &v["how_unreadable"]),
+        (
+            &serde_json::Value::Null,
+            &serde_json::Value::Null,
+            &true.into()
+        )
+    );
+    assert_eq!(v["path_unreadable"], false);
 }

@@ -2,24 +2,14 @@
 //! addresses, ports, payload bytes each way, duration. Based on tcplife(8)
 //! from BCC and libbpf-tools.
 
-use anyhow::Context;
 use corescope::escape::cstr;
 use corescope::lru;
 use corescope::net::{Endpoints, FamilyArgs};
-use corescope::output::{Line, Output};
 use corescope::ports::{filter_bitmap, PortSet};
 use corescope::prelude::*;
 use corescope::session::{find_map, Counter};
 use corescope::skel::tcplife::types::{tcplife_event as Event, tcplife_stat};
-use corescope::skel::tcplife::TcplifeSkelBuilder;
-
-const SHORTS: &[(&str, char)] = &[
-    ("pid", 'p'),
-    ("cgroup", 'c'),
-    ("json", 'j'),
-    ("duration", 'd'),
-    ("verbose", 'v'),
-];
+use corescope::skel::tcplife::{OpenTcplifeSkel, TcplifeSkelBuilder};
 
 const EXAMPLES: &str = "EXAMPLES:
     tcplife                  # one row per TCP session, when it closes
@@ -32,7 +22,7 @@ const EXAMPLES: &str = "EXAMPLES:
 
 /// Trace the lifespan of TCP sessions: one row per session when it closes.
 #[derive(Parser, Debug)]
-#[command(name = "tcplife", version, after_help = EXAMPLES)]
+#[command(version, after_help = EXAMPLES)]
 struct Args {
     /// Include a TIME column (HH:MM:SS)
     #[arg(short = 'T', long)]
@@ -61,20 +51,6 @@ struct Args {
     common: CommonArgs,
 }
 
-fn columns(a: &Args) -> Vec<Col> {
-    let (w, aw, kw) = if a.wide { (16, 39, 6) } else { (10, 15, 5) };
-    let mut c = Vec::new();
-    a.time.then(|| c.push(Col::left("TIME", 8)));
-    a.timestamp.then(|| c.push(Col::left("TIME(s)", 9)));
-    c.extend([Col::left("PID", 7), Col::left("COMM", w)]);
-    (a.wide || a.csv).then(|| c.push(Col::left("IP", 2)));
-    c.extend([Col::left("LADDR", aw), Col::left("LPORT", 5)]);
-    c.extend([Col::left("RADDR", aw), Col::left("RPORT", 5)]);
-    c.extend([Col::right("TX_KB", kw), Col::right("RX_KB", kw)]);
-    c.push(Col::left("MS", 0));
-    c
-}
-
 #[derive(Serialize)]
 struct Life<'a> {
     time: corescope::clock::Hms,
@@ -87,35 +63,42 @@ struct Life<'a> {
     tx_bytes: u64,
     rx_bytes: u64,
     duration_us: u64,
-    #[serde(skip)]
-    opts: &'a Args,
 }
 
 impl Row for Life<'_> {
-    fn cells(&self, l: &mut Line<'_>) {
-        let o = self.opts;
-        o.time.then(|| l.cell(self.time));
-        o.timestamp
-            .then(|| l.cell(format_args!("{:.6}", self.timestamp)));
-        l.cell(self.pid);
-        // BCC's %-10.10s (%-16.16s wide): Line cuts it to the column, at
-        // whole escapes; CSV in full.
-        match self.comm.0 {
-            [] => l.cell("[unknown]"),
-            c => l.text(c),
-        }
-        let n = &self.ends;
-        (o.wide || o.csv).then(|| l.cell(n.family.version()));
-        let (tx, rx) = (self.tx_bytes / 1024, self.rx_bytes / 1024);
-        let v: [&dyn std::fmt::Display; 6] = [&n.laddr, &n.lport, &n.raddr, &n.rport, &tx, &rx];
-        v.iter().for_each(|v| l.cell(v));
-        l.cell(format_args!("{:.2}", self.duration_us as f64 / 1000.0));
+    type Opts = Args;
+    fn columns(t: &mut Table<'_, '_, Self>, a: &Args) {
+        let (w, aw, kw) = if a.wide { (16, 39, 6) } else { (10, 15, 5) };
+        t.col_if(a.time, Col::left("TIME", 8), |r, c| c.put(r.time));
+        t.col_if(a.timestamp, Col::left("TIME(s)", 9), |r, c| {
+            c.put(format_args!("{:.6}", r.timestamp))
+        });
+        t.col(Col::left("PID", 7), |r, c| c.put(r.pid));
+        // BCC's %-10.10s (%-16.16s wide): cut to the column, at whole
+        // escapes; CSV in full.
+        t.col(Col::left("COMM", w), |r, c| match r.comm.0 {
+            [] => c.put("[unknown]"),
+            comm => c.text(comm),
+        });
+        t.col_if(a.wide || a.csv, Col::left("IP", 2), |r, c| {
+            c.put(r.ends.family.version())
+        });
+        t.col(Col::left("LADDR", aw), |r, c| c.put(r.ends.laddr));
+        t.col(Col::left("LPORT", 5), |r, c| c.put(r.ends.lport));
+        t.col(Col::left("RADDR", aw), |r, c| c.put(r.ends.raddr));
+        t.col(Col::left("RPORT", 5), |r, c| c.put(r.ends.rport));
+        t.col(Col::right("TX_KB", kw), |r, c| c.put(r.tx_bytes / 1024));
+        t.col(Col::right("RX_KB", kw), |r, c| c.put(r.rx_bytes / 1024));
+        t.col(Col::left("MS", 0), |r, c| {
+            c.put(format_args!("{:.2}", r.duration_us as f64 / 1000.0))
+        });
     }
 }
 
-fn row<'a>(e: &'a Event, o: &'a Args, out: &Output) -> Option<Life<'a>> {
+/// One event → its row (none for an unknown address family).
+fn row<'a>(e: &'a Event, out: &Output) -> Option<Life<'a>> {
     let ends = Endpoints::new(e.family, &e.laddr, e.lport, &e.raddr, e.rport)?;
-    // Indexed by enum tcplife_owner (src/bpf/tcplife.h).
+    // Indexed by enum tcplife_owner (tcplife.h).
     let owner = ["unknown", "connect", "accept", "close"].get(usize::from(e.owner));
     Some(Life {
         time: out.clock.hms_of(e.ts_ns),
@@ -127,13 +110,7 @@ fn row<'a>(e: &'a Event, o: &'a Args, out: &Output) -> Option<Life<'a>> {
         tx_bytes: e.tx_bytes,
         rx_bytes: e.rx_bytes,
         duration_us: e.span_ns / 1000,
-        opts: o,
     })
-}
-
-/// One event → its row (none for an unknown address family).
-fn show(e: &Event, o: &Args, out: &mut Output) -> Result<()> {
-    row(e, o, out).map_or(Ok(()), |r| Ok(out.row(&r)?))
 }
 
 /// Summary: sessions closed with no record, still open (any owner), LRU evictions.
@@ -149,27 +126,40 @@ fn counters(obj: &libbpf_rs::Object) -> Vec<Counter> {
     ]
 }
 
+impl Events for Args {
+    type Args = Args;
+    type Skel = TcplifeSkelBuilder;
+    type Event = Event;
+    type Row<'a> = Life<'a>;
+    #[rustfmt::skip]
+    const SHORTS: &'static [(&'static str, char)] = &[("pid", 'p'), ("cgroup", 'c'),
+        ("json", 'j'), ("duration", 'd'), ("verbose", 'v')];
+
+    fn common(a: &Args) -> &CommonArgs {
+        &a.common
+    }
+
+    fn configure(a: Args, open: &mut OpenTcplifeSkel<'_>, s: &mut Session) -> Result<Args> {
+        lru::set_capacity(&mut open.maps.sessions, a.max_sessions)?;
+        let ro = open.rodata()?;
+        ro.max_sessions = a.max_sessions;
+        ro.targ_family = a.family.af();
+        ro.lport_on = filter_bitmap(a.localport.as_ref(), &mut ro.lport_bits);
+        ro.rport_on = filter_bitmap(a.remoteport.as_ref(), &mut ro.rport_bits);
+        a.csv.then(|| s.set_csv());
+        s.summary_counters(counters);
+        s.harmless_skips(&["handle_set_state_task"]); // acts in process context only
+        Ok(a)
+    }
+
+    fn event(&mut self, e: &Event, _: &[u8], out: &mut Output) -> Result<()> {
+        row(e, out).map_or(Ok(()), |r| Ok(out.row(&r, self)?))
+    }
+}
+
 /// The tool (its binary, or `corescope tcplife`).
-pub fn main() -> ExitCode {
-    corescope::main(|| {
-        let args: Args = parse(SHORTS);
-        let mut session = Session::new("tcplife", &args.common, columns(&args))?;
-        args.csv.then(|| session.set_csv());
-        let mut storage = MaybeUninit::uninit();
-        let mut open = session.open(&mut storage, TcplifeSkelBuilder::default())?;
-        lru::set_capacity(&mut open.maps.sessions, args.max_sessions)?;
-        let ro = open.maps.rodata_data.as_deref_mut().context("no .rodata")?;
-        ro.max_sessions = args.max_sessions;
-        ro.targ_family = args.family.af();
-        ro.lport_on = filter_bitmap(args.localport.as_ref(), &mut ro.lport_bits);
-        ro.rport_on = filter_bitmap(args.remoteport.as_ref(), &mut ro.rport_bits);
-        session.summary_counters(counters);
-        session.harmless_skips(&["handle_set_state_task"]); // acts in process context only
-        let skel = session.load(open)?;
-        session.stream(&skel, |e: &Event, _: &[u8], out: &mut Output| {
-            show(e, &args, out)
-        })
-    })
+pub fn main(name: &'static str) -> ExitCode {
+    corescope::run::events::<Args>(name)
 }
 
 #[cfg(test)]

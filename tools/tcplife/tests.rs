@@ -2,7 +2,10 @@ use super::*;
 use corescope::output::{csv_header_line, csv_line, header_line, json_line, table_line};
 
 fn args(a: &str) -> Result<Args, clap::Error> {
-    corescope::cli::try_parse_from(SHORTS, ["tcplife"].into_iter().chain(a.split_whitespace()))
+    corescope::cli::try_parse_from(
+        Args::SHORTS,
+        ["tcplife"].into_iter().chain(a.split_whitespace()),
+    )
 }
 
 fn event(v6: bool, comm: &[u8], owner: u8) -> Event {
@@ -24,13 +27,13 @@ fn event_at(l: &str, r: &str, comm: &[u8], owner: u8) -> Event {
 
 fn render(flags: &str, e: &Event) -> (String, String, serde_json::Value) {
     let (a, mut j) = (args(flags).unwrap(), Vec::new());
-    let out = Output::new(false, vec![]).unwrap();
-    let (c, r) = (columns(&a), row(e, &a, &out).unwrap());
+    let out = Output::new(false).unwrap();
+    let r = row(e, &out).unwrap();
     json_line("event", &r, &mut j).unwrap();
     let j = serde_json::from_slice(&j).unwrap();
     match a.csv {
-        true => (csv_header_line(&c), csv_line(&c, &r), j),
-        false => (header_line(&c), table_line(&c, &r), j),
+        true => (csv_header_line::<Life>(&a), csv_line(&r, &a), j),
+        false => (header_line::<Life>(&a), table_line(&r, &a), j),
     }
 }
 
@@ -104,12 +107,13 @@ fn rows_allocate_nothing_per_event() {
     let (e4, e6) = (event(false, b"a,b", 2), event(true, b"srv\x1b", 1));
     for flags in ["", "-w -T -t", "-s -T -t", "-j"] {
         let a = args(flags).unwrap();
-        let mut out = null_output(a.common.run.json, columns(&a));
+        let mut out = null_output(a.common.run.json);
         a.csv.then(|| out.set_csv());
+        let mut a = a;
         let mut go = |n| {
             for _ in 0..n {
                 for e in [&e4, &e6] {
-                    show(e, &a, &mut out).unwrap();
+                    a.event(e, &[], &mut out).unwrap();
                 }
             }
         };

@@ -5,7 +5,7 @@ use anyhow::Result;
 use libbpf_rs::MapCore;
 use serde::Serialize;
 
-use corescope::output::{Col, Line, Row};
+use corescope::output::{Col, Row, Table};
 use corescope::stream::sum_u64;
 
 /// A packets + bytes counter (`struct { __u64 packets; __u64 bytes; }`).
@@ -41,18 +41,6 @@ pub fn counts(map: &dyn MapCore, n: usize) -> Result<Vec<Count>> {
             })
         })
         .collect()
-}
-
-/// The counter table's columns.
-pub fn columns() -> Vec<Col> {
-    let num = |name| Col::right(name, 12);
-    vec![
-        Col::left("TIME", 8),
-        num("PKT/S"),
-        num("PKTS"),
-        num("BYTES"),
-        Col::left("COUNTER", 0),
-    ]
 }
 
 /// One counter over one interval (or over the whole run: `time` None, shown
@@ -97,13 +85,19 @@ impl<K: Serialize> CounterRow<K> {
     }
 }
 
+/// The counter table: `TIME PKT/S PKTS BYTES COUNTER`.
 impl<K: Serialize> Row for CounterRow<K> {
-    fn cells(&self, l: &mut Line<'_>) {
-        l.cell(self.time.as_deref().unwrap_or("total"));
-        l.cell(format_args!("{:.0}", self.pps));
-        l.cell(self.total.packets);
-        l.cell(self.total.bytes);
-        l.text(self.label.as_bytes());
+    type Opts = ();
+    fn columns(t: &mut Table<'_, '_, Self>, _: &()) {
+        t.col(Col::left("TIME", 8), |r, c| {
+            c.put(r.time.as_deref().unwrap_or("total"))
+        });
+        t.col(Col::right("PKT/S", 12), |r, c| {
+            c.put(format_args!("{:.0}", r.pps))
+        });
+        t.col(Col::right("PKTS", 12), |r, c| c.put(r.total.packets));
+        t.col(Col::right("BYTES", 12), |r, c| c.put(r.total.bytes));
+        t.col(Col::left("COUNTER", 0), |r, c| c.text(r.label.as_bytes()));
     }
 }
 
@@ -138,13 +132,12 @@ mod tests {
         );
         assert_eq!(r.interval_packets, 1000);
         assert_eq!(r.pps, 500.0);
-        let cols = columns();
         assert_eq!(
-            header_line(&cols),
+            header_line::<CounterRow<Key>>(&()),
             "TIME            PKT/S         PKTS        BYTES COUNTER"
         );
         assert_eq!(
-            table_line(&cols, &r),
+            table_line(&r, &()),
             "12:00:01          500         1500        90000 #1 udp"
         );
         let mut b = Vec::new();
@@ -162,6 +155,6 @@ mod tests {
             Count::default(),
             3.0,
         );
-        assert!(table_line(&cols, &t).starts_with("total             500         1500"));
+        assert!(table_line(&t, &()).starts_with("total             500         1500"));
     }
 }

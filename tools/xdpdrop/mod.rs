@@ -1,23 +1,20 @@
 //! xdpdrop: drop packets at XDP by rules (or all of them), with per-rule and
 //! per-action counters. Based on BCC's xdp_drop_count.py and xdp-filter.
 
-use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::ops::ControlFlow::{Break, Continue};
+use std::ops::ControlFlow::{self, Break, Continue};
 use std::os::fd::AsFd;
 use std::path::PathBuf;
-use std::rc::Rc;
 use std::time::Duration;
 
-use anyhow::Context;
 use corescope::cli::RunArgs;
 use corescope::escape::escape;
-use corescope::output::Output;
 use corescope::prelude::*;
+use corescope::run::Shared;
 use corescope::session::{Counter, Fields};
 use corescope::skel::xdpdrop::types::xdpdrop_stat as St;
-use corescope::skel::xdpdrop::{XdpdropSkel, XdpdropSkelBuilder};
-use corescope::UserError;
+use corescope::skel::xdpdrop::{OpenXdpdropSkel, XdpdropSkel, XdpdropSkelBuilder};
+use corescope::{Tick, UserError};
 use libbpf_rs::skel::{OpenSkel, Skel};
 
 pub mod counters;
@@ -27,8 +24,6 @@ use corescope::xdp;
 use counters::{counts, Count, CounterRow};
 use rules::{proto_label, proto_name, Actions, Policy, Rule, Tables};
 use xdp::{XdpLink, XdpMode};
-
-const SHORTS: &[(&str, char)] = &[("json", 'j'), ("duration", 'd'), ("verbose", 'v')];
 
 const EXAMPLES: &str = "EXAMPLES:
     xdpdrop eth0                           # drop everything; dropped pkt/s per IP protocol
@@ -42,7 +37,7 @@ const EXAMPLES: &str = "EXAMPLES:
 
 /// Drop packets at XDP by rules (all packets if none), with live counters.
 #[derive(Parser, Debug)]
-#[command(name = "xdpdrop", version, after_help = EXAMPLES)]
+#[command(version, after_help = EXAMPLES)]
 struct Args {
     /// Network interface to attach to
     iface: String,
@@ -79,12 +74,21 @@ type Key = BTreeMap<&'static str, usize>;
 /// Rows of one block: JSON record type, row.
 type Rows = Vec<(&'static str, CounterRow<Key>)>;
 
-struct Tool {
+struct Xdpdrop {
     a: Args,
     rules: Vec<Rule>,
+    tables: Tables,
+    ifindex: u32,
+    link: Option<XdpLink>,
+    /// The counts at the previous tick.
+    prev: Snap,
+    /// The program was detached under us: exit 1.
+    gone: bool,
+    /// Filled by the last tick, handed to the summary.
+    totals: Totals,
 }
 
-impl Tool {
+impl Xdpdrop {
     /// The BPF side counts each packet once: on its rule (or its protocol
     /// without rules), or as no match, malformed or aborted.
     fn read(&self, s: &XdpdropSkel<'_>) -> Result<Snap> {
@@ -152,7 +156,7 @@ impl Tool {
     fn finish(&self, now: &Snap, secs: f64, link: (&str, u32), out: &mut Output) -> Result<Totals> {
         let (mut by_rule, mut by_proto) = (Vec::new(), Vec::new());
         for (ty, c) in self.rows(now, &Snap::default(), secs, None) {
-            out.total_row(&c)?;
+            out.total_row(&c, &())?;
             match ty {
                 "rule" => by_rule.push(c),
                 "proto" => by_proto.push(c),
@@ -188,7 +192,7 @@ impl Tool {
     }
 }
 
-/// What [`Tool::finish`] gives the summary: counters and fields.
+/// What [`Xdpdrop::finish`] gives the summary: counters and fields.
 type Totals = (Vec<Counter>, Fields);
 
 /// The summary's counter of an action (`Actions::list`'s JSON name): not the
@@ -214,10 +218,17 @@ fn counter_label(action: &str) -> &'static str {
     }
 }
 
-/// The tool (its binary, or `corescope xdpdrop`).
-pub fn main() -> ExitCode {
-    corescope::main(|| {
-        let a: Args = parse(SHORTS);
+impl Interval for Xdpdrop {
+    type Args = Args;
+    type Skel = XdpdropSkelBuilder;
+    const SHORTS: &'static [(&'static str, char)] =
+        &[("json", 'j'), ("duration", 'd'), ("verbose", 'v')];
+
+    fn shared(a: &Args) -> Shared<'_> {
+        Shared::RunOnly(&a.run)
+    }
+
+    fn configure(a: Args, open: &mut OpenXdpdropSkel<'_>, s: &mut Session) -> Result<Self> {
         let rules = rules::gather(&a.drop, a.rules.as_deref())?;
         if a.policy.allow_only && rules.is_empty() {
             let hint = "give the rules of what to pass with --drop or --rules";
@@ -229,63 +240,93 @@ pub fn main() -> ExitCode {
         }
         a.mode.check()?; // before anything is loaded
         let ifindex = xdp::ifindex(&a.iface)?;
-        let mut session = Session::without_filters("xdpdrop", &a.run, counters::columns())?;
-        session.defer_header(); // printed once attached
-        let mut storage = MaybeUninit::uninit();
-        let mut open = session.open(&mut storage, XdpdropSkelBuilder::default())?;
         let t = Tables::compile(&rules);
         t.size_maps(open.open_object_mut(), rules.len())?;
-        let ro = open.maps.rodata_data.as_deref_mut().context("no .rodata")?;
-        let c = &mut ro.xd_cfg;
+        let c = &mut open.rodata()?.xd_cfg;
         (c.nwords, c.dims, c.drop_all) = (t.nwords as u32, t.dims, u8::from(rules.is_empty()));
         (c.allow_only, c.dry_run) = (u8::from(a.policy.allow_only), u8::from(a.policy.dry_run));
         c.malformed_drop = u8::from(a.policy.malformed_drop());
-        let skel = session.load(open)?;
-        t.fill(skel.object())?;
-        let fd = skel.progs.xdpdrop.as_fd();
-        let link = XdpLink::attach("xdpdrop", fd, &a.iface, ifindex, a.mode, a.force)?;
-        let info = (link.mode.name(), link.prog_id);
-        let what = match (rules.len(), a.policy.allow_only) {
+        s.set_header::<CounterRow<Key>>(&());
+        let (link, prev, gone, totals) = (None, Snap::default(), false, Totals::default());
+        Ok(Self {
+            a,
+            rules,
+            tables: t,
+            ifindex,
+            link,
+            prev,
+            gone,
+            totals,
+        })
+    }
+
+    /// Fills the rule maps, attaches to the interface.
+    fn loaded(&mut self, skel: &mut XdpdropSkel<'_>, _: &mut Session) -> Result<()> {
+        self.tables.fill(skel.object())?;
+        let (a, fd) = (&self.a, skel.progs.xdpdrop.as_fd());
+        let link = XdpLink::attach("xdpdrop", fd, &a.iface, self.ifindex, a.mode, a.force)?;
+        let what = match (self.rules.len(), a.policy.allow_only) {
             (0, _) => "dropping every packet".to_string(),
             (n, false) => format!("dropping what matches {n} rule(s)"),
             (n, true) => format!("passing only what matches {n} rule(s)"),
         };
         let dry = [" (dry run: nothing is dropped)", ""][usize::from(!a.policy.dry_run)];
-        let (iface, mode, id) = (escape(a.iface.as_bytes()), info.0, info.1);
+        let (iface, mode, id) = (escape(a.iface.as_bytes()), link.mode.name(), link.prog_id);
         corescope::diag!(
             "xdpdrop: attached to {iface} ({mode} mode, prog id {id}), {what}{dry}; Ctrl-C to stop"
         );
-        let interval = Duration::from_secs(a.interval);
-        let tool = Tool { a, rules };
-        let (mut link, mut gone, mut prev) = (Some(link), false, Snap::default());
-        // Filled by the last tick, handed to the shared summary.
-        let totals: Rc<RefCell<Totals>> = Rc::default();
-        let t = Rc::clone(&totals);
-        session.summary_counters(move |_| std::mem::take(&mut t.borrow_mut().0));
-        let t = Rc::clone(&totals);
-        session.summary_fields(move |_| std::mem::take(&mut t.borrow_mut().1));
-        let code = session.every(&skel, interval, |tick, out| {
-            if tick.last {
-                drop(link.take()); // detach, then read the final counts
-            } else if !link.as_ref().is_some_and(XdpLink::attached) {
-                let why = "by another tool's --force, or the interface is gone";
-                corescope::diag!("xdpdrop: error: the XDP program was detached ({why})");
-                gone = true;
-                return Ok(Break(()));
-            }
-            let now = tool.read(&skel)?;
-            let hms = out.clock.hms_now();
-            for (ty, r) in tool.rows(&now, &prev, tick.since_last.as_secs_f64(), Some(&hms)) {
-                out.row_as(ty, &r)?;
-            }
-            if tick.last {
-                *totals.borrow_mut() = tool.finish(&now, tick.elapsed.as_secs_f64(), info, out)?;
-            }
-            prev = now;
-            Ok(Continue(()))
-        })?;
-        Ok(if gone { ExitCode::FAILURE } else { code })
-    })
+        self.link = Some(link);
+        Ok(())
+    }
+
+    fn period(&self) -> Duration {
+        Duration::from_secs(self.a.interval)
+    }
+
+    fn tick(
+        &mut self,
+        skel: &XdpdropSkel<'_>,
+        tick: &Tick,
+        out: &mut Output,
+    ) -> Result<ControlFlow<()>> {
+        let info = self.link.as_ref().map(|l| (l.mode.name(), l.prog_id));
+        if tick.last {
+            drop(self.link.take()); // detach, then read the final counts
+        } else if !self.link.as_ref().is_some_and(XdpLink::attached) {
+            let why = "by another tool's --force, or the interface is gone";
+            corescope::diag!("xdpdrop: error: the XDP program was detached ({why})");
+            self.gone = true;
+            return Ok(Break(()));
+        }
+        let now = self.read(skel)?;
+        let hms = out.clock.hms_now();
+        for (ty, r) in self.rows(&now, &self.prev, tick.since_last.as_secs_f64(), Some(&hms)) {
+            out.row_as(ty, &r, &())?;
+        }
+        if tick.last {
+            let info = info.unwrap_or(("none", 0));
+            self.totals = self.finish(&now, tick.elapsed.as_secs_f64(), info, out)?;
+        }
+        self.prev = now;
+        Ok(Continue(()))
+    }
+
+    fn summary(&mut self, _: &libbpf_rs::Object) -> Totals {
+        std::mem::take(&mut self.totals)
+    }
+
+    fn exit_code(&self, code: ExitCode) -> ExitCode {
+        if self.gone {
+            ExitCode::FAILURE
+        } else {
+            code
+        }
+    }
+}
+
+/// The tool (its binary, or `corescope xdpdrop`).
+pub fn main(name: &'static str) -> ExitCode {
+    corescope::run::interval::<Xdpdrop>(name)
 }
 
 #[cfg(test)]

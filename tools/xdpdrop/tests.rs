@@ -6,14 +6,21 @@ use corescope::output::{header_line, json_line, table_line};
 use corescope::skel::xdpdrop::types::{xdpdrop_dim as D, xdpdrop_limits as L, xdpdrop_wild as W};
 
 fn args(a: &[&str]) -> Args {
-    corescope::cli::try_parse_from(SHORTS, std::iter::once("xdpdrop").chain(a.iter().copied()))
-        .unwrap()
+    corescope::cli::try_parse_from(
+        Xdpdrop::SHORTS,
+        std::iter::once("xdpdrop").chain(a.iter().copied()),
+    )
+    .unwrap()
 }
 
-fn tool(a: &[&str]) -> Tool {
+fn tool(a: &[&str]) -> Xdpdrop {
     let a = args(a);
     let rules = rules::gather(&a.drop, None).unwrap();
-    Tool { a, rules }
+    let tables = Tables::compile(&rules);
+    let (link, prev, gone, totals) = (None, Snap::default(), false, Totals::default());
+    #[rustfmt::skip]
+    let t = Xdpdrop { a, rules, tables, ifindex: 1, link, prev, gone, totals };
+    t
 }
 
 fn c(packets: u64, bytes: u64) -> Count {
@@ -21,9 +28,7 @@ fn c(packets: u64, bytes: u64) -> Count {
 }
 
 fn table(rows: &Rows) -> Vec<String> {
-    rows.iter()
-        .map(|(_, r)| table_line(&counters::columns(), r))
-        .collect()
+    rows.iter().map(|(_, r)| table_line(r, &())).collect()
 }
 
 fn json(row: &(&str, CounterRow<Key>)) -> serde_json::Value {
@@ -33,7 +38,7 @@ fn json(row: &(&str, CounterRow<Key>)) -> serde_json::Value {
 }
 
 fn parses(a: &[&str]) -> bool {
-    corescope::cli::try_parse_from::<Args, _, _>(SHORTS, a).is_ok()
+    corescope::cli::try_parse_from::<Args, _, _>(Xdpdrop::SHORTS, a).is_ok()
 }
 
 #[test]
@@ -108,7 +113,7 @@ fn rule_rows_and_actions() {
     let now = Snap(vec![c(200, 12_000), c(0, 0)], vec![], acts);
     let rows = t.rows(&now, &Snap::default(), 2.0, Some("10:00:00"));
     assert_eq!(
-        header_line(&counters::columns()),
+        header_line::<CounterRow<Key>>(&()),
         "TIME            PKT/S         PKTS        BYTES COUNTER"
     );
     assert_eq!(

@@ -28,6 +28,7 @@ struct corescope_cfg {
 	__u8 cgroup_on;
 	__u8 comm_on;
 	__u8 comm[CS_COMM_LEN];
+	__u64 cgroup_id; /* --cgroup's id (its inode on cgroup v2), for cs_trace_task_of() */
 };
 
 #endif /* __CORESCOPE_COMMON_H */

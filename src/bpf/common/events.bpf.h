@@ -1,34 +1,20 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * Event tools: the `events` ring buffer (user space sizes it before load)
- * and the `cs_dropped` loss counters the session reports, with the output
- * helpers that count what they lose. A tool never declares these itself.
+ * and the `cs_dropped` loss counters the session reports (losses.bpf.h),
+ * with the output helpers that count what they lose. A tool never declares
+ * these itself.
  */
 #ifndef __CORESCOPE_EVENTS_BPF_H
 #define __CORESCOPE_EVENTS_BPF_H
 
-#include "common/common.bpf.h"
-
-CORESCOPE_EXPORT_ENUM(corescope_drop);
+#include "common/losses.bpf.h"
 
 /* One ring buffer per tool; user space sets its size before load. */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 256 * 1024);
 } events SEC(".maps");
-
-/* Per-CPU loss counters, indexed by enum corescope_drop. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, CS_DROP_MAX);
-	__type(key, __u32);
-	__type(value, __u64);
-} cs_dropped SEC(".maps");
-
-static __always_inline void cs_drop(__u32 reason)
-{
-	cs_count(&cs_dropped, reason);
-}
 
 /* Copies a finished record into the ring buffer; a full ring is counted. */
 static __always_inline int cs_output(void *data, __u64 size)

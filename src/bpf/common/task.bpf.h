@@ -30,7 +30,8 @@ struct {
 	__type(value, __u32);
 } cs_cgroup SEC(".maps");
 
-/* pid/tid/uid/cgroup filters for the current task. `tid` is passed in
+/* pid/tid/uid/cgroup filters for the current task (cs_trace_task_of()
+ * below for another task). `tid` is passed in
  * because exec changes the caller's TID (see execsnoop). */
 static __always_inline bool cs_trace_task(__u32 tgid, __u32 tid)
 {
@@ -59,6 +60,53 @@ static __always_inline bool cs_trace_comm(const __u8 *comm)
 			return false;
 		if (!comm[i])
 			break;
+	}
+	return true;
+}
+
+/* Whether `t` is in cgroup cs_cfg.cgroup_id or below it, on the cgroup v2
+ * hierarchy (what bpf_current_task_under_cgroup() checks, for any task):
+ * walks up from the task's cgroup, comparing ids. Deeper trees than this
+ * are not matched below the limit. */
+#define CS_CGROUP_MAX_DEPTH 32
+
+static __always_inline bool cs_task_in_cgroup(struct task_struct *t)
+{
+	struct cgroup *cg = BPF_CORE_READ(t, cgroups, dfl_cgrp);
+
+	for (int i = 0; i < CS_CGROUP_MAX_DEPTH && cg; i++) {
+		if (BPF_CORE_READ(cg, kn, id) == cs_cfg.cgroup_id)
+			return true;
+		/* `self` is a cgroup's first member: its parent css is the
+		 * parent cgroup. */
+		cg = (struct cgroup *)BPF_CORE_READ(cg, self.parent);
+	}
+	return false;
+}
+
+/* The common filter (cs_trace_task() and cs_trace_comm()) for a task given
+ * by pointer rather than `current`: the task a wakeup wakes, the tasks of a
+ * context switch. Read with CO-RE, so any task_struct pointer will do. */
+static __always_inline bool cs_trace_task_of(struct task_struct *t)
+{
+	__u32 tgid = BPF_CORE_READ(t, tgid);
+
+	if (tgid == cs_cfg.self_tgid)
+		return false;
+	if (cs_cfg.tid && (__u32)BPF_CORE_READ(t, pid) != cs_cfg.tid)
+		return false;
+	/* The real UID, as bpf_get_current_uid_gid() gives for current. */
+	if (cs_cfg.uid_on && BPF_CORE_READ(t, cred, uid.val) != cs_cfg.uid)
+		return false;
+	if (cs_cfg.pids_on && !bpf_map_lookup_elem(&cs_pids, &tgid))
+		return false;
+	if (cs_cfg.cgroup_on && !cs_task_in_cgroup(t))
+		return false;
+	if (cs_cfg.comm_on) {
+		__u8 comm[CS_COMM_LEN] = {};
+
+		BPF_CORE_READ_STR_INTO(&comm, t, comm);
+		return cs_trace_comm(comm);
 	}
 	return true;
 }

@@ -1,0 +1,161 @@
+//! The runner: it owns every tool's lifecycle. parse (with the tool's
+//! short letters) → checks, filters, `-- CMD` → open → the tool's
+//! configuration → load → attach → loop → drain → summary → exit code.
+//! A tool declares what it is by implementing one shape, and writes only
+//! its CLI, its configuration and its rows:
+//!
+//! - [`Events`]: a ring-buffer stream, one call per event
+//!   (execsnoop, opensnoop, tcplife);
+//! - [`Interval`]: periodic reads of maps, one call per interval
+//!   (xdpdrop; the histogram and top shapes, [`crate::hist`], [`crate::top`]).
+//!
+//! Its module then has one entry point, which build.rs registers under the
+//! folder's name: `pub fn main(name: &'static str) -> ExitCode {
+//! run::events::<Tool>(name) }`.
+
+use std::cell::RefCell;
+use std::mem::MaybeUninit;
+use std::ops::ControlFlow;
+use std::process::ExitCode;
+use std::rc::Rc;
+use std::time::Duration;
+
+use anyhow::Result;
+use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
+use libbpf_rs::Object;
+
+use crate::cli::{self, CommonArgs, RunArgs};
+use crate::load::ToolOpen;
+use crate::output::{Output, Row};
+use crate::session::{Counter, Fields, Session, Tick};
+
+/// A tool's generated skeleton, through its builder (implemented for each
+/// by `impl_tool_skel!`): the open and the loaded skeleton types.
+pub trait ToolSkel: Default + for<'o> SkelBuilder<'o, Output = Self::Open<'o>> {
+    type Open<'o>: OpenSkel<'o, Output = Self::Loaded<'o>> + ToolOpen + Rodata;
+    type Loaded<'o>: Skel<'o>;
+}
+
+/// The open skeleton of tool skeleton `S`.
+pub type Open<'o, S> = <S as ToolSkel>::Open<'o>;
+/// The loaded skeleton of tool skeleton `S`.
+pub type Loaded<'o, S> = <S as ToolSkel>::Loaded<'o>;
+
+/// An open skeleton's `.rodata` (the tool's `const volatile` knobs).
+pub trait Rodata {
+    type Data;
+    fn rodata(&mut self) -> Result<&mut Self::Data>;
+}
+
+/// Which shared options a tool has: the task filters and run options, or
+/// (a tool that traces no tasks, e.g. XDP) the run options only.
+pub enum Shared<'a> {
+    Tasks(&'a CommonArgs),
+    RunOnly(&'a RunArgs),
+}
+
+/// An event tool: the BPF side writes `struct <tool>_event` records (plus
+/// a payload) to the ring buffer; each becomes rows.
+pub trait Events: Sized {
+    /// The command line (clap), with [`CommonArgs`] flattened in.
+    type Args: clap::Parser;
+    /// The generated skeleton's builder (`<Tool>SkelBuilder`).
+    type Skel: ToolSkel;
+    /// The event header (`types::<tool>_event`).
+    type Event: plain::Plain + Default;
+    /// The table row; its columns are decided by the tool (`Opts = Self`).
+    type Row<'a>: Row<Opts = Self>
+    where
+        Self: 'a;
+    /// Short letters for the shared options, as the BCC namesake has them.
+    const SHORTS: &'static [(&'static str, char)];
+    fn common(a: &Self::Args) -> &CommonArgs;
+    /// Sets the `.rodata` knobs and maps of the opened object (and any
+    /// session option), and makes the tool.
+    fn configure(a: Self::Args, open: &mut Open<'_, Self::Skel>, s: &mut Session) -> Result<Self>;
+    /// One event (header + payload) → its rows (`out.row(&row, self)`).
+    fn event(&mut self, e: &Self::Event, payload: &[u8], out: &mut Output) -> Result<()>;
+}
+
+/// An interval tool: reads the BPF maps every [`Interval::period`].
+pub trait Interval: Sized {
+    type Args: clap::Parser;
+    type Skel: ToolSkel;
+    const SHORTS: &'static [(&'static str, char)];
+    fn shared(a: &Self::Args) -> Shared<'_>;
+    /// As [`Events::configure`]; a tool that prints a table sets its
+    /// header here ([`Session::set_header`]).
+    fn configure(a: Self::Args, open: &mut Open<'_, Self::Skel>, s: &mut Session) -> Result<Self>;
+    /// After loading and the runner's attach: what the tool attaches or
+    /// fills itself (XDP links, rule maps).
+    fn loaded(&mut self, _skel: &mut Loaded<'_, Self::Skel>, _s: &mut Session) -> Result<()> {
+        Ok(())
+    }
+    fn period(&self) -> Duration;
+    /// One interval; `tick.last` is the final call (the run is ending).
+    fn tick(
+        &mut self,
+        skel: &Loaded<'_, Self::Skel>,
+        tick: &Tick,
+        out: &mut Output,
+    ) -> Result<ControlFlow<()>>;
+    /// What the final summary adds, after the last tick.
+    fn summary(&mut self, _obj: &Object) -> (Vec<Counter>, Fields) {
+        Default::default()
+    }
+    /// The exit code, given the run's (0, or `-- CMD`'s).
+    fn exit_code(&self, code: ExitCode) -> ExitCode {
+        code
+    }
+}
+
+/// Runs event tool `T` as `name`.
+pub fn events<T: Events>(name: &'static str) -> ExitCode {
+    crate::main(|| {
+        let args: T::Args = cli::parse(name, T::SHORTS);
+        let mut s = Session::new(name, T::common(&args))?;
+        let mut storage = MaybeUninit::uninit();
+        let mut open = s.open(&mut storage, T::Skel::default())?;
+        let mut tool = T::configure(args, &mut open, &mut s)?;
+        s.set_header::<T::Row<'_>>(&tool);
+        let skel = s.load(open)?;
+        s.stream(&skel, |e: &T::Event, payload: &[u8], out: &mut Output| {
+            tool.event(e, payload, out)
+        })
+    })
+}
+
+/// Runs interval tool `T` as `name`.
+pub fn interval<T: Interval + 'static>(name: &'static str) -> ExitCode {
+    crate::main(|| {
+        let args: T::Args = cli::parse(name, T::SHORTS);
+        let mut s = match T::shared(&args) {
+            Shared::Tasks(c) => Session::new(name, c)?,
+            Shared::RunOnly(r) => Session::without_filters(name, r)?,
+        };
+        // The tool attaches by itself after loading and may still fail.
+        s.defer_header();
+        let mut storage = MaybeUninit::uninit();
+        let mut open = s.open(&mut storage, T::Skel::default())?;
+        let tool = T::configure(args, &mut open, &mut s)?;
+        let mut skel = s.load(open)?;
+        let tool = Rc::new(RefCell::new(tool));
+        tool.borrow_mut().loaded(&mut skel, &mut s)?;
+        // The summary's parts, computed once after the last tick.
+        let parts: Rc<RefCell<Option<Fields>>> = Rc::default();
+        let (t, p) = (Rc::clone(&tool), Rc::clone(&parts));
+        s.summary_counters(move |obj| {
+            let (c, f) = t.borrow_mut().summary(obj);
+            *p.borrow_mut() = Some(f);
+            c
+        });
+        let p = Rc::clone(&parts);
+        s.summary_fields(move |_| p.borrow_mut().take().unwrap_or_default());
+        let period = tool.borrow().period();
+        let code = s.every(&skel, period, |tick, out| {
+            tool.borrow_mut().tick(&skel, tick, out)
+        })?;
+        let code = tool.borrow().exit_code(code);
+        Ok(code)
+    })
+}
