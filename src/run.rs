@@ -135,6 +135,7 @@ pub fn interval<T: Interval + 'static>(name: &'static str) -> ExitCode {
         };
         // The tool attaches by itself after loading and may still fail.
         s.defer_header();
+        s.no_events();
         let mut storage = MaybeUninit::uninit();
         let mut open = s.open(&mut storage, T::Skel::default())?;
         let tool = T::configure(args, &mut open, &mut s)?;
