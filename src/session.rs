@@ -135,6 +135,15 @@ impl Session {
         Ok(s)
     }
 
+    /// The session of a tool with these shared options ([`Session::new`],
+    /// or without filters for a tool that has none).
+    pub fn for_tool(tool: &'static str, shared: &crate::cli::Shared) -> Result<Self> {
+        match shared {
+            crate::cli::Shared::Tasks(c) => Self::new(tool, c),
+            crate::cli::Shared::RunOnly(r) => Self::without_filters(tool, r),
+        }
+    }
+
     /// A session without process filters (tools that trace no tasks, e.g. XDP).
     pub fn without_filters(tool: &'static str, run: &RunArgs) -> Result<Self> {
         Self::start(tool, run)

@@ -96,10 +96,6 @@ impl HistTool for Runqlat {
     const SHORTS: &'static [(&'static str, char)] = &[("pid", 'p'), ("cgroup", 'c'),
         ("json", 'j'), ("duration", 'd'), ("verbose", 'v'), ("timestamp", 'T')];
 
-    fn common(a: &Args) -> &CommonArgs {
-        &a.common
-    }
-
     fn interval(a: &Args) -> &hist::IntervalArgs {
         &a.iv
     }
