@@ -20,6 +20,7 @@
 #               (default: main) is checked out with `git worktree` in a
 #               temporary directory and built (release), warm from target/
 #   AFTER=DIR   the "after" binaries (default target/release)
+#   MODES=...   which of "table wide json" to run (default all three)
 # Prints one table: median ns per event (user, user+system), ratios after/before.
 set -euo pipefail
 
@@ -155,7 +156,7 @@ median() { sort -n | sed -n "$(((REPS + 1) / 2))p"; }
 printf '%-6s %-7s %12s %12s %12s %12s %7s %7s\n' mode "" "before user" "after user" \
 	"before cpu" "after cpu" "user" "cpu"
 # table: default columns; wide: -T -U -e (TIME(s), UID, FLAGS, MODE); json: -j.
-for mode in table wide json; do
+for mode in ${MODES:-table wide json}; do
 	case $TOOL:$mode in
 	*:table) flags=() ;;
 	opensnoop:wide) flags=(-T -U -e) ;;

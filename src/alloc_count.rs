@@ -50,6 +50,14 @@ pub fn allocations(f: impl FnOnce()) -> u64 {
     ALLOCS.with(Cell::get) - before
 }
 
+/// Allocations made by 500 calls of `f` after two to warm up (buffers grown
+/// to size): what a hot path costs per call in steady state, times 500.
+pub fn steady(mut f: impl FnMut()) -> u64 {
+    f();
+    f();
+    allocations(|| (0..500).for_each(|_| f()))
+}
+
 /// An [`Output`](crate::output::Output) into /dev/null, for counting.
 pub fn null_output(json: bool) -> crate::output::Output {
     let dev_null = std::path::Path::new("/dev/null");

@@ -6,7 +6,7 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::{ArgAction, Args, Parser};
+use clap::{ArgAction, Args, FromArgMatches, Parser};
 
 /// Every shared option of a tracing tool: process filters plus run options.
 #[derive(Args, Debug, Clone, Default)]
@@ -120,6 +120,20 @@ pub const VERSION: &str = env!("CORESCOPE_VERSION");
 /// `make install` generates them this way from the clap definitions. Release
 /// builds leave the generator out (it would add ~180 KB to every tool).
 pub fn parse<T: Parser>(name: &'static str, shorts: &[(&'static str, char)]) -> T {
+    generate_if_asked::<T>(name, shorts);
+    match command::<T>(shorts)
+        .name(name)
+        .try_get_matches_from(args_os())
+        .and_then(|mut m| T::from_arg_matches_mut(&mut m))
+    {
+        Ok(t) => t,
+        Err(e) => exit_with(e),
+    }
+}
+
+/// With `CORESCOPE_GENERATE` (debug builds, or the `gen` feature): writes
+/// the man page or completion asked for and exits.
+fn generate_if_asked<T: Parser>(name: &'static str, shorts: &[(&'static str, char)]) {
     #[cfg(any(debug_assertions, feature = "gen"))]
     if let Some(req) = std::env::var_os(crate::gen::ENV) {
         let code = match crate::gen::generate_to_stdout(command::<T>(shorts).name(name), &req) {
@@ -131,14 +145,51 @@ pub fn parse<T: Parser>(name: &'static str, shorts: &[(&'static str, char)]) -> 
         };
         std::process::exit(code);
     }
-    match command::<T>(shorts)
-        .name(name)
-        .try_get_matches_from(args_os())
-        .and_then(|mut m| T::from_arg_matches_mut(&mut m))
-    {
+    #[cfg(not(any(debug_assertions, feature = "gen")))]
+    let _ = (name, shorts);
+}
+
+/// The shared options a tool has (flattened in its `Args`): the task
+/// filters and run options, or (a tool that traces no tasks) the run
+/// options only.
+#[derive(Debug, Clone)]
+pub enum Shared {
+    Tasks(CommonArgs),
+    RunOnly(RunArgs),
+}
+
+/// [`parse`], and the tool's shared options read from the same command
+/// line: the runner's copy (it need not ask the tool for them). A tool
+/// whose `Args` flattens [`CommonArgs`] has the task filters; one that
+/// flattens only [`RunArgs`] has not.
+pub fn parse_tool<T: Parser>(name: &'static str, shorts: &[(&'static str, char)]) -> (T, Shared) {
+    generate_if_asked::<T>(name, shorts);
+    match try_parse_tool_from(name, shorts, args_os()) {
         Ok(t) => t,
         Err(e) => exit_with(e),
     }
+}
+
+/// [`parse_tool`] from an explicit argument list.
+pub fn try_parse_tool_from<T: Parser, I, A>(
+    name: &'static str,
+    shorts: &[(&'static str, char)],
+    args: I,
+) -> Result<(T, Shared), clap::Error>
+where
+    I: IntoIterator<Item = A>,
+    A: Into<OsString> + Clone,
+{
+    let cmd = command::<T>(shorts).name(name);
+    // The filter options' ids (see FilterArgs): asked of the matches only
+    // when the command has them (clap panics on an undefined id).
+    let tasks = cmd.get_arguments().any(|a| a.get_id() == "pid");
+    let mut m = cmd.try_get_matches_from(args)?;
+    let shared = match tasks {
+        true => Shared::Tasks(CommonArgs::from_arg_matches(&m)?),
+        false => Shared::RunOnly(RunArgs::from_arg_matches(&m)?),
+    };
+    Ok((T::from_arg_matches_mut(&mut m)?, shared))
 }
 
 static SKIP_ARG0: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
@@ -247,6 +298,35 @@ mod tests {
         let t = p(&["--output", "g", "--", "sh"]).unwrap();
         assert_eq!(t.common.run.output, Some("g".into()));
         assert_eq!(t.common.filter.cmd, vec!["sh"]);
+    }
+
+    #[derive(Parser, Debug)]
+    struct NoTasks {
+        #[command(flatten)]
+        run: RunArgs,
+    }
+
+    /// The runner's copy of the shared options is the tool's.
+    #[test]
+    fn shared_options_are_read_with_the_tool() {
+        let args = ["t", "-p", "7", "--uid", "0", "-j", "--", "sh"];
+        let (t, shared) = try_parse_tool_from::<T, _, _>("t", SHORTS, args).unwrap();
+        let Shared::Tasks(c) = shared else {
+            panic!("a tool with CommonArgs has the task filters")
+        };
+        assert_eq!(
+            (c.filter.pid, c.filter.uid, c.run.json),
+            (vec![7], Some(0), true)
+        );
+        assert_eq!((t.common.filter.pid, c.filter.cmd.len()), (vec![7], 1));
+        let (args, shorts) = (["x", "-j", "-d", "3"], &[("json", 'j'), ("duration", 'd')]);
+        let (_, shared) = try_parse_tool_from::<NoTasks, _, _>("x", shorts, args).unwrap();
+        let Shared::RunOnly(r) = shared else {
+            panic!("a tool with only RunArgs has no task filters")
+        };
+        assert_eq!((r.json, r.duration), (true, Some(3)));
+        let bad = try_parse_tool_from::<NoTasks, _, _>("x", shorts, ["x", "--pid", "1"]);
+        assert!(bad.is_err());
     }
 
     #[test]

@@ -198,7 +198,7 @@ macro_rules! impl_tool_skel {
         }
     };
     // No task filter on the BPF side: only a session without filters
-    // (`Shared::RunOnly`, `Session::without_filters`) may open it.
+    // (`cli::Shared::RunOnly`, `Session::without_filters`) may open it.
     (@filter $open:ident, no_cfg) => {
         impl<'o> $crate::load::ToolOpen for $open<'o> {
             fn set_common(&mut self, f: &$crate::filter::Filter) -> anyhow::Result<()> {

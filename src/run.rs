@@ -24,7 +24,7 @@ use anyhow::Result;
 use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
 use libbpf_rs::Object;
 
-use crate::cli::{self, CommonArgs, RunArgs};
+use crate::cli;
 use crate::load::ToolOpen;
 use crate::output::{Output, Row};
 use crate::session::{Counter, Fields, Session, Tick};
@@ -47,17 +47,11 @@ pub trait Rodata {
     fn rodata(&mut self) -> Result<&mut Self::Data>;
 }
 
-/// Which shared options a tool has: the task filters and run options, or
-/// (a tool that traces no tasks, e.g. XDP) the run options only.
-pub enum Shared<'a> {
-    Tasks(&'a CommonArgs),
-    RunOnly(&'a RunArgs),
-}
-
 /// An event tool: the BPF side writes `struct <tool>_event` records (plus
 /// a payload) to the ring buffer; each becomes rows.
 pub trait Events: Sized {
-    /// The command line (clap), with [`CommonArgs`] flattened in.
+    /// The command line (clap), with [`CommonArgs`](crate::cli::CommonArgs)
+    /// flattened in (the runner reads its own copy: [`cli::parse_tool`]).
     type Args: clap::Parser;
     /// The generated skeleton's builder (`<Tool>SkelBuilder`).
     type Skel: ToolSkel;
@@ -69,7 +63,6 @@ pub trait Events: Sized {
         Self: 'a;
     /// Short letters for the shared options, as the BCC namesake has them.
     const SHORTS: &'static [(&'static str, char)];
-    fn common(a: &Self::Args) -> &CommonArgs;
     /// Sets the `.rodata` knobs and maps of the opened object (and any
     /// session option), and makes the tool.
     fn configure(a: Self::Args, open: &mut Open<'_, Self::Skel>, s: &mut Session) -> Result<Self>;
@@ -79,10 +72,11 @@ pub trait Events: Sized {
 
 /// An interval tool: reads the BPF maps every [`Interval::period`].
 pub trait Interval: Sized {
+    /// The command line, with `CommonArgs` flattened in, or only `RunArgs`
+    /// for a tool that traces no tasks (XDP).
     type Args: clap::Parser;
     type Skel: ToolSkel;
     const SHORTS: &'static [(&'static str, char)];
-    fn shared(a: &Self::Args) -> Shared<'_>;
     /// As [`Events::configure`]; a tool that prints a table sets its
     /// header here ([`Session::set_header`]).
     fn configure(a: Self::Args, open: &mut Open<'_, Self::Skel>, s: &mut Session) -> Result<Self>;
@@ -112,8 +106,8 @@ pub trait Interval: Sized {
 /// Runs event tool `T` as `name`.
 pub fn events<T: Events>(name: &'static str) -> ExitCode {
     crate::main(|| {
-        let args: T::Args = cli::parse(name, T::SHORTS);
-        let mut s = Session::new(name, T::common(&args))?;
+        let (args, shared) = cli::parse_tool::<T::Args>(name, T::SHORTS);
+        let mut s = Session::for_tool(name, &shared)?;
         let mut storage = MaybeUninit::uninit();
         let mut open = s.open(&mut storage, T::Skel::default())?;
         let mut tool = T::configure(args, &mut open, &mut s)?;
@@ -128,13 +122,11 @@ pub fn events<T: Events>(name: &'static str) -> ExitCode {
 /// Runs interval tool `T` as `name`.
 pub fn interval<T: Interval + 'static>(name: &'static str) -> ExitCode {
     crate::main(|| {
-        let args: T::Args = cli::parse(name, T::SHORTS);
-        let mut s = match T::shared(&args) {
-            Shared::Tasks(c) => Session::new(name, c)?,
-            Shared::RunOnly(r) => Session::without_filters(name, r)?,
-        };
+        let (args, shared) = cli::parse_tool::<T::Args>(name, T::SHORTS);
+        let mut s = Session::for_tool(name, &shared)?;
         // The tool attaches by itself after loading and may still fail.
         s.defer_header();
+        s.no_events();
         let mut storage = MaybeUninit::uninit();
         let mut open = s.open(&mut storage, T::Skel::default())?;
         let tool = T::configure(args, &mut open, &mut s)?;

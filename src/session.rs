@@ -40,6 +40,9 @@ pub struct Session {
     harmless_skips: Vec<&'static str>,
     /// Print the header when the loop starts, not at load.
     defer_header: bool,
+    /// No event stream (an interval tool): a ring buffer its BPF headers
+    /// bring along gets one page.
+    no_events: bool,
 }
 
 /// Where a periodic loop is: see [`Session::every`].
@@ -132,6 +135,15 @@ impl Session {
         Ok(s)
     }
 
+    /// The session of a tool with these shared options ([`Session::new`],
+    /// or without filters for a tool that has none).
+    pub fn for_tool(tool: &'static str, shared: &crate::cli::Shared) -> Result<Self> {
+        match shared {
+            crate::cli::Shared::Tasks(c) => Self::new(tool, c),
+            crate::cli::Shared::RunOnly(r) => Self::without_filters(tool, r),
+        }
+    }
+
     /// A session without process filters (tools that trace no tasks, e.g. XDP).
     pub fn without_filters(tool: &'static str, run: &RunArgs) -> Result<Self> {
         Self::start(tool, run)
@@ -150,6 +162,7 @@ impl Session {
             optional: Vec::new(),
             out,
             defer_header: false,
+            no_events: false,
             counters: None,
             fields: None,
             harmless_skips: Vec::new(),
@@ -161,6 +174,12 @@ impl Session {
     /// loading and may still fail.
     pub fn defer_header(&mut self) {
         self.defer_header = true;
+    }
+
+    /// An interval tool: no event stream, whatever ring buffer the BPF
+    /// object has (task.bpf.h brings one) stays at one page.
+    pub fn no_events(&mut self) {
+        self.no_events = true;
     }
 
     /// Programs that may be left out when their tracepoint is missing.
@@ -220,7 +239,12 @@ impl Session {
         let obj = open.open_object_mut();
         for mut m in obj.maps_mut() {
             if m.name() == "events" {
-                m.set_max_entries(self.run.buffer_pages * PAGE)?;
+                let pages = if self.no_events {
+                    1
+                } else {
+                    self.run.buffer_pages
+                };
+                m.set_max_entries(pages * PAGE)?;
             }
         }
         for mut p in obj.progs_mut() {

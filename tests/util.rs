@@ -119,10 +119,19 @@ impl Drop for TempDir {
     }
 }
 
-/// Compiles tests/helpers/NAME.c with `cc` into `dir`; returns the binary.
+/// Compiles the test helper NAME.c with `cc` into `dir`; returns the
+/// binary. A helper of one tool's root tests is in its folder
+/// (tools/<tool>/NAME.c); one that several use is in tests/helpers/.
 pub fn compile_helper(name: &str, dir: &std::path::Path) -> PathBuf {
-    let src = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/helpers"))
-        .join(format!("{name}.c"));
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let file = format!("{name}.c");
+    let shared = root.join("tests/helpers").join(&file);
+    let src = std::fs::read_dir(root.join("tools"))
+        .expect("reading tools/")
+        .flatten()
+        .map(|d| d.path().join(&file))
+        .find(|p| p.is_file())
+        .unwrap_or(shared);
     let bin = dir.join(name);
     let out = Command::new("cc")
         .args(["-Wall", "-O1", "-pthread", "-o"])

@@ -10,9 +10,8 @@ use libbpf_rs::{MapCore, Object};
 use plain::Plain;
 
 use super::{set_banner, HistValue, IntervalArgs, KeyFn, Printer, Scale};
-use crate::cli::CommonArgs;
 use crate::output::Output;
-use crate::run::{Interval, Loaded, Open, Shared, ToolSkel};
+use crate::run::{Interval, Loaded, Open, ToolSkel};
 use crate::session::{Counter, Fields, Session, Tick};
 
 /// How a tool's histograms are printed: scale and unit, and how a key is
@@ -22,14 +21,13 @@ pub type Shape<K, V> = ((Scale, &'static str), Option<KeyFn<K, V>>);
 /// A histogram tool: its CLI, its configuration, its map and how its keys
 /// are shown. [`Runner`] does the rest.
 pub trait HistTool: Sized + 'static {
-    /// The command line, with [`CommonArgs`] and [`IntervalArgs`] flattened in.
+    /// The command line, with `CommonArgs` and [`IntervalArgs`] flattened in.
     type Args: clap::Parser + 'static;
     type Skel: ToolSkel;
     /// The map's key (`__u32` pid, a disk's dev_t…) and value (`cs_hist`).
     type Key: Plain + Copy + Default + Ord + 'static;
     type Value: HistValue + 'static;
     const SHORTS: &'static [(&'static str, char)];
-    fn common(a: &Self::Args) -> &CommonArgs;
     fn interval(a: &Self::Args) -> &IntervalArgs;
     /// Sets the `.rodata` knobs and map sizes before load; returns the
     /// banner (the table's header).
@@ -50,10 +48,6 @@ impl<T: HistTool> Interval for Runner<T> {
     type Args = T::Args;
     type Skel = T::Skel;
     const SHORTS: &'static [(&'static str, char)] = T::SHORTS;
-
-    fn shared(a: &T::Args) -> Shared<'_> {
-        Shared::Tasks(T::common(a))
-    }
 
     fn configure(a: T::Args, open: &mut Open<'_, T::Skel>, s: &mut Session) -> Result<Self> {
         set_banner(s, T::configure(&a, open)?);

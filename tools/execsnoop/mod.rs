@@ -229,10 +229,6 @@ impl Events for Execsnoop {
     const SHORTS: &'static [(&'static str, char)] = &[("pid", 'p'), ("uid", 'u'), ("cgroup", 'c'),
         ("json", 'j'), ("duration", 'd'), ("verbose", 'v')];
 
-    fn common(a: &Args) -> &CommonArgs {
-        &a.common
-    }
-
     fn configure(a: Args, open: &mut OpenExecsnoopSkel<'_>, _: &mut Session) -> Result<Self> {
         let ro = open.rodata()?;
         ro.ignore_failed = u8::from(!a.fails);

@@ -212,10 +212,6 @@ impl Events for Opensnoop {
     const SHORTS: &'static [(&'static str, char)] = &[("pid", 'p'), ("tid", 't'), ("uid", 'u'),
         ("cgroup", 'c'), ("json", 'j'), ("duration", 'd'), ("buffer_pages", 'b'), ("verbose", 'v')];
 
-    fn common(a: &Args) -> &CommonArgs {
-        &a.common
-    }
-
     fn configure(a: Args, open: &mut OpenOpensnoopSkel<'_>, s: &mut Session) -> Result<Self> {
         s.optional_programs(OPTIONAL);
         let ro = open.rodata()?;

@@ -41,15 +41,12 @@ impl Drop for TempDir {
     }
 }
 
-/// The workload helper (tests/helpers/opensnoop_helper.c), built once.
+/// The workload helper (tools/opensnoop/helper.c), built once.
 fn helper() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
         let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("opensnoop_helper");
-        let src = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/helpers/opensnoop_helper.c"
-        );
+        let src = concat!(env!("CARGO_MANIFEST_DIR"), "/tools/opensnoop/helper.c");
         let st = Command::new("cc")
             .args(["-O0", "-g", "-fno-omit-frame-pointer"])
             .args(["-mno-omit-leaf-frame-pointer", "-o"])
@@ -465,10 +462,7 @@ fn full_path_is_seen_from_the_process_root() {
     let m = marker("chroot");
     let dir = TempDir::new(&m);
     std::fs::create_dir(dir.0.join("d")).unwrap();
-    let src = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/helpers/opensnoop_helper.c"
-    );
+    let src = concat!(env!("CARGO_MANIFEST_DIR"), "/tools/opensnoop/helper.c");
     let st = Command::new("cc")
         .args(["-static", "-O0", "-o"])
         .arg(dir.0.join("h"))

@@ -76,8 +76,6 @@ fn key_fn(per: Per) -> Option<KeyFn<u32, Value>> {
 
 /// The tool's `.rodata` knobs and map sizes, before load.
 fn configure(open: &mut OpenRunqlatSkel<'_>, a: &Args) -> Result<()> {
-    // No events: the ring buffer of task.bpf.h stays unused (one page).
-    open.maps.events.set_max_entries(4096)?;
     let per = a.per();
     hist::size_map(&mut open.maps.hists, per != Per::RUNQLAT_PER_ALL, 10240)?;
     let ro = open.rodata()?;
@@ -95,16 +93,8 @@ impl HistTool for Runqlat {
     type Key = u32;
     type Value = Value;
     #[rustfmt::skip]
-    const SHORTS: &'static [(&'static str, char)] = &[("pid", 'p'),
-    ("cgroup", 'c'),
-    ("json", 'j'),
-    ("duration", 'd'),
-    ("verbose", 'v'),
-    ("timestamp", 'T'),];
-
-    fn common(a: &Args) -> &CommonArgs {
-        &a.common
-    }
+    const SHORTS: &'static [(&'static str, char)] = &[("pid", 'p'), ("cgroup", 'c'),
+        ("json", 'j'), ("duration", 'd'), ("verbose", 'v'), ("timestamp", 'T')];
 
     fn interval(a: &Args) -> &hist::IntervalArgs {
         &a.iv

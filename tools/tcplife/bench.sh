@@ -42,7 +42,7 @@ if ! mountpoint -q /sys/kernel/tracing; then
 fi
 
 cargo build --release --quiet --bin tcplife
-cc -O2 -Wall -o "$WORK/peer" tests/helpers/tcplife_peer.c
+cc -O2 -Wall -o "$WORK/peer" tools/tcplife/peer.c
 OURS=$PWD/target/release/tcplife
 LT=/usr/sbin/tcplife
 

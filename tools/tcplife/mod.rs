@@ -135,10 +135,6 @@ impl Events for Args {
     const SHORTS: &'static [(&'static str, char)] = &[("pid", 'p'), ("cgroup", 'c'),
         ("json", 'j'), ("duration", 'd'), ("verbose", 'v')];
 
-    fn common(a: &Args) -> &CommonArgs {
-        &a.common
-    }
-
     fn configure(a: Args, open: &mut OpenTcplifeSkel<'_>, s: &mut Session) -> Result<Args> {
         lru::set_capacity(&mut open.maps.sessions, a.max_sessions)?;
         let ro = open.rodata()?;

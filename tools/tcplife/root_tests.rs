@@ -1,5 +1,5 @@
 //! Root tests for tcplife: real loopback sessions between a server process
-//! ("tl_srv") and a client process ("tl_cli") from tests/helpers/tcplife_peer.c,
+//! ("tl_srv") and a client process ("tl_cli") from tools/tcplife/peer.c,
 //! traced by the real tool. Each test uses its own ports (21100-21199).
 //! As root they run; without root they skip and say why, except with
 //! CI=true, where they fail.
@@ -130,7 +130,7 @@ impl Tracer {
 fn peer() -> String {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     let bin = BIN.get_or_init(|| {
-        let src = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/helpers/tcplife_peer.c");
+        let src = concat!(env!("CARGO_MANIFEST_DIR"), "/tools/tcplife/peer.c");
         let bin = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("tcplife_peer");
         let st = Command::new("cc")
             .args(["-O2", "-Wall", "-Werror", "-o"])

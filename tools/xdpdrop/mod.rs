@@ -10,7 +10,6 @@ use std::time::Duration;
 use corescope::cli::RunArgs;
 use corescope::escape::escape;
 use corescope::prelude::*;
-use corescope::run::Shared;
 use corescope::session::{Counter, Fields};
 use corescope::skel::xdpdrop::types::xdpdrop_stat as St;
 use corescope::skel::xdpdrop::{OpenXdpdropSkel, XdpdropSkel, XdpdropSkelBuilder};
@@ -223,10 +222,6 @@ impl Interval for Xdpdrop {
     type Skel = XdpdropSkelBuilder;
     const SHORTS: &'static [(&'static str, char)] =
         &[("json", 'j'), ("duration", 'd'), ("verbose", 'v')];
-
-    fn shared(a: &Args) -> Shared<'_> {
-        Shared::RunOnly(&a.run)
-    }
 
     fn configure(a: Args, open: &mut OpenXdpdropSkel<'_>, s: &mut Session) -> Result<Self> {
         let rules = rules::gather(&a.drop, a.rules.as_deref())?;

@@ -345,6 +345,6 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "loop") && argc == 6)
 		return loop(atoi(argv[4]), atol(argv[5]));
 usage:
-	fprintf(stderr, "usage: see the comment at the top of tcplife_peer.c\n");
+	fprintf(stderr, "usage: see the comment at the top of tools/tcplife/peer.c\n");
 	return 2;
 }

@@ -1,7 +1,7 @@
 /* fexecve(3) (glibc: execveat(fd, "", ..., AT_EMPTY_PATH)) of FILE, which is
  * not executable, so the exec fails (EACCES), with argv {"fexecve_fail",
  * MARKER}. Prints "fexecve_fail: fd=N errno=E" on stderr so the test knows
- * the descriptor. Used by tests/root_execsnoop.rs. */
+ * the descriptor. Used by tools/execsnoop/root_tests.rs. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>

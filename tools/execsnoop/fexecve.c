@@ -1,5 +1,5 @@
 /* Runs /bin/true through fexecve(3) (glibc: execveat(fd, "", ..., AT_EMPTY_PATH))
- * with argv {"true", MARKER}. Used by tests/root_execsnoop.rs. */
+ * with argv {"true", MARKER}. Used by tools/execsnoop/root_tests.rs. */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <stdio.h>

@@ -1,6 +1,6 @@
 /* A second (non-leader) thread calls execv("/bin/echo", {"echo", MARKER}).
  * Before the exec it prints "thread_exec: pid=P tid=T" on stderr so the test
- * knows which thread exec'd. Used by tests/root_execsnoop.rs. */
+ * knows which thread exec'd. Used by tools/execsnoop/root_tests.rs. */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <stdio.h>

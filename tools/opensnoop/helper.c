@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * Workloads for tests/root_opensnoop.rs. Built by the tests with
+ * Workloads for tools/opensnoop/root_tests.rs. Built by the tests with
  * `cc -O0 -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer`
  * (gcc 12 still leaves a leaf asm function frameless at -O1). Every open is closed again.
  *
