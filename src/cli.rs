@@ -138,6 +138,8 @@ fn generate_if_asked<T: Parser>(name: &'static str, shorts: &[(&'static str, cha
     if let Some(req) = std::env::var_os(crate::gen::ENV) {
         let code = match crate::gen::generate_to_stdout(command::<T>(shorts).name(name), &req) {
             Ok(()) => 0,
+            // A reader that stopped early (`| head`) is no failure.
+            Err(e) if crate::error::is_broken_pipe(&e) => 0,
             Err(e) => {
                 crate::diag!("{}: {e:#}", crate::gen::ENV);
                 2
