@@ -191,7 +191,9 @@ fn in_private_mount_ns(tracefs: bool, caps: &str, script: &str) -> Output {
         "setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps={caps} --ambient-caps={caps}"
     );
     let mount = if tracefs {
-        "mount -t tracefs nodev /sys/kernel/tracing || exit 99;"
+        // Ours, whatever the host has mounted there (another test may
+        // have mounted tracefs for a moment: a private copy of it).
+        "umount /sys/kernel/tracing 2>/dev/null; mount -t tracefs nodev /sys/kernel/tracing || exit 99;"
     } else {
         // Not mounted there, whatever the host has.
         "umount /sys/kernel/tracing 2>/dev/null; umount /sys/kernel/debug/tracing 2>/dev/null;"

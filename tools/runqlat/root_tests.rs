@@ -220,10 +220,11 @@ fn text_layout_matches_a_live_libbpf_tools_runqlat() {
         return;
     }
     // libbpf-tools needs tracefs: mounted in a private mount namespace
-    // (gone with the process: nothing is left mounted).
+    // (gone with the process: nothing is left mounted), over whatever the
+    // host has there (another test may have mounted it for a moment).
     let lbt = Command::new("unshare")
-        .args(["-m", "sh", "-c"])
-        .arg("mount -t tracefs none /sys/kernel/tracing && exec /usr/sbin/runqlat -T 1 2")
+        .args(["-m", "--propagation", "private", "sh", "-c"])
+        .arg("umount /sys/kernel/tracing 2>/dev/null; mount -t tracefs none /sys/kernel/tracing && exec /usr/sbin/runqlat -T 1 2")
         .stdin(Stdio::null())
         .output()
         .expect("unshare");
