@@ -197,7 +197,7 @@ fn op_name(op: u32) -> &'static str {
 fn flags_name(flags: u32, buf: &mut String) {
     buf.clear();
     for (f, name) in FLAG_NAMES {
-        if flags & f.0 as u32 != 0 {
+        if flags & f.0 != 0 {
             buf.push_str(name);
         }
     }

@@ -36,21 +36,21 @@ fn dev_numbers_are_the_kernels() {
 #[test]
 fn flags_are_named_like_libbpf_tools() {
     let mut b = String::new();
-    let f = |x: Flag| x.0 as u32;
+    let f = |x: Flag| x.0;
     flags_name(
-        Op::BIOLAT_OP_WRITE.0 as u32 | f(Flag::BIOLAT_F_SYNC) | f(Flag::BIOLAT_F_IDLE),
+        Op::BIOLAT_OP_WRITE.0 | f(Flag::BIOLAT_F_SYNC) | f(Flag::BIOLAT_F_IDLE),
         &mut b,
     );
     assert_eq!(b, "Idle-Sync-Write");
-    flags_name(Op::BIOLAT_OP_READ.0 as u32, &mut b);
+    flags_name(Op::BIOLAT_OP_READ.0, &mut b);
     assert_eq!(b, "Read");
     let all = FLAG_NAMES.iter().fold(0, |a, (x, _)| a | f(*x));
-    flags_name(all | Op::BIOLAT_OP_FLUSH.0 as u32, &mut b);
+    flags_name(all | Op::BIOLAT_OP_FLUSH.0, &mut b);
     assert_eq!(
         b,
         "NoWait-Background-ReadAhead-PreFlush-FUA-Integrity-Idle-NoMerge-Priority-Metadata-Sync-Flush"
     );
-    flags_name(Op::BIOLAT_OP_UNKNOWN.0 as u32, &mut b);
+    flags_name(Op::BIOLAT_OP_UNKNOWN.0, &mut b);
     assert_eq!(b, "Unknown");
     flags_name(200, &mut b);
     assert_eq!(b, "Unknown");
