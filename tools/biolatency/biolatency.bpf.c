@@ -69,14 +69,15 @@ static __always_inline __u32 rq_dev(struct request *rq)
 	struct request___old *old = (void *)rq;
 	struct gendisk *disk;
 
+	/* Direct loads through the tp_btf pointers (CO-RE relocated, no
+	 * helper call; a NULL one reads 0): cheaper than BPF_CORE_READ. */
 	if (bpf_core_field_exists(old->rq_disk))
 		disk = BPF_CORE_READ(old, rq_disk);
 	else
-		disk = BPF_CORE_READ(rq, q, disk);
+		disk = rq->q->disk;
 	if (!disk)
 		return 0;
-	return (__u32)BPF_CORE_READ(disk, major) << BIOLATENCY_MINORBITS |
-	       (__u32)BPF_CORE_READ(disk, first_minor);
+	return (__u32)disk->major << BIOLATENCY_MINORBITS | (__u32)disk->first_minor;
 }
 
 /* Whether any task filter is on (cs_cfg is .rodata: folded at load). */
@@ -148,7 +149,7 @@ static __always_inline __u32 op_of(__u32 op)
 /* The request's operation and flags as biolatency's codes (biolatency.h). */
 static __always_inline __u32 flags_of(struct request *rq)
 {
-	__u32 opf = BPF_CORE_READ(rq, cmd_flags);
+	__u32 opf = rq->cmd_flags;
 	/* REQ_OP_BITS is 8 on every kernel with these tracepoints. */
 	__u32 f = op_of(opf & 0xff);
 
@@ -204,7 +205,7 @@ int BPF_PROG(biolatency_complete, struct request *rq, int error, unsigned int nr
 			return 0;
 	}
 	/* Part of the request is done, the rest still to come. */
-	if (nr_bytes < BPF_CORE_READ(rq, __data_len))
+	if (nr_bytes < rq->__data_len)
 		return 0;
 	tsp = bpf_map_lookup_elem(&start, &key);
 	if (!tsp) {
