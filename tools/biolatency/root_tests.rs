@@ -371,11 +371,12 @@ fn sections(text: &str, stats: bool) -> Vec<Section> {
 }
 
 /// libbpf-tools' biolatency ARGS in a private mount namespace with tracefs
-/// (nothing stays mounted), its stdout line-buffered.
+/// (nothing stays mounted; already mounted on the host, it is used as is),
+/// its stdout line-buffered.
 fn lbt(args: &str) -> ToolRun {
     let mut cmd = Command::new("unshare");
     cmd.args(["-m", "sh", "-c"]).arg(format!(
-        "mount -t tracefs none /sys/kernel/tracing && exec stdbuf -oL /usr/sbin/biolatency {args}"
+        "{{ mountpoint -q /sys/kernel/tracing || mount -t tracefs none /sys/kernel/tracing; }} && exec stdbuf -oL /usr/sbin/biolatency {args}"
     ));
     ToolRun::start_cmd(cmd, Stdio::null())
 }
