@@ -40,7 +40,9 @@ pub fn parse(s: &str) -> Result<Spec> {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"_*?".contains(&b))
         {
-            return Err(bad("a syscall name has only letters, digits, '_' (and * ? in a pattern)"));
+            return Err(bad(
+                "a syscall name has only letters, digits, '_' (and * ? in a pattern)",
+            ));
         }
         return Ok(Spec::Syscall(pat.to_string()));
     }
@@ -53,7 +55,9 @@ pub fn parse(s: &str) -> Result<Spec> {
                 return Err(bad("no function name after ':'"));
             }
             if func.contains(['*', '?']) {
-                return Err(bad("patterns are for syscalls only; name one user function"));
+                return Err(bad(
+                    "patterns are for syscalls only; name one user function",
+                ));
             }
             Ok(Spec::User {
                 object: object.to_string(),
@@ -105,7 +109,10 @@ pub fn syscalls(events: &Path) -> Result<BTreeSet<String>> {
     let dir = events.join("syscalls");
     let rd = std::fs::read_dir(&dir).map_err(|e| {
         UserError::hint(
-            format!("cannot list the syscall tracepoints ({}: {e})", dir.display()),
+            format!(
+                "cannot list the syscall tracepoints ({}: {e})",
+                dir.display()
+            ),
             "syscall tracepoints need a kernel with CONFIG_FTRACE_SYSCALLS=y",
         )
     })?;
@@ -163,8 +170,9 @@ pub fn match_syscalls(pat: &str, all: &BTreeSet<String>) -> Result<Vec<String>> 
 /// libc-2.31.so; `libc` and `libc.so.6` also name it).
 pub fn is_library(path: &str, name: &str) -> bool {
     let base = path.rsplit('/').next().unwrap_or(path);
-    if base == name {
-        return true;
+    // A full file name (libc.so.6); a bare `c` is not a file called c.
+    if name.contains(".so") {
+        return base == name;
     }
     let stem = if name.starts_with("lib") {
         name.to_string()
@@ -261,9 +269,7 @@ pub fn resolve_object(object: &str, pids: &[u32]) -> Result<Vec<PathBuf>> {
     }
     // One probe per file: several processes map the same library.
     let mut seen = BTreeSet::new();
-    found.retain(|p| {
-        std::fs::metadata(p).map_or(true, |m| seen.insert((m.dev(), m.ino())))
-    });
+    found.retain(|p| std::fs::metadata(p).map_or(true, |m| seen.insert((m.dev(), m.ino()))));
     if found.is_empty() {
         let how = if pids.is_empty() {
             "in the library directories or on PATH"

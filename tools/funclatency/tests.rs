@@ -23,7 +23,10 @@ fn specs_parse_into_their_three_kinds() {
     };
     assert_eq!(parse("c:malloc").unwrap(), user("c", "malloc"));
     assert_eq!(parse("./helper:func").unwrap(), user("./helper", "func"));
-    assert_eq!(parse("/usr/bin/bash:readline").unwrap(), user("/usr/bin/bash", "readline"));
+    assert_eq!(
+        parse("/usr/bin/bash:readline").unwrap(),
+        user("/usr/bin/bash", "readline")
+    );
     assert_eq!(parse("vfs_read").unwrap(), Spec::Kernel("vfs_read".into()));
 }
 
@@ -89,7 +92,10 @@ fn library_names_match_their_files() {
     ] {
         assert!(!is_library(p, "c"), "{p}");
     }
-    assert!(is_library("/usr/lib/x86_64-linux-gnu/libpthread.so.0", "pthread"));
+    assert!(is_library(
+        "/usr/lib/x86_64-linux-gnu/libpthread.so.0",
+        "pthread"
+    ));
 }
 
 #[test]
@@ -102,6 +108,9 @@ fn units_and_filters_parse() {
     assert!(a(&["-m", "-u", "syscall:read"]).is_err());
     assert!(a(&["-n", "-m", "syscall:read"]).is_err());
     let p = a(&["--min", "5", "--max", "9", "syscall:read", "1", "3"]).unwrap();
-    assert_eq!((p.min, p.max, p.iv.interval, p.iv.count), (Some(5), Some(9), Some(1), Some(3)));
+    assert_eq!(
+        (p.min, p.max, p.iv.interval, p.iv.count),
+        (Some(5), Some(9), Some(1), Some(3))
+    );
     assert!(a(&[]).is_err(), "FUNCTION is required");
 }
