@@ -54,7 +54,7 @@ OURS=$PWD/target/release/funclatency
 LT=/usr/sbin/funclatency
 echo 1 >/proc/sys/kernel/bpf_stats_enabled
 
-# run_helper NAME N: one run, held until released; prints ns per call.
+# start_helper NAME N: one run of helper NAME, held until released.
 # The helper waits for a line on its stdin (a fifo), so that a tracer can
 # be attached to its PID first; HPID is its PID.
 start_helper() {
@@ -65,14 +65,16 @@ start_helper() {
 	STARTED+=("$HPID")
 	exec 7>"$WORK/fifo"
 }
-release_helper() { # N: prints ns per call
+# release_helper N: lets it run, waits for its exit; PER is ns per call.
+# (Not in a $(...) subshell: the helper is this shell's child.)
+release_helper() {
 	local t0 t1
 	t0=$(date +%s%N)
 	echo go >&7
 	exec 7>&-
 	wait "$HPID"
 	t1=$(date +%s%N)
-	echo $(((t1 - t0) / $1))
+	PER=$(((t1 - t0) / $1))
 }
 
 # sample PID: "id run_time_ns run_cnt" for each BPF program fd of PID.
@@ -95,14 +97,14 @@ traced() {
 	start_helper "$helper" "$n"
 	local args=() a
 	for a in "$@"; do args+=("${a//\{pid\}/$HPID}"); done
-	(cd "$WORK" && exec "$bin" "${args[@]}" >/dev/null 2>&1) &
+	(cd "$WORK" && exec "$bin" "${args[@]}" >/dev/null 2>&1 7>&-) &
 	tpid=$!
 	STARTED+=("$tpid")
 	sleep 1.5
 	sample "$tpid" >"$WORK/s0"
-	local c0 c1 per
+	local c0 c1
 	c0=$(awk '{print $14 + $15}' "/proc/$tpid/stat")
-	per=$(release_helper "$n")
+	release_helper "$n"
 	c1=$(awk '{print $14 + $15}' "/proc/$tpid/stat")
 	sample "$tpid" >"$WORK/s1"
 	local total=0 id rt rc rt0 rc0 name
@@ -119,12 +121,13 @@ traced() {
 	rss=$(awk '/^VmHWM:/ {print $2}' "/proc/$tpid/status")
 	kill -INT "$tpid"
 	wait "$tpid" || true
-	echo "$per $((total / n)) $rss $(((c1 - c0) * 1000 / $(getconf CLK_TCK)))" >>"$WORK/$kind"
+	echo "$PER $((total / n)) $rss $(((c1 - c0) * 1000 / $(getconf CLK_TCK)))" >>"$WORK/$kind"
 }
 
 untraced() { # KIND HELPER N
 	start_helper "$2" "$3"
-	release_helper "$3" >>"$WORK/$1"
+	release_helper "$3"
+	echo "$PER" >>"$WORK/$1"
 }
 
 median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }

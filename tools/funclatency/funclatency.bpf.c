@@ -10,7 +10,8 @@
  * - a user function by a uprobe + uretprobe (funclat_entry /
  *   funclat_return); the same two programs (kprobe type) serve kernel
  *   functions through kprobe + kretprobe where the kernel has kprobes.
- * The entry's timestamp is staged by TID (staging.bpf.h). Nothing is lost
+ * The entry's timestamp is staged by TID (CS_STAGING of staging.bpf.h, used
+ * in place: see entry()). Nothing is lost
  * silently: a return without its entry (the call began before tracing, or
  * nested calls of a recursive function: only the innermost pairs) is
  * counted unpaired (cs_hist_missing); an entry that cannot be staged (map
@@ -59,16 +60,25 @@ static __always_inline bool traced(__u64 id)
 	return true;
 }
 
+/* The entry time is written in place when the thread already has its slot
+ * (a lookup, not an update: the common case, and half the cost), and a
+ * return takes it by writing 0 there (no delete); a thread's slot goes when
+ * the thread does (funclat_thread_exit). 0 is "nothing staged". */
 static __always_inline void entry(void)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)id;
-	__u64 now;
+	__u64 now, *ts;
 	__u8 one = 1;
 
 	if (!traced(id))
 		return;
 	now = bpf_ktime_get_ns();
+	ts = bpf_map_lookup_elem(&start, &tid);
+	if (ts) {
+		*ts = now;
+		return;
+	}
 	if (cs_stage(&start, tid, &now)) {
 		cs_drop(CS_DROP_MAP_FULL);
 		bpf_map_update_elem(&unstaged, &tid, &one, BPF_ANY);
@@ -80,9 +90,10 @@ static __always_inline void leave(bool forklike)
 	__u64 now = bpf_ktime_get_ns();
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)id, key = 0;
-	__u64 ts, delta;
+	__u64 *ts, delta;
 
-	if (!cs_unstage(&start, tid, &ts)) {
+	ts = bpf_map_lookup_elem(&start, &tid);
+	if (!ts || !*ts) {
 		/* A child's return from fork is no call; an untraced task's
 		 * return is none of our business. */
 		if (forklike || !traced(id))
@@ -93,7 +104,8 @@ static __always_inline void leave(bool forklike)
 			cs_hist_missing();
 		return;
 	}
-	delta = now > ts ? now - ts : 0;
+	delta = now > *ts ? now - *ts : 0;
+	*ts = 0;
 	if (unit == FUNCLATENCY_USEC)
 		delta /= 1000;
 	else if (unit == FUNCLATENCY_MSEC)
@@ -133,11 +145,10 @@ int funclat_return(struct pt_regs *ctx)
 	return 0;
 }
 
-/* A thread that ends inside a probed function (exit(), a longjmp out of
- * it, killed) never returns from it: its entry goes with the thread, so
- * that dead threads do not fill the staging map. Loaded for functions
- * only: every syscall that enters also exits (exit and exit_group, which
- * do not, are never attached). */
+/* A thread's staging slot goes with the thread (slots are kept between
+ * calls, see entry()), so that dead threads do not fill the map; this also
+ * drops the entry of a thread that ends inside a probed function (exit()
+ * from it, killed), which never returns. */
 SEC("tp/sched/sched_process_exit")
 int funclat_thread_exit(void *ctx)
 {

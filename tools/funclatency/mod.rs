@@ -178,7 +178,6 @@ impl Interval for Funclatency {
         p.funclat_sys_exit.set_autoload(syscalls);
         p.funclat_entry.set_autoload(!syscalls);
         p.funclat_return.set_autoload(!syscalls);
-        p.funclat_thread_exit.set_autoload(!syscalls);
         let ro = open.rodata()?;
         ro.unit = a.unit().0 .0 as u8;
         ro.targ_min = a.min.unwrap_or(0);

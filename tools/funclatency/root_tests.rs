@@ -20,7 +20,7 @@ fn helper(name: &str, dir: &Path) -> PathBuf {
         .join(format!("{name}.c"));
     let bin = dir.join(name);
     let out = Command::new("cc")
-        .args(["-Wall", "-O1", "-rdynamic", "-o"])
+        .args(["-Wall", "-O1", "-pthread", "-rdynamic", "-o"])
         .arg(&bin)
         .arg(&src)
         .output()
@@ -215,6 +215,24 @@ fn a_helpers_own_function_is_counted_exactly_and_agrees_with_libbpf_tools() {
     } else {
         eprintln!("funclatency vs libbpf-tools: /usr/sbin/funclatency missing, compared with the helper's count only");
     }
+}
+
+#[test]
+fn threads_that_end_inside_the_function_do_not_fill_the_staging_map() {
+    let Some(_g) = root_or_skip("funclatency thread exits") else {
+        return;
+    };
+    let dir = TempDir::new(0o755);
+    let bin = helper("calls", dir.path());
+    // 12000 threads (more than the staging map's 10240 slots) enter
+    // cs_timed and end there; then 100 calls return. Their slots must
+    // have gone with their threads: the 100 are counted, nothing lost.
+    let mut w = Workload::start(&bin, &["100", "0", "12000"], dir.path());
+    let run = start(&["-j", "./calls:cs_timed"], dir.path());
+    w.go();
+    let (h, s) = stop(run);
+    assert_eq!(count(&h), 100, "{h:?}");
+    assert_eq!(s["lost"], 0, "{s}");
 }
 
 /// The slot of each call: `lo` of the only non-empty bucket.
