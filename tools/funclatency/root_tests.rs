@@ -42,7 +42,7 @@ impl Workload {
         c.args(args)
             .current_dir(cwd)
             .stdin(Stdio::piped())
-            .stdout(Stdio::null());
+            .stdout(Stdio::piped());
         Self(ChildGuard::spawn(&mut c))
     }
 
@@ -50,13 +50,18 @@ impl Workload {
         self.0.pid()
     }
 
-    /// Lets it run, and waits for its exit (status 0).
-    fn go(&mut self) {
+    /// Lets it run, and waits for its exit (status 0); returns its stdout.
+    fn go(&mut self) -> String {
         let mut stdin = self.0 .0.stdin.take().expect("stdin");
         stdin.write_all(b"go\n").expect("writing go");
         drop(stdin);
         let st = self.0.wait_timeout(Duration::from_secs(60));
         assert!(st.success(), "workload failed: {st:?}");
+        let mut out = String::new();
+        use std::io::Read as _;
+        let mut pipe = self.0 .0.stdout.take().expect("stdout");
+        pipe.read_to_string(&mut out).expect("reading stdout");
+        out
     }
 }
 
@@ -235,18 +240,13 @@ fn threads_that_end_inside_the_function_do_not_fill_the_staging_map() {
     assert_eq!(s["lost"], 0, "{s}");
 }
 
-/// The slot of each call: `lo` of the only non-empty bucket.
-fn only_bucket(h: &[Value]) -> (u64, u64, u64) {
-    assert_eq!(h.len(), 1);
-    let b: Vec<&Value> = (h[0]["buckets"].as_array().unwrap().iter())
-        .filter(|b| b["count"].as_u64() > Some(0))
-        .collect();
-    assert_eq!(b.len(), 1, "one slot holds every call: {h:?}");
-    (
-        b[0]["lo"].as_u64().unwrap(),
-        b[0]["hi"].as_u64().unwrap(),
-        b[0]["count"].as_u64().unwrap(),
-    )
+/// The log2 slot of `v` (floor(log2), 0 and 1 in slot 0).
+fn slot(v: u64) -> u64 {
+    if v < 2 {
+        0
+    } else {
+        63 - u64::from(v.leading_zeros())
+    }
 }
 
 #[test]
@@ -256,22 +256,42 @@ fn a_known_sleep_lands_in_its_log2_slot() {
     };
     let dir = TempDir::new(0o755);
     let bin = helper("calls", dir.path());
-    // 5 ms sleeps: 5000..8191 us is slot 4096 -> 8191, 5..7 ms slot 4 -> 7
-    // (up to 3 ms of scheduling delay per call stays in them).
-    for (flag, want) in [("-u", (4096, 8191)), ("-m", (4, 7))] {
+    // 20 calls sleeping 5 ms each. Each call's time is at least 5 ms (the
+    // sleep) and at most the helper's own measurement around the call,
+    // which the probes fire inside: the slot of 5 ms is the lowest one
+    // allowed, the slot of the helper's longest call the highest (on an
+    // idle machine both are 4096 -> 8191 us, 4 -> 7 ms).
+    for (flag, div) in [("-u", 1000), ("-m", 1_000_000)] {
         let mut w = Workload::start(&bin, &["20", "5000"], dir.path());
         let run = start(&["-j", flag, "./calls:cs_timed"], dir.path());
-        w.go();
-        let (h, _) = stop(run);
-        let (lo, hi, n) = only_bucket(&h);
-        assert_eq!(((lo, hi), n), (want, 20), "{flag}: {h:?}");
-        let mean = h[0]["mean"].as_f64().unwrap();
-        let (min, max) = if flag == "-u" {
-            (5000.0, 8191.0)
-        } else {
-            (5.0, 7.0)
-        };
-        assert!(mean >= min && mean <= max, "{flag}: mean {mean}");
+        let out = w.go();
+        let max_ns: u64 = out
+            .trim()
+            .strip_prefix("done ")
+            .and_then(|m| m.parse().ok())
+            .unwrap_or_else(|| panic!("helper said {out:?}"));
+        let (h, s) = stop(run);
+        assert_eq!(count(&h), 20, "{flag}: {h:?}");
+        assert_eq!(s["lost"], 0, "{s}");
+        let (lo_slot, hi_slot) = (slot(5_000_000 / div), slot(max_ns / div));
+        // 4096 -> 8191 us, 4 -> 7 ms.
+        assert_eq!(lo_slot, if div == 1000 { 12 } else { 2 });
+        for b in h[0]["buckets"].as_array().unwrap() {
+            let (lo, n) = (b["lo"].as_u64().unwrap(), b["count"].as_u64().unwrap());
+            if n > 0 {
+                let sl = slot(lo.max(1));
+                assert!(
+                    (lo_slot..=hi_slot).contains(&sl),
+                    "{flag}: {n} calls in slot {lo}: allowed {lo_slot}..={hi_slot} (longest {max_ns} ns): {h:?}"
+                );
+            }
+        }
+        // The exact sum lies within the same bounds.
+        let sum = h[0]["sum"].as_u64().unwrap();
+        assert!(
+            sum >= 20 * (5_000_000 / div) && sum <= 20 * (max_ns / div),
+            "{flag}: sum {sum}, longest {max_ns} ns"
+        );
     }
 }
 
