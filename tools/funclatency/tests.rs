@@ -114,3 +114,45 @@ fn units_and_filters_parse() {
     );
     assert!(a(&[]).is_err(), "FUNCTION is required");
 }
+
+#[test]
+fn libc_is_found_and_its_functions_have_offsets() {
+    // This test binary maps libc: `c` resolves without -p.
+    let files = super::spec::resolve_object("c", &[]).unwrap();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let libc = &files[0];
+    assert!(is_library(&libc.to_string_lossy(), "c"), "{libc:?}");
+    let off = super::spec::function_offset(libc, "malloc").unwrap();
+    assert!(off > 0);
+    // The same function, named by its file.
+    let path = libc.to_string_lossy().into_owned();
+    let again = super::spec::resolve_object(&path, &[]).unwrap();
+    assert_eq!(again, [libc.clone()]);
+    let e = super::spec::function_offset(libc, "no_such_function_cs").unwrap_err();
+    let u = e.downcast_ref::<UserError>().unwrap();
+    assert!(
+        u.msg
+            .starts_with("function no_such_function_cs not found in "),
+        "{}",
+        u.msg
+    );
+    assert!(u.hint.as_deref().unwrap().contains("nm -D"), "{u:?}");
+}
+
+#[test]
+fn unknown_objects_are_one_error_with_a_hint() {
+    let msg = |o: &str, pids: &[u32]| {
+        let e = super::spec::resolve_object(o, pids).unwrap_err();
+        let u = e.downcast::<UserError>().unwrap();
+        assert!(u.hint.is_some());
+        u.msg
+    };
+    assert!(msg("/no/such/file", &[]).contains("no such file"));
+    assert!(msg("no_such_lib_cs", &[]).contains("no library or program named"));
+    // With -p, the processes' maps are searched first (and said so).
+    let me = std::process::id();
+    assert!(msg("no_such_lib_cs", &[me]).contains("mapped by the -p processes"));
+    // A process that maps libc gives its own (through /proc/PID/root).
+    let v = super::spec::resolve_object("c", &[me]).unwrap();
+    assert!(v[0].starts_with(format!("/proc/{me}/root/")), "{v:?}");
+}
