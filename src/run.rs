@@ -133,14 +133,17 @@ pub fn interval<T: Interval + 'static>(name: &'static str) -> ExitCode {
             Shared::Tasks(c) => Session::new(name, c)?,
             Shared::RunOnly(r) => Session::without_filters(name, r)?,
         };
-        // The tool attaches by itself after loading and may still fail.
+        // The tool attaches by itself after loading and may still fail;
+        // `-- CMD` runs once it has.
         s.defer_header();
+        s.defer_cmd_release();
         let mut storage = MaybeUninit::uninit();
         let mut open = s.open(&mut storage, T::Skel::default())?;
         let tool = T::configure(args, &mut open, &mut s)?;
         let mut skel = s.load(open)?;
         let tool = Rc::new(RefCell::new(tool));
         tool.borrow_mut().loaded(&mut skel, &mut s)?;
+        s.release_cmd()?;
         // The summary's parts, computed once after the last tick.
         let parts: Rc<RefCell<Option<Fields>>> = Rc::default();
         let (t, p) = (Rc::clone(&tool), Rc::clone(&parts));

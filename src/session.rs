@@ -40,6 +40,8 @@ pub struct Session {
     harmless_skips: Vec<&'static str>,
     /// Print the header when the loop starts, not at load.
     defer_header: bool,
+    /// Release `-- CMD` when the tool says so ([`Session::release_cmd`]), not at load.
+    defer_release: bool,
 }
 
 /// Where a periodic loop is: see [`Session::every`].
@@ -150,6 +152,7 @@ impl Session {
             optional: Vec::new(),
             out,
             defer_header: false,
+            defer_release: false,
             counters: None,
             fields: None,
             harmless_skips: Vec::new(),
@@ -161,6 +164,21 @@ impl Session {
     /// loading and may still fail.
     pub fn defer_header(&mut self) {
         self.defer_header = true;
+    }
+
+    /// Keeps `-- CMD` held past `load` until [`Session::release_cmd`]: for
+    /// tools that attach by themselves after loading (CMD would otherwise
+    /// run before it is traced).
+    pub fn defer_cmd_release(&mut self) {
+        self.defer_release = true;
+    }
+
+    /// Releases `-- CMD` if it is still held.
+    pub fn release_cmd(&mut self) -> Result<()> {
+        match &mut self.child {
+            Some(child) => child.release(),
+            None => Ok(()),
+        }
     }
 
     /// Programs that may be left out when their tracepoint is missing.
@@ -268,8 +286,8 @@ impl Session {
         ctrlc::set_handler(|| STOP.store(true, Ordering::SeqCst))
             .context("installing the Ctrl-C handler")?;
         self.out.clock.reset();
-        if let Some(child) = &mut self.child {
-            child.release()?;
+        if !self.defer_release {
+            self.release_cmd()?;
         }
         if libbpf_log::verbose() {
             let n = skel.object().progs().filter(|p| p.autoload()).count();
