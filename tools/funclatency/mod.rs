@@ -134,6 +134,9 @@ impl Target {
     }
 }
 
+/// Above this many syscall tracepoints, the slow detach is announced.
+const DETACH_NOTICE: usize = 64;
+
 /// The tool: an interval tool printing one histogram (its attaching is its
 /// own: the probes depend on FUNCTION).
 struct Funclatency {
@@ -218,7 +221,7 @@ impl Interval for Funclatency {
                         .map_err(|e| attach_error(&format!("syscalls:sys_{which}_{n}"), &e))
                     };
                     self.links.push(tp(&p.funclat_sys_enter, "enter", 0)?);
-                    let cookie = if forklike { 1 } else { 0 };
+                    let cookie = u64::from(forklike); // FUNCLATENCY_FORKLIKE (funclatency.h)
                     self.links.push(tp(&p.funclat_sys_exit, "exit", cookie)?);
                 }
             }
@@ -281,6 +284,15 @@ impl Interval for Funclatency {
         let counted = self.printer.as_ref().map_or(0, Printer::counted);
         let mut f = Fields::new();
         f.insert("probes".into(), (self.links.len() as u64).into());
+        // Detaching waits for an RCU grace period per syscall tracepoint
+        // (in the kernel, one after the other): tens of ms each, about a
+        // minute for syscall:* here. Said, so the wait is not a hang.
+        if matches!(self.target, Target::Syscalls(_)) && self.links.len() > DETACH_NOTICE {
+            corescope::diag!(
+                "funclatency: detaching {} tracepoints; the kernel takes tens of ms for each",
+                self.links.len()
+            );
+        }
         (vec![Counter::new("counted", "counted", counted)], f)
     }
 }

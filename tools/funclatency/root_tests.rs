@@ -223,6 +223,34 @@ fn a_helpers_own_function_is_counted_exactly_and_agrees_with_libbpf_tools() {
 }
 
 #[test]
+fn a_childs_return_from_fork_is_not_a_call() {
+    let Some(_g) = root_or_skip("funclatency syscall:*fork") else {
+        return;
+    };
+    // sh (Debian's dash) forks once per external command, with vfork(): 20
+    // calls, each returning twice (the PID in the parent, 0 in the child,
+    // which never entered). `-- CMD` starts only once the probes are
+    // attached: its first command is counted too.
+    let script = "i=0; while [ $i -lt 20 ]; do /bin/true; i=$((i+1)); done";
+    let mut run = ToolRun::start(
+        "funclatency",
+        &["-j", "syscall:*fork", "--", "sh", "-c", script],
+        Stdio::null(),
+    );
+    let f = run.wait(Duration::from_secs(60));
+    assert_eq!(f.code(), 0, "{}", f.stderr);
+    let lines = json_lines(&f.stdout);
+    let s = json_summary(&lines);
+    let h: Vec<Value> = lines
+        .iter()
+        .filter(|v| v["type"] == "hist")
+        .cloned()
+        .collect();
+    assert_eq!(count(&h), 20, "{h:?}");
+    assert_eq!(s["lost"], 0, "the children's returns are no loss: {s}");
+}
+
+#[test]
 fn threads_that_end_inside_the_function_do_not_fill_the_staging_map() {
     let Some(_g) = root_or_skip("funclatency thread exits") else {
         return;

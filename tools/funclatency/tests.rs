@@ -127,7 +127,7 @@ fn libc_is_found_and_its_functions_have_offsets() {
     // The same function, named by its file.
     let path = libc.to_string_lossy().into_owned();
     let again = super::spec::resolve_object(&path, &[]).unwrap();
-    assert_eq!(again, [libc.clone()]);
+    assert_eq!(again, std::slice::from_ref(libc));
     let e = super::spec::function_offset(libc, "no_such_function_cs").unwrap_err();
     let u = e.downcast_ref::<UserError>().unwrap();
     assert!(
