@@ -87,7 +87,8 @@ pub trait Interval: Sized {
     /// header here ([`Session::set_header`]).
     fn configure(a: Self::Args, open: &mut Open<'_, Self::Skel>, s: &mut Session) -> Result<Self>;
     /// After loading and the runner's attach: what the tool attaches or
-    /// fills itself (XDP links, rule maps).
+    /// fills itself (XDP links, rule maps, funclatency's probes); `-- CMD`
+    /// is released after it.
     fn loaded(&mut self, _skel: &mut Loaded<'_, Self::Skel>, _s: &mut Session) -> Result<()> {
         Ok(())
     }
