@@ -81,7 +81,8 @@ pub trait Interval: Sized {
     /// header here ([`Session::set_header`]).
     fn configure(a: Self::Args, open: &mut Open<'_, Self::Skel>, s: &mut Session) -> Result<Self>;
     /// After loading and the runner's attach: what the tool attaches or
-    /// fills itself (XDP links, rule maps).
+    /// fills itself (XDP links, rule maps, funclatency's probes); `-- CMD`
+    /// is released after it.
     fn loaded(&mut self, _skel: &mut Loaded<'_, Self::Skel>, _s: &mut Session) -> Result<()> {
         Ok(())
     }
@@ -124,8 +125,10 @@ pub fn interval<T: Interval + 'static>(name: &'static str) -> ExitCode {
     crate::main(|| {
         let (args, shared) = cli::parse_tool::<T::Args>(name, T::SHORTS);
         let mut s = Session::for_tool(name, &shared)?;
-        // The tool attaches by itself after loading and may still fail.
+        // The tool attaches by itself after loading and may still fail;
+        // `-- CMD` runs once it has.
         s.defer_header();
+        s.defer_cmd_release();
         s.no_events();
         let mut storage = MaybeUninit::uninit();
         let mut open = s.open(&mut storage, T::Skel::default())?;
@@ -133,6 +136,7 @@ pub fn interval<T: Interval + 'static>(name: &'static str) -> ExitCode {
         let mut skel = s.load(open)?;
         let tool = Rc::new(RefCell::new(tool));
         tool.borrow_mut().loaded(&mut skel, &mut s)?;
+        s.release_cmd()?;
         // The summary's parts, computed once after the last tick.
         let parts: Rc<RefCell<Option<Fields>>> = Rc::default();
         let (t, p) = (Rc::clone(&tool), Rc::clone(&parts));

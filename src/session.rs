@@ -43,6 +43,10 @@ pub struct Session {
     /// No event stream (an interval tool): a ring buffer its BPF headers
     /// bring along gets one page.
     no_events: bool,
+    /// Release `-- CMD` when the tool says so ([`Session::release_cmd`]), not at load.
+    defer_release: bool,
+    /// The -v line "tracing, N BPF programs attached", printed at release.
+    announce: Option<String>,
 }
 
 /// Where a periodic loop is: see [`Session::every`].
@@ -163,6 +167,8 @@ impl Session {
             out,
             defer_header: false,
             no_events: false,
+            defer_release: false,
+            announce: None,
             counters: None,
             fields: None,
             harmless_skips: Vec::new(),
@@ -180,6 +186,25 @@ impl Session {
     /// object has (task.bpf.h brings one) stays at one page.
     pub fn no_events(&mut self) {
         self.no_events = true;
+    }
+
+    /// Keeps `-- CMD` held past `load` until [`Session::release_cmd`]: for
+    /// tools that attach by themselves after loading (CMD would otherwise
+    /// run before it is traced).
+    pub fn defer_cmd_release(&mut self) {
+        self.defer_release = true;
+    }
+
+    /// Releases `-- CMD` if it is still held, and says (-v) that tracing
+    /// runs: once the tool's own attaching is done, too.
+    pub fn release_cmd(&mut self) -> Result<()> {
+        if let Some(child) = &mut self.child {
+            child.release()?;
+        }
+        if let Some(line) = self.announce.take() {
+            crate::diag!("{line}");
+        }
+        Ok(())
     }
 
     /// Programs that may be left out when their tracepoint is missing.
@@ -292,12 +317,12 @@ impl Session {
         ctrlc::set_handler(|| STOP.store(true, Ordering::SeqCst))
             .context("installing the Ctrl-C handler")?;
         self.out.clock.reset();
-        if let Some(child) = &mut self.child {
-            child.release()?;
-        }
         if libbpf_log::verbose() {
             let n = skel.object().progs().filter(|p| p.autoload()).count();
-            crate::diag!("{}: tracing, {n} BPF programs attached", self.tool);
+            self.announce = Some(format!("{}: tracing, {n} BPF programs attached", self.tool));
+        }
+        if !self.defer_release {
+            self.release_cmd()?;
         }
         if !self.defer_header {
             self.out.header()?;
