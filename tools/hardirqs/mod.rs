@@ -24,7 +24,6 @@ use corescope::skel::hardirqs::{HardirqsSkel, HardirqsSkelBuilder, OpenHardirqsS
 use corescope::{Tick, UserError};
 use libbpf_rs::{MapCore, MapFlags};
 
-
 const EXAMPLES: &str = "EXAMPLES:
     hardirqs               # total time per IRQ handler, at Ctrl-C
     hardirqs 1 10          # every second, 10 times (each of that second only)

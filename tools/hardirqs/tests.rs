@@ -3,7 +3,10 @@ use corescope::cli::try_parse_from;
 use corescope::output::table_line;
 
 fn parse(args: &[&str]) -> Result<Args, clap::Error> {
-    try_parse_from::<Args, _, _>(Hardirqs::SHORTS, std::iter::once("hardirqs").chain(args.iter().copied()))
+    try_parse_from::<Args, _, _>(
+        Hardirqs::SHORTS,
+        std::iter::once("hardirqs").chain(args.iter().copied()),
+    )
 }
 
 #[test]
@@ -43,7 +46,11 @@ fn row(name: &str, count: u64, ns: Option<u64>) -> String {
         count,
         time_ns: ns,
     };
-    let o = if ns.is_none() { Shown::Count } else { Shown::Usecs };
+    let o = if ns.is_none() {
+        Shown::Count
+    } else {
+        Shown::Usecs
+    };
     table_line(&r, &o)
 }
 
@@ -58,8 +65,14 @@ fn table_is_libbpf_tools_layout() {
         header_line::<IrqRow<'_>>(&Shown::Count),
         format!("{:<26} {:>11}", "HARDIRQ", "TOTAL_count")
     );
-    assert_eq!(row("virtio1-req.0", 3, Some(31_999)), format!("{:<26} {:>11}", "virtio1-req.0", 31));
-    assert_eq!(row("virtio3-tx", 12, None), format!("{:<26} {:>11}", "virtio3-tx", 12));
+    assert_eq!(
+        row("virtio1-req.0", 3, Some(31_999)),
+        format!("{:<26} {:>11}", "virtio1-req.0", 31)
+    );
+    assert_eq!(
+        row("virtio3-tx", 12, None),
+        format!("{:<26} {:>11}", "virtio3-tx", 12)
+    );
     // A name longer than the column is kept whole (the number moves).
     let long = "a-handler-name-of-thirty-one-b";
     assert_eq!(row(long, 1, None), format!("{long} {:>11}", 1));
