@@ -95,3 +95,22 @@ fn json_has_the_count_and_exact_time() {
         serde_json::json!({"interval": 2, "time": "12:00:00", "hardirq": "eth0", "count": 4, "time_ns": 12345})
     );
 }
+
+#[test]
+fn histogram_sections_are_named_as_libbpf_tools() {
+    let mut k = IrqKey::default();
+    k.name[..7].copy_from_slice(b"virtio0");
+    let v = Value::default();
+    let keys = [hist_key(&k, &v)];
+    // printf("hardirq = %s\n", name): no blank line before it.
+    let mut b = String::new();
+    hist::write_section_header(&mut b, &keys);
+    assert_eq!(b, "hardirq = virtio0\n");
+    let slots = [0u64, 2, 1];
+    let h = hist::Hist::log2(&slots, "usecs");
+    let j = serde_json::to_value(h.record(&keys)).unwrap();
+    assert_eq!(
+        (j["hardirq"].as_str(), j["count"].as_u64()),
+        (Some("virtio0"), Some(3))
+    );
+}

@@ -84,3 +84,13 @@ fn json_has_the_vector_count_and_exact_time() {
         serde_json::json!({"interval": 1, "softirq": "sched", "vec": 7, "count": 3, "time_ns": 999})
     );
 }
+
+#[test]
+fn histogram_sections_are_named_as_libbpf_tools() {
+    let v = Value::default();
+    let keys = [hist_key(&3, &v)];
+    // printf("softirq = %s\n", vec_names[vec]).
+    let mut b = String::new();
+    corescope::hist::write_section_header(&mut b, &keys);
+    assert_eq!(b, "softirq = net_rx\n");
+}
