@@ -275,9 +275,12 @@ fn shape(text: &str) -> Vec<String> {
             "ROW".into()
         } else if l.starts_with("     count ") {
             continue; // our stats line
-        } else if l.is_empty() || l.starts_with("Tracing") || l.contains("distribution") {
-            l.to_string()
-        } else if l.starts_with("HARDIRQ") {
+        } else if l.is_empty()
+            || l.starts_with("Tracing")
+            || l.contains("distribution")
+            || l.starts_with("HARDIRQ")
+        {
+            // Banner, blank lines, headers: equal, byte for byte.
             l.to_string()
         } else {
             // "%-26s %11llu" (names here are shorter than 26)
