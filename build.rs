@@ -119,10 +119,16 @@ fn main() {
         } else {
             ""
         };
+        // A keyed map's key struct (`struct <tool>_key`), read as bytes.
+        let key = if skel.contains(&format!("pub struct {name}_key ")) {
+            format!("\n    crate::impl_plain!({name}_key);")
+        } else {
+            String::new()
+        };
         writeln!(
             mods,
             "/// Generated from tools/{name}/{name}.bpf.c.\npub mod {name} {{\n    #![allow(clippy::all, clippy::undocumented_unsafe_blocks, missing_docs)]\n    include!(concat!(env!(\"OUT_DIR\"), \"/{name}.skel.rs\"));\n    \
-             crate::impl_tool_skel!({camel}SkelBuilder, Open{camel}Skel, {camel}Skel, {cfg};{event});{hist}\n}}"
+             crate::impl_tool_skel!({camel}SkelBuilder, Open{camel}Skel, {camel}Skel, {cfg};{event});{hist}{key}\n}}"
         )
         .expect("write to String");
     }

@@ -78,6 +78,65 @@ pub struct RunArgs {
     pub verbose: u8,
 }
 
+/// The task filters of a tool that traces no task: interrupt handlers
+/// (hardirqs, softirqs) run in whichever task they interrupted, so a
+/// filter on the task would select arbitrary interrupts. Parsed (hidden
+/// from --help) only to be refused with that reason ([`NoTaskFilters::refuse`])
+/// instead of clap's bare "unexpected argument" (libbpf-tools' hardirqs
+/// has `-c CGROUP`, which tests the interrupted task).
+#[derive(Args, Debug, Clone, Default)]
+pub struct NoTaskFilters {
+    // Ids of their own: the runner tells a tool with task filters by the
+    // id "pid" (parse_tool), which these are not.
+    #[arg(id = "refused_pid", long = "pid", hide = true, value_name = "PID")]
+    pid: Option<String>,
+    #[arg(id = "refused_tid", long = "tid", hide = true, value_name = "TID")]
+    tid: Option<String>,
+    #[arg(id = "refused_uid", long = "uid", hide = true, value_name = "UID")]
+    uid: Option<String>,
+    #[arg(
+        id = "refused_cgroup",
+        long = "cgroup",
+        hide = true,
+        value_name = "PATH"
+    )]
+    cgroup: Option<String>,
+    #[arg(id = "refused_comm", long = "comm", hide = true, value_name = "NAME")]
+    comm: Option<String>,
+    #[arg(id = "refused_cmd", last = true, hide = true, value_name = "CMD")]
+    cmd: Vec<OsString>,
+}
+
+impl NoTaskFilters {
+    /// The first task filter given, as its option name.
+    pub fn given(&self) -> Option<&'static str> {
+        [
+            (self.pid.is_some(), "--pid"),
+            (self.tid.is_some(), "--tid"),
+            (self.uid.is_some(), "--uid"),
+            (self.cgroup.is_some(), "--cgroup"),
+            (self.comm.is_some(), "--comm"),
+            (!self.cmd.is_empty(), "-- CMD"),
+        ]
+        .into_iter()
+        .find_map(|(on, name)| on.then_some(name))
+    }
+
+    /// Fails, saying why, if a task filter was given to `tool`.
+    pub fn refuse(&self, tool: &str) -> Result<(), crate::UserError> {
+        match self.given() {
+            None => Ok(()),
+            Some(opt) => Err(crate::UserError::hint(
+                format!(
+                    "{tool} takes no {opt}: interrupt handlers run in no task of their own, \
+                     in whichever task they interrupted"
+                ),
+                "leave the task filters out (--cpu N limits it to one CPU)",
+            )),
+        }
+    }
+}
+
 fn parse_user(s: &str) -> Result<u32, String> {
     if let Ok(uid) = s.parse::<u32>() {
         return Ok(uid);

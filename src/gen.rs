@@ -59,10 +59,15 @@ pub fn generate(cmd: Command, kind: &str, name: Option<&str>, w: &mut dyn Write)
     Ok(())
 }
 
-/// Every option of a built command: `--long` and `-s` spellings.
+/// Every documented option of a built command: `--long` and `-s`
+/// spellings (not the hidden ones, which are parsed only to be refused
+/// with a reason, e.g. hardirqs' task filters: cli::NoTaskFilters).
 pub fn flags(cmd: &Command) -> Vec<String> {
     let mut v = Vec::new();
-    for a in cmd.get_arguments().filter(|a| !a.is_positional()) {
+    for a in cmd
+        .get_arguments()
+        .filter(|a| !a.is_positional() && !a.is_hide_set())
+    {
         if let Some(l) = a.get_long() {
             v.push(format!("--{l}"));
         }

@@ -15,6 +15,7 @@ pub mod check;
 pub mod cli;
 pub mod clock;
 pub mod cmd;
+pub mod delta;
 pub mod error;
 pub mod escape;
 pub mod filter;
@@ -141,6 +142,19 @@ pub mod prelude {
     pub use clap::Parser;
     pub use serde::Serialize;
     pub use std::process::ExitCode;
+}
+
+/// `plain::Plain` for a skeleton's map key struct `types::<tool>_key`
+/// (build.rs invokes it when the skeleton has one), so user space reads
+/// the map's keys in place (`top::Drain`, `hist::HistMap`).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! impl_plain {
+    ($t:ident) => {
+        // SAFETY: key structs are made of fixed-width integers and u8
+        // arrays only (rule of tools/*/*.h), so every bit pattern is valid.
+        unsafe impl plain::Plain for types::$t {}
+    };
 }
 
 /// Implements the shared-layer traits for one generated skeleton; build.rs

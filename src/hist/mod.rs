@@ -332,6 +332,10 @@ pub enum Key<'a> {
     Tid { tid: u32, comm: &'a [u8] },
     /// runqlat `--pidnss`: `pidns = 4026531836 comm`.
     Pidns { ns: u32, comm: &'a [u8] },
+    /// A named key: `label = name` (hardirqs `hardirq = virtio0-input.0`,
+    /// softirqs `softirq = net_rx`), with no blank line before it, as
+    /// libbpf-tools prints those; JSON field `label`.
+    Named { label: &'static str, name: &'a [u8] },
 }
 
 /// Writes the section header of a keyed histogram, libbpf-tools' strings:
@@ -352,6 +356,11 @@ pub fn write_section_header(buf: &mut String, keys: &[Key<'_>]) {
             Key::Flags(f) => {
                 buf.push_str("flags = ");
                 escape_into(buf, f.as_bytes(), false);
+            }
+            Key::Named { label, name } => {
+                buf.push_str(label);
+                buf.push_str(" = ");
+                escape_into(buf, name, false);
             }
             Key::Pid { pid: id, comm }
             | Key::Tid { tid: id, comm }
@@ -422,6 +431,7 @@ impl<T: Copy + Into<u64>> Serialize for Record<'_, T> {
                     m.serialize_entry("pidns", &ns)?;
                     m.serialize_entry("comm", &KStr(comm))?;
                 }
+                Key::Named { label, name } => m.serialize_entry(label, &KStr(name))?,
             }
         }
         m.serialize_entry("buckets", &Buckets(self.hist))?;

@@ -1,0 +1,5 @@
+#!/usr/bin/env bash
+# hardirqs benchmark: the shared interrupt-tool benchmark (bench/irq.sh: in-kernel ns
+# per handler run with kernel.bpf_stats_enabled=1, workload slowdown, peak RSS,
+# tracer CPU) against Debian's libbpf-tools hardirqs, default and -d.
+exec "$(dirname "$0")/../../bench/irq.sh" hardirqs
