@@ -119,6 +119,14 @@ fn main() {
         } else {
             ""
         };
+        // A top tool's map key and value (src/top.rs): `struct <tool>_key`
+        // and `struct <tool>_value`, read from the map as plain bytes.
+        let mut hist = hist.to_string();
+        for t in [format!("{name}_key"), format!("{name}_value")] {
+            if skel.contains(&format!("pub struct {t} ")) {
+                write!(hist, "\n    crate::impl_top_plain!({t});").expect("write to String");
+            }
+        }
         writeln!(
             mods,
             "/// Generated from tools/{name}/{name}.bpf.c.\npub mod {name} {{\n    #![allow(clippy::all, clippy::undocumented_unsafe_blocks, missing_docs)]\n    include!(concat!(env!(\"OUT_DIR\"), \"/{name}.skel.rs\"));\n    \

@@ -40,6 +40,8 @@ pub struct Session {
     harmless_skips: Vec<&'static str>,
     /// Print the header when the loop starts, not at load.
     defer_header: bool,
+    /// The tool prints the header itself, above each interval's table.
+    own_header: bool,
 }
 
 /// Where a periodic loop is: see [`Session::every`].
@@ -150,6 +152,7 @@ impl Session {
             optional: Vec::new(),
             out,
             defer_header: false,
+            own_header: false,
             counters: None,
             fields: None,
             harmless_skips: Vec::new(),
@@ -161,6 +164,13 @@ impl Session {
     /// loading and may still fail.
     pub fn defer_header(&mut self) {
         self.defer_header = true;
+    }
+
+    /// The tool prints the table header itself, above each interval's table
+    /// (the top shape's `top::Screen`): [`Session::every`] does not print
+    /// it when the loop starts.
+    pub fn header_per_interval(&mut self) {
+        self.own_header = true;
     }
 
     /// Programs that may be left out when their tracepoint is missing.
@@ -312,12 +322,13 @@ impl Session {
             mut child,
             mut out,
             defer_header,
+            own_header,
             counters,
             fields,
             harmless_skips,
             ..
         } = self;
-        if defer_header {
+        if defer_header && !own_header {
             out.header()?;
         }
         let obj = skel.object();
@@ -445,12 +456,13 @@ impl Session {
             mut child,
             mut out,
             defer_header,
+            own_header,
             counters,
             fields,
             harmless_skips,
             ..
         } = self;
-        if defer_header {
+        if defer_header && !own_header {
             out.header()?;
         }
         // The Ctrl-C handler was installed by `load`.
