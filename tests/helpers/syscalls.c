@@ -11,6 +11,8 @@
  *   write PATH N SIZE     create PATH, N x write(SIZE bytes), close
  *   mix PATH              create PATH; write 1000, pwrite64 2000, writev
  *                         300+700; read 100, pread64 200, readv 10+20
+ *   manyfiles DIR N R MS  R rounds (MS ms apart) of: for each of N files
+ *                         DIR/f<i>, open (created), write 1 byte, close
  *   sleep MS              sleep MS milliseconds (a process that stays)
  *   raw NR...             syscall(NR, -1, 0, 0, 0, 0, 0) each (arguments
  *                         every syscall of the test rejects), errors ignored
@@ -109,6 +111,25 @@ int main(int argc, char **argv)
 		if (readv(fd, rv, 2) != 30)
 			die("readv");
 		close(fd);
+	} else if (!strcmp(mode, "manyfiles") && na == 4) {
+		long n = atol(a[1]), rounds = atol(a[2]), ms = atol(a[3]);
+		struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+		char path[4096];
+
+		for (long r = 0; r < rounds; r++) {
+			for (long k = 0; k < n; k++) {
+				int fd;
+
+				snprintf(path, sizeof(path), "%s/f%ld", a[0], k);
+				fd = open(path, O_CREAT | O_WRONLY, 0600);
+				if (fd < 0)
+					die("create");
+				full_write(fd, 1, -1);
+				close(fd);
+			}
+			if (r + 1 < rounds)
+				nanosleep(&ts, NULL);
+		}
 	} else if (!strcmp(mode, "raw")) {
 		for (int k = 0; k < na; k++)
 			syscall(atol(a[k]), -1L, 0L, 0L, 0L, 0L, 0L);
