@@ -40,8 +40,10 @@ struct {
 	__type(value, struct syscount_value);
 } counts SEC(".maps");
 
-/* -L: when each thread entered its syscall. */
-CS_STAGING(start, __u64, 10240);
+/* -L: when each thread entered its syscall, in task-local storage (no
+ * capacity to run out of, freed with the thread; a hash keyed by TID cost
+ * twice as much at exit, its delete included). */
+CS_TASK_START(start);
 
 /* The common filters, --comm included. */
 static __always_inline bool traced(__u64 id)
@@ -61,22 +63,21 @@ static __always_inline bool traced(__u64 id)
 SEC("tracepoint/raw_syscalls/sys_enter")
 int syscount_enter(struct trace_event_raw_sys_enter *ctx)
 {
-	__u64 id = bpf_get_current_pid_tgid(), ts;
+	__u64 id = bpf_get_current_pid_tgid();
 
 	if (only_nr >= 0 && ctx->id != only_nr)
 		return 0;
 	if (!traced(id))
 		return 0;
-	ts = bpf_ktime_get_ns();
-	/* A full map: the exit finds nothing and counts it (unpaired). */
-	cs_stage(&start, (__u32)id, &ts);
+	/* Storage that cannot be had is counted (map_full). */
+	cs_task_start(&start, bpf_get_current_task_btf(), bpf_ktime_get_ns());
 	return 0;
 }
 
 SEC("tracepoint/raw_syscalls/sys_exit")
 int syscount_exit(struct trace_event_raw_sys_exit *ctx)
 {
-	__u64 id = bpf_get_current_pid_tgid(), delta = 0, ts;
+	__u64 id = bpf_get_current_pid_tgid(), delta = 0;
 	struct syscount_key key = {};
 	struct syscount_value *v;
 	long ret = ctx->ret;
@@ -89,13 +90,13 @@ int syscount_exit(struct trace_event_raw_sys_exit *ctx)
 	if (!traced(id))
 		return 0;
 	if (latency) {
-		if (!cs_unstage(&start, (__u32)id, &ts)) {
+		if (!cs_task_elapsed(&start, bpf_get_current_task_btf(), bpf_ktime_get_ns(),
+				     &delta)) {
 			/* Counted as lost only if it would have counted. */
 			if ((!failures || ret < 0) && (!only_errno || ret == -only_errno))
 				cs_drop(CS_DROP_UNPAIRED);
 			return 0;
 		}
-		delta = bpf_ktime_get_ns() - ts;
 	}
 	if (failures && ret >= 0)
 		return 0;
