@@ -67,6 +67,8 @@ traced() {
 	sleep 1.5
 	local -A rt0 rc0
 	for f in /proc/"$tpid"/fdinfo/*; do
+		# A program's own fd (a link's fdinfo has prog_id but no stats).
+		grep -q '^run_time_ns:' "$f" 2>/dev/null || continue
 		id=$(awk '/^prog_id:/ {print $2}' "$f" 2>/dev/null)
 		[ -n "$id" ] || continue
 		rt0[$id]=$(awk '/^run_time_ns:/ {print $2}' "$f")
@@ -77,6 +79,8 @@ traced() {
 	rate=$(workload)
 	c1=$(awk '{print $14 + $15}' "/proc/$tpid/stat")
 	for f in /proc/"$tpid"/fdinfo/*; do
+		# A program's own fd (a link's fdinfo has prog_id but no stats).
+		grep -q '^run_time_ns:' "$f" 2>/dev/null || continue
 		id=$(awk '/^prog_id:/ {print $2}' "$f" 2>/dev/null)
 		[ -n "$id" ] || continue
 		name=$(bpftool prog show id "$id" | awk 'NR == 1 {for (i = 1; i < NF; i++) if ($i == "name") print $(i + 1)}')
