@@ -11,7 +11,7 @@
  *   none);
  * - a count that finds the map full is counted as lost (map_full: "keys
  *   dropped"), and with -L an exit without its enter (a syscall already
- *   running when tracing started, or a full staging map) as unpaired;
+ *   running when tracing started, or task storage that could not be had) as unpaired;
  *   libbpf-tools skips both silently;
  * - the user-space side drains the map each interval (top shape).
  */
