@@ -6,3 +6,4 @@
  * `corescope check` and the kernel matrix see what killsnoop loads.
  */
 #include "../sigsnoop/sigsnoop.bpf.c"
+#include "killsnoop.h" /* (after vmlinux.h: its types) */

@@ -134,7 +134,7 @@ fn read_into(path: &str, buf: &mut Vec<u8>) {
 }
 
 fn have(e: &Event, bit: Have) -> bool {
-    e.have & bit.0 as u32 != 0
+    e.have & bit.0 != 0
 }
 
 impl Bufs {

@@ -4,8 +4,8 @@
 
 #include "common/common.h"
 
-/* Which of oom:mark_victim's optional fields this kernel has (Linux 6.x
- * added them one by one; 6.1 has only pid). */
+/* Which of oom:mark_victim's optional fields this kernel has (added over
+ * time: older kernels have only pid; Debian's 6.1 and 6.12 have them all). */
 enum oomkill_have {
 	OOMKILL_HAVE_COMM = 1,
 	OOMKILL_HAVE_RSS = 2, /* total_vm, anon_rss, file_rss, shmem_rss */

@@ -50,7 +50,7 @@ fn bcc_line_with_the_tracepoints_fields() {
 
 #[test]
 fn an_old_kernel_has_only_the_pid() {
-    // Linux 6.1: no comm, counts or UID in the tracepoint; the comm from /proc.
+    // An older kernel: no comm, counts or UID in the tracepoint; the comm from /proc.
     let (_, r, j) = render(&event(0), &bufs(CommFrom::Proc, b"hog2"));
     assert!(
         r.ends_with("OOM kill of PID 4242 (\"hog2\"), loadavg: 0.50 0.40 0.30 2/300 4567"),

@@ -251,7 +251,9 @@ fn every_flag_combination_loads_and_filters() {
                     let mut a = vec!["-j", "-p", me.as_str()];
                     k.then(|| a.push("-k"));
                     x.then(|| a.push("-x"));
-                    s.map(|s| a.extend(["-s", s]));
+                    if let Some(s) = s {
+                        a.extend(["-s", s]);
+                    }
                     tpid.then(|| a.extend(["--tpid", c.as_str()]));
                     let t = start("sigsnoop", &a);
                     usr1(&mut child);
