@@ -31,6 +31,7 @@ pub mod output;
 pub mod ports;
 pub mod run;
 pub mod session;
+pub mod signal;
 pub mod stacks;
 pub mod stream;
 pub mod sym;
