@@ -119,12 +119,14 @@ fn main() {
         } else {
             ""
         };
-        // A keyed map's key struct (`struct <tool>_key`), read as bytes.
-        let key = if skel.contains(&format!("pub struct {name}_key ")) {
-            format!("\n    crate::impl_plain!({name}_key);")
-        } else {
-            String::new()
-        };
+        // A keyed map's key and value structs (`struct <tool>_key`, `struct
+        // <tool>_value`: top and named-histogram tools), read as bytes.
+        let mut key = String::new();
+        for t in [format!("{name}_key"), format!("{name}_value")] {
+            if skel.contains(&format!("pub struct {t} ")) {
+                write!(key, "\n    crate::impl_plain!({t});").expect("write to String");
+            }
+        }
         writeln!(
             mods,
             "/// Generated from tools/{name}/{name}.bpf.c.\npub mod {name} {{\n    #![allow(clippy::all, clippy::undocumented_unsafe_blocks, missing_docs)]\n    include!(concat!(env!(\"OUT_DIR\"), \"/{name}.skel.rs\"));\n    \

@@ -31,6 +31,7 @@ pub mod output;
 pub mod ports;
 pub mod run;
 pub mod session;
+pub mod signal;
 pub mod stacks;
 pub mod stream;
 pub mod sym;
@@ -144,15 +145,17 @@ pub mod prelude {
     pub use std::process::ExitCode;
 }
 
-/// `plain::Plain` for a skeleton's map key struct `types::<tool>_key`
-/// (build.rs invokes it when the skeleton has one), so user space reads
-/// the map's keys in place (`top::Drain`, `hist::HistMap`).
+/// `plain::Plain` for a skeleton's map key and value structs
+/// `types::<tool>_key` / `types::<tool>_value` (build.rs invokes it for
+/// those the skeleton has), so user space reads the map in place
+/// (`top::Drain`, `hist::HistMap`).
 #[doc(hidden)]
 #[macro_export]
 macro_rules! impl_plain {
     ($t:ident) => {
-        // SAFETY: key structs are made of fixed-width integers and u8
-        // arrays only (rule of tools/*/*.h), so every bit pattern is valid.
+        // SAFETY: key and value structs are made of fixed-width integers
+        // and u8 arrays only (rule of tools/*/*.h), with padding made
+        // explicit by libbpf-cargo, so every bit pattern is valid.
         unsafe impl plain::Plain for types::$t {}
     };
 }

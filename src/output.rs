@@ -138,7 +138,7 @@ impl Cell<'_, '_> {
 /// IPv4-mapped address, a huge number) is kept whole, its excess taken back
 /// from the padding of the cells after it, so later columns return to their
 /// place as soon as there is room. A cell's padding is written when the next
-/// cell starts: the last column is never padded. CSV cells are never cut.
+/// cell starts: the last column is padded only when right-aligned. CSV cells are never cut.
 pub struct Line<'a> {
     buf: &'a mut String,
     csv: bool,
@@ -196,6 +196,22 @@ impl<'a> Line<'a> {
     }
 }
 
+impl Line<'_> {
+    /// Ends the line: a right-aligned last cell gets its padding (a left-
+    /// aligned one none: no trailing spaces).
+    fn finish(&mut self) {
+        let (at, mut n) = std::mem::take(&mut self.pad);
+        if at >= self.buf.len() {
+            return;
+        }
+        while n > 0 {
+            let k = n.min(SPACES.len());
+            self.buf.insert_str(at, &SPACES[..k]);
+            n -= k;
+        }
+    }
+}
+
 /// Quotes the cell that starts at `start` if it holds `,` or `"` (RFC 4180),
 /// in place (no String per quoted cell).
 fn csv_quote(buf: &mut String, start: usize) {
@@ -222,6 +238,7 @@ fn write_line<R: Row + ?Sized>(buf: &mut String, row: Option<&R>, o: &R::Opts, c
         },
         o,
     );
+    line.finish();
 }
 
 /// The header line of `R`'s table (no newline).
@@ -536,6 +553,36 @@ mod tests {
         assert_eq!(row, "sh       42      -2 rest\\nof it");
         let h = header_line::<R>(&());
         assert_eq!(h.find("ARGS"), row.find("rest"));
+    }
+
+    /// A right-aligned last column (syscount's COUNT, "%-22s %8s").
+    #[derive(Serialize)]
+    struct Last(&'static str, u64);
+    impl Row for Last {
+        type Opts = ();
+        fn columns(t: &mut Table<'_, '_, Self>, _: &()) {
+            t.col(Col::left("SYSCALL", 22), |r, c| c.put(r.0));
+            t.col(Col::right("COUNT", 8), |r, c| c.put(r.1));
+        }
+    }
+
+    #[test]
+    fn a_right_aligned_last_column_is_padded() {
+        assert_eq!(
+            header_line::<Last>(&()),
+            format!("{:<22} {:>8}", "SYSCALL", "COUNT")
+        );
+        assert_eq!(
+            table_line(&Last("read", 42), &()),
+            format!("{:<22} {:>8}", "read", 42)
+        );
+        // Wider than its column: whole, no padding.
+        assert_eq!(
+            table_line(&Last("read", 1_234_567_890), &()),
+            "read                   1234567890"
+        );
+        // A left-aligned last column still has no trailing spaces.
+        assert_eq!(header_line::<R>(&()).trim_end(), header_line::<R>(&()));
     }
 
     /// COMM (untrusted), an address, a port, a right-aligned count, the rest.

@@ -47,6 +47,8 @@ pub struct Session {
     defer_release: bool,
     /// The -v line "tracing, N BPF programs attached", printed at release.
     announce: Option<String>,
+    /// The tool prints the header itself, above each interval's table.
+    own_header: bool,
 }
 
 /// Where a periodic loop is: see [`Session::every`].
@@ -169,6 +171,7 @@ impl Session {
             no_events: false,
             defer_release: false,
             announce: None,
+            own_header: false,
             counters: None,
             fields: None,
             harmless_skips: Vec::new(),
@@ -205,6 +208,13 @@ impl Session {
             crate::diag!("{line}");
         }
         Ok(())
+    }
+
+    /// The tool prints the table header itself, above each interval's table
+    /// (the top shape's `top::Screen`): [`Session::every`] does not print
+    /// it when the loop starts.
+    pub fn header_per_interval(&mut self) {
+        self.own_header = true;
     }
 
     /// Programs that may be left out when their tracepoint is missing.
@@ -361,12 +371,13 @@ impl Session {
             mut child,
             mut out,
             defer_header,
+            own_header,
             counters,
             fields,
             harmless_skips,
             ..
         } = self;
-        if defer_header {
+        if defer_header && !own_header {
             out.header()?;
         }
         let obj = skel.object();
@@ -494,12 +505,13 @@ impl Session {
             mut child,
             mut out,
             defer_header,
+            own_header,
             counters,
             fields,
             harmless_skips,
             ..
         } = self;
-        if defer_header {
+        if defer_header && !own_header {
             out.header()?;
         }
         // The Ctrl-C handler was installed by `load`.

@@ -16,7 +16,8 @@
 //!     common: CommonArgs,
 //! }
 //! // in run::Interval for the tool (fields: args, drain, screen):
-//! // configure: self.drain = top::Drain::new(&open's map)…; s.set_header::<MyRow>(&())
+//! // configure: s.set_header::<top::TopRecord<MyRow>>(&()); s.header_per_interval()
+// loaded: self.drain = top::Drain::new(&skel.maps.counts)? (after load: the map exists)
 //! fn tick(&mut self, skel: &FooSkel<'_>, _: &Tick, out: &mut Output) -> Result<ControlFlow<()>> {
 //!     let rows = self.drain.drain(&skel.maps.counts)?;   // map is empty now
 //!     let totals = top::sort_limit(rows, self.args.top.rows, |_, v| v.bytes);
@@ -465,6 +466,9 @@ pub struct Screen {
     pub clear: Option<bool>,
     /// Print the `HH:MM:SS loadavg:` line (tcptop's `-S` turns it off).
     pub loadavg: bool,
+    /// Print `[HH:MM:SS]` instead of the loadavg line (syscount's, as
+    /// BCC's syscount prints it).
+    pub time_line: bool,
     /// The interval being printed, from 1.
     pub interval: u64,
 }
@@ -474,6 +478,7 @@ impl Screen {
         Self {
             clear: args.noclear.then_some(false),
             loadavg: true,
+            time_line: false,
             interval: 0,
         }
     }
@@ -488,7 +493,9 @@ impl Screen {
         let mut head = String::with_capacity(80);
         let clear = self.clear.unwrap_or_else(|| out.is_terminal());
         head.push_str(if clear { CLEAR } else { "\n" });
-        if self.loadavg {
+        if self.time_line {
+            head.push_str(&format!("[{}]\n", out.clock.hms_now()));
+        } else if self.loadavg {
             // Left out if unreadable, like libbpf-tools.
             if let Ok(l) = std::fs::read_to_string("/proc/loadavg") {
                 head.push_str(&loadavg_line(&out.clock.hms_now(), &l));
@@ -844,8 +851,9 @@ mod tests {
             r"^(\x1b\[H\x1b\[2J|\n)\d\d:\d\d:\d\d loadavg: [\d.]+ [\d.]+ [\d.]+ \d+/\d+ \d+\n\n$",
         )
         .expect("regex");
-        let header = "PID     COMM             BYTES\n";
-        let rows = "42      sh               20\n7       sh               10\n";
+        // BYTES is right-aligned, padded to its 8 characters.
+        let header = "PID     COMM                BYTES\n";
+        let rows = "42      sh                     20\n7       sh                     10\n";
         for clear in [None, Some(false), Some(true)] {
             let tmp = Tmp::new(&format!("table-{clear:?}"));
             two_intervals(false, clear, &tmp);
@@ -859,6 +867,23 @@ mod tests {
                 assert_eq!(head.starts_with(CLEAR), clear == Some(true), "{head:?}");
             }
         }
+    }
+
+    #[test]
+    fn the_time_line_replaces_the_loadavg_line() {
+        // syscount's "[HH:MM:SS]" (BCC's and libbpf-tools' syscount).
+        let tmp = Tmp::new("time-line");
+        let mut out = Output::to(false, Some(&tmp.0)).expect("output");
+        out.set_header::<TRow>(&());
+        let mut s = Screen::new(&TopArgs::default());
+        s.time_line = true;
+        s.begin(&mut out).expect("begin");
+        s.end(&mut out, &Totals::<u64>::default()).expect("end");
+        drop(out);
+        let re = regex::Regex::new(r"^\n\[\d\d:\d\d:\d\d\]\nPID     COMM                BYTES\n$")
+            .expect("regex");
+        let text = tmp.read();
+        assert!(re.is_match(&text), "{text:?}");
     }
 
     #[test]
@@ -980,6 +1005,7 @@ mod tests {
         let s = Screen {
             clear: None,
             loadavg: true,
+            time_line: false,
             interval: 3,
         };
         assert!(s.after(&t.interval).is_break());

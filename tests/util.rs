@@ -526,3 +526,28 @@ fn child_guard_kills_the_whole_tree() {
         "outlived the guard: {left:?} (of {kids:?})"
     );
 }
+
+/// tests/helpers/syscalls.c (known syscall workloads for syscount and
+/// filetop), built once, static when the C library allows it: no dynamic
+/// loader, whose own opens and reads would add to the counts.
+pub fn syscalls_helper() -> &'static std::path::Path {
+    static BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| {
+        let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("sc_helper");
+        let src = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/helpers/syscalls.c");
+        let cc = |fl: &[&str]| {
+            Command::new("cc")
+                .args(["-Wall", "-O1"])
+                .args(fl)
+                .arg("-o")
+                .arg(&out)
+                .arg(src)
+                .stdin(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        assert!(cc(&["-static"]) || cc(&[]), "cc failed on {src}");
+        out
+    })
+}

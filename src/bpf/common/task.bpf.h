@@ -145,22 +145,33 @@ int cs_track_exec(struct trace_event_raw_sched_process_exec *ctx)
 	return 0;
 }
 
-/* Fires for every thread: a thread's TID goes when it exits, the TGID when
- * the last thread does. */
-SEC("tp/sched/sched_process_exit")
-int cs_track_exit(void *ctx)
+/* The exiting current thread leaves the process-tree set: its TID at once,
+ * the TGID with the group's last thread. A tool that attaches to
+ * sched_process_exit itself and filters on the set calls this after its
+ * filter (and disables cs_track_exit): two programs on one tracepoint run
+ * in no guaranteed order, and the set must still hold the exiting process
+ * when its own filter looks. */
+static __always_inline void cs_track_forget_current(void)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = id >> 32, tid = (__u32)id;
 
 	if (!cs_cfg.pids_on)
-		return 0;
+		return;
 	if (tid != tgid)
 		bpf_map_delete_elem(&cs_pids, &tid);
 	/* signal->live reaches 0 when the last thread of the group exits. */
 	if (BPF_CORE_READ(task, signal, live.counter) == 0)
 		bpf_map_delete_elem(&cs_pids, &tgid);
+}
+
+/* Fires for every thread: a thread's TID goes when it exits, the TGID when
+ * the last thread does. */
+SEC("tp/sched/sched_process_exit")
+int cs_track_exit(void *ctx)
+{
+	cs_track_forget_current();
 	return 0;
 }
 

@@ -1,0 +1,183 @@
+#!/usr/bin/env bash
+# Shared benchmark of the event tools of issue 15 (tools/exitsnoop,
+# sigsnoop, killsnoop, oomkill: each tool's bench.sh runs
+# `bench/events.sh TOOL`). Standalone; run as root. ROUNDS rounds, each
+# alternating corescope's tool and Debian's libbpf-tools counterpart on the
+# same workload, medians of:
+#  - start -> attached (ms): from the exec to corescope's `-v` line
+#    "tracing, N BPF programs attached", or to libbpf-tools' header (it is
+#    printed once attached);
+#  - in-kernel ns per event: kernel.bpf_stats_enabled=1, the run_time_ns of
+#    every program of the tracer (/proc/PID/fdinfo) over the workload,
+#    divided by the workload's own event count;
+#  - the tracer's peak RSS (VmHWM) and user+system CPU over the workload;
+#  - the workload's rate (its slowdown when traced).
+# Workloads: exitsnoop: N process exits (bench/storm.c: posix_spawn
+# /bin/true); sigsnoop, killsnoop: N kill(getpid(), SIGWINCH)
+# (tools/sigsnoop/sigstorm.c); oomkill: one OOM kill per round of a process
+# in a v1 memory cgroup limited to 8 MiB (tools/oomkill/oom_hog.c; the
+# cgroup is removed after). Installs libbpf-tools with apt-get if missing;
+# mounts tracefs if needed (unmounted at the end only if it mounted it);
+# restores bpf_stats_enabled. Kills only what it started.
+set -euo pipefail
+
+TOOL=${1:?usage: bench/events.sh TOOL}
+ROUNDS=${ROUNDS:-5}
+
+cd "$(dirname "$0")/.."
+[ "$(id -u)" = 0 ] || { echo "bench/events.sh: needs root" >&2; exit 1; }
+
+WORK=$(mktemp -d /tmp/events-bench.XXXXXX)
+MOUNTED=""
+STATS=$(cat /proc/sys/kernel/bpf_stats_enabled)
+STARTED=()
+CG=""
+cleanup() {
+	for p in "${STARTED[@]}"; do kill -INT "$p" 2>/dev/null || true; done
+	for p in "${STARTED[@]}"; do wait "$p" 2>/dev/null || true; done
+	echo "$STATS" >/proc/sys/kernel/bpf_stats_enabled
+	if [ -n "$CG" ]; then rmdir "$CG" 2>/dev/null || true; fi
+	if [ -n "$MOUNTED" ]; then umount /sys/kernel/tracing || true; fi
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+if [ ! -x /usr/sbin/sigsnoop ]; then
+	echo "installing libbpf-tools (Debian) for the comparison" >&2
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libbpf-tools
+fi
+if ! mountpoint -q /sys/kernel/tracing; then
+	mount -t tracefs nodev /sys/kernel/tracing
+	MOUNTED=1
+fi
+cargo build --release --quiet --bin "$TOOL"
+OURS=$PWD/target/release/$TOOL
+echo 1 >/proc/sys/kernel/bpf_stats_enabled
+
+case $TOOL in
+exitsnoop)
+	N=${N:-4000}
+	cc -O2 -Wall -o "$WORK/storm" bench/storm.c
+	workload() { "$WORK/storm" "$N" x 2 | sed -n 's/.*rate=\([0-9.]*\).*/\1/p'; }
+	LT=(/usr/sbin/exitsnoop) OURS_ARGS=() KINDS="ours lt"
+	;;
+sigsnoop | killsnoop)
+	N=${N:-200000}
+	cc -O2 -Wall -o "$WORK/sigstorm" tools/sigsnoop/sigstorm.c
+	workload() { "$WORK/sigstorm" "$N" | sed -n 's/.*rate=\([0-9.]*\).*/\1/p'; }
+	# libbpf-tools has one binary (killsnoop is a link to sigsnoop, which
+	# does not look at its name): `sigsnoop -k` is its kill-syscall mode.
+	if [ "$TOOL" = sigsnoop ]; then LT=(/usr/sbin/sigsnoop); else LT=(/usr/sbin/sigsnoop -k); fi
+	OURS_ARGS=() KINDS="ours lt"
+	;;
+oomkill)
+	N=1
+	cc -O2 -Wall -o "$WORK/hog" tools/oomkill/oom_hog.c
+	CG=/sys/fs/cgroup/memory/csbench$$
+	mkdir "$CG"
+	echo 8M >"$CG/memory.limit_in_bytes"
+	workload() {
+		local t0 t1
+		t0=$(date +%s%N)
+		# (In a subshell: the shell's own "Killed" notice goes nowhere.)
+		("$WORK/hog" "$CG" hog "$WORK/hogpid" || true) 2>/dev/null
+		t1=$(date +%s%N)
+		awk -v d=$((t1 - t0)) 'BEGIN {printf "%.1f\n", 1e9 / d}'
+	}
+	LT=(/usr/sbin/oomkill) OURS_ARGS=() KINDS="ours lt"
+	;;
+*)
+	echo "bench/events.sh: no workload for $TOOL" >&2
+	exit 2
+	;;
+esac
+
+# until_seen FILE PATTERN PID: waits (5 ms steps, 20 s) for PATTERN in FILE;
+# fails if PID exits first.
+until_seen() {
+	for _ in $(seq 4000); do
+		grep -q -- "$2" "$1" 2>/dev/null && return 0
+		kill -0 "$3" 2>/dev/null || return 1
+		sleep 0.005
+	done
+	return 1
+}
+
+# traced KIND: one round under tracer KIND; appends
+# "attach_ms ns_per_event rss_kb cpu_ms rate" to $WORK/KIND, or "failed"
+# (the tracer's last stderr line in $WORK/KIND.why).
+traced() {
+	local kind=$1 tpid t0 t1 f id
+	t0=$(date +%s%N)
+	if [ "$kind" = ours ]; then
+		"$OURS" -v "${OURS_ARGS[@]}" >/dev/null 2>"$WORK/$kind.err" &
+		tpid=$!
+		STARTED+=("$tpid")
+		until_seen "$WORK/$kind.err" "$TOOL: tracing," "$tpid" || { echo failed >>"$WORK/$kind"; tail -n1 "$WORK/$kind.err" >"$WORK/$kind.why"; return; }
+	else
+		stdbuf -oL "${LT[@]}" >"$WORK/$kind.out" 2>"$WORK/$kind.err" &
+		tpid=$!
+		STARTED+=("$tpid")
+		# Its header is printed once attached (oomkill's "Tracing OOM kills").
+		until_seen "$WORK/$kind.out" "PID\|Tracing" "$tpid" || { wait "$tpid" 2>/dev/null || true; echo failed >>"$WORK/$kind"; grep -v '^$' "$WORK/$kind.err" | tail -n1 >"$WORK/$kind.why"; return; }
+	fi
+	t1=$(date +%s%N)
+	sleep 0.5
+	local -A rt0
+	for f in /proc/"$tpid"/fdinfo/*; do
+		id=$(awk '/^prog_id:/ {print $2}' "$f" 2>/dev/null)
+		[ -n "$id" ] && rt0[$id]=$(awk '/^run_time_ns:/ {print $2}' "$f")
+	done
+	local c0 c1 rate total=0
+	c0=$(awk '{print $14 + $15}' "/proc/$tpid/stat")
+	rate=$(workload)
+	sleep 0.3 # the tracer reads on a 100 ms tick
+	c1=$(awk '{print $14 + $15}' "/proc/$tpid/stat")
+	for f in /proc/"$tpid"/fdinfo/*; do
+		id=$(awk '/^prog_id:/ {print $2}' "$f" 2>/dev/null)
+		[ -n "$id" ] || continue
+		total=$((total + $(awk '/^run_time_ns:/ {print $2}' "$f") - ${rt0[$id]:-0}))
+	done
+	local rss
+	rss=$(awk '/^VmHWM:/ {print $2}' "/proc/$tpid/status")
+	kill -INT "$tpid"
+	wait "$tpid" || true
+	echo "$(((t1 - t0) / 1000000)) $((total / N)) $rss $(((c1 - c0) * 1000 / $(getconf CLK_TCK))) $rate" >>"$WORK/$kind"
+}
+
+median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+col() { grep -v failed "$WORK/$2" | awk -v c="$1" '{print $c}' | median; }
+
+: >"$WORK/base"
+for k in $KINDS; do : >"$WORK/$k"; done
+for _ in $(seq "$ROUNDS"); do
+	workload >>"$WORK/base"
+	for k in $KINDS; do traced "$k"; done
+done
+
+label() { case $1 in ours) echo "corescope $TOOL${OURS_ARGS[*]:+ ${OURS_ARGS[*]}}" ;; lt) echo "libbpf-tools ${LT[*]#/usr/sbin/}" ;; esac; }
+echo "# $TOOL benchmark: $(date -u +%F) $(uname -r), $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
+echo "# libbpf-tools $(dpkg-query -W -f='${Version}' libbpf-tools 2>/dev/null); $N event(s) per round, $ROUNDS rounds, medians"
+echo
+base=$(median <"$WORK/base")
+echo "| tracer | start -> attached (ms) | BPF ns per event | peak RSS (KiB) | tracer CPU (ms) | workload rate (/s) | slowdown |"
+echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+echo "| untraced | | | | | $base | |"
+for k in $KINDS; do
+	if ! grep -qv failed "$WORK/$k"; then
+		echo "| $(label "$k") | fails here: $(tr '|' '/' <"$WORK/$k.why") | | | | | |"
+		continue
+	fi
+	rate=$(col 5 "$k")
+	echo "| $(label "$k") | $(col 1 "$k") | $(col 2 "$k") | $(col 3 "$k") | $(col 4 "$k") | $rate | $(awk -v a="$base" -v b="$rate" 'BEGIN {printf "%+.1f %%", (b / a - 1) * 100}') |"
+done
+if grep -qv failed "$WORK/lt" 2>/dev/null; then
+	r() { awk -v a="$(col "$1" ours)" -v b="$(col "$1" lt)" 'BEGIN {printf "%.2f", (b > 0) ? a / b : 0}'; }
+	echo
+	echo "ratios corescope / libbpf-tools: start -> attached $(r 1), BPF ns per event $(r 2), peak RSS $(r 3)"
+fi
+echo
+echo "All rounds (attach_ms ns_per_event rss_kb cpu_ms rate):"
+for k in $KINDS; do echo "- $k: $(paste -sd';' "$WORK/$k" | sed 's/;/; /g')"; done
+echo "- untraced rates: $(paste -sd';' "$WORK/base" | sed 's/;/; /g')"

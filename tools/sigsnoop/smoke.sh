@@ -1,0 +1,36 @@
+# shellcheck shell=sh disable=SC3043,SC2154  # busybox sh; sourced after guest/lib.sh
+# sigsnoop smoke test (sourced in the guest after lib.sh; see kernels/README.md).
+# Checks:
+#   trace   system-wide (signal_generate and the kill-family syscalls),
+#           started in the background: SIGUSR1 to a sleep (one row, from
+#           signal_generate, result 0) and a kill() of a PID that does not
+#           exist (one row, from the syscall, -3 = ESRCH); Ctrl-C ends it
+#           with a summary
+
+start_tool trace --json -v
+if ! wait_attached trace 60; then
+	stop_tool 10
+	judge_failure trace trace "$FEATURE_RE" "not attached within 60 s"
+else
+	sleep 30 &
+	S=$!
+	kill -USR1 "$S"
+	wait "$S" 2>/dev/null
+	kill -USR1 99999 2>/dev/null
+	usleep 300000
+	stop_tool 30
+	ev=$(grep -F '"type":"event"' "$WORK/trace.out")
+	usr=$(printf '%s\n' "$ev" | grep -F "\"tpid\":$S," | grep -F '"sig":10,' | grep -F '"source":"signal_generate"' | grep -F '"ret":0,')
+	esrch=$(printf '%s\n' "$ev" | grep -F '"tpid":99999,' | grep -F '"ret":-3,' | grep -F '"source":"kill"')
+	if [ "$RC" != 0 ]; then
+		fail trace "Ctrl-C: exit $RC, want 0"
+		show "$WORK/trace.err" 20
+	elif [ -z "$usr" ] || [ -z "$esrch" ]; then
+		fail trace "SIGUSR1 to $S: ${usr:-none}; ESRCH kill: ${esrch:-none}"
+		show "$WORK/trace.out"
+	elif ! has_summary "$WORK/trace.out"; then
+		fail trace "no summary record after Ctrl-C"
+	else
+		ok trace "$(grep -m1 "^$TOOL: tracing" "$WORK/trace.err"); SIGUSR1 (0) and ESRCH (-3) seen"
+	fi
+fi
