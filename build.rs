@@ -114,11 +114,15 @@ fn main() {
             "no_cfg"
         };
         // A histogram tool's value type (src/hist.bpf.h).
-        let hist = if skel.contains("pub struct cs_hist ") {
-            "\n    crate::impl_hist_value!();"
+        let mut hist = if skel.contains("pub struct cs_hist ") {
+            "\n    crate::impl_hist_value!();".to_string()
         } else {
-            ""
+            String::new()
         };
+        // A stack tool's key and knobs (src/stacks.bpf.h).
+        if skel.contains("pub struct cs_stack_key ") {
+            hist.push_str(&format!("\n    crate::impl_stack_key!(Open{camel}Skel);"));
+        }
         writeln!(
             mods,
             "/// Generated from tools/{name}/{name}.bpf.c.\npub mod {name} {{\n    #![allow(clippy::all, clippy::undocumented_unsafe_blocks, missing_docs)]\n    include!(concat!(env!(\"OUT_DIR\"), \"/{name}.skel.rs\"));\n    \
