@@ -219,7 +219,25 @@ pub struct StackSymbolizer {
     addrs: Vec<u64>,
     /// Addresses of the current call not yet in the cache.
     todo: Vec<u64>,
+    /// The executable mappings of each noted PID with their files held
+    /// open: after the process exits, its files are read through these
+    /// (its mount namespace, e.g. a container's, may be gone with it).
+    held: HashMap<u32, Vec<HeldVma>>,
+    /// The files held, one per (device, inode).
+    files: HashMap<(u64, u64), std::rc::Rc<std::fs::File>>,
     pub stats: StackStats,
+}
+
+/// An executable file mapping of a noted process.
+#[derive(Debug)]
+struct HeldVma {
+    start: u64,
+    end: u64,
+    /// The file offset of `start`.
+    offset: u64,
+    /// The path in /proc/PID/maps (shown as the module).
+    path: Vec<u8>,
+    file: std::rc::Rc<std::fs::File>,
 }
 
 impl Default for StackSymbolizer {
@@ -241,6 +259,8 @@ impl StackSymbolizer {
             user_cache: HashMap::new(),
             addrs: Vec::with_capacity(MAX_DEPTH),
             todo: Vec::with_capacity(MAX_DEPTH),
+            held: HashMap::new(),
+            files: HashMap::new(),
             stats: StackStats::default(),
         };
         // blazesym parses the vDSO once, from the first process it meets in
@@ -271,8 +291,110 @@ impl StackSymbolizer {
         }
         if ok {
             self.noted.insert(pid);
+            self.hold_files(pid);
         }
         ok
+    }
+
+    /// Opens the files of `pid`'s executable mappings through
+    /// /proc/PID/map_files (so a file of another mount namespace is the
+    /// right one) and keeps them open, for after it exits.
+    fn hold_files(&mut self, pid: u32) {
+        use std::os::unix::fs::MetadataExt as _;
+        let Ok(maps) = std::fs::read(format!("/proc/{pid}/maps")) else {
+            return;
+        };
+        let mut vmas = Vec::new();
+        for line in maps.split(|&b| b == b'\n') {
+            let Some(m) = parse_maps_line(line) else {
+                continue;
+            };
+            let range = String::from_utf8_lossy(m.range);
+            let Ok(file) = std::fs::File::open(format!("/proc/{pid}/map_files/{range}")) else {
+                continue; // no CAP_SYS_ADMIN: blazesym's paths only
+            };
+            let Ok(meta) = file.metadata() else {
+                continue;
+            };
+            let file = self
+                .files
+                .entry((meta.dev(), meta.ino()))
+                .or_insert_with(|| std::rc::Rc::new(file))
+                .clone();
+            vmas.push(HeldVma {
+                start: m.start,
+                end: m.end,
+                offset: m.offset,
+                path: m.path.to_vec(),
+                file,
+            });
+        }
+        self.held.insert(pid, vmas);
+    }
+
+    /// The frames of an exited, noted `pid`: from the files held for it
+    /// (the very files it mapped, whatever its mount namespace was), then
+    /// what is left (the vDSO, perf maps, files not held) from blazesym's
+    /// cached memory map, by path.
+    fn exited_user(&self, pid: u32, addrs: &[u64]) -> Vec<Frame> {
+        let mut frames: Vec<Frame> = addrs.iter().map(|&a| Frame::unknown(a)).collect();
+        self.symbolize_held(pid, &mut frames);
+        let rest: Vec<u64> = (frames.iter())
+            .filter(|f| f.symbol.is_none())
+            .map(|f| f.addr)
+            .collect();
+        if rest.is_empty() {
+            return frames;
+        }
+        let mut more = self
+            .symbolize_user(pid, &rest, false)
+            .unwrap_or_default()
+            .into_iter();
+        for f in frames.iter_mut().filter(|f| f.symbol.is_none()) {
+            match more.next() {
+                Some(m) => *f = m,
+                None => break,
+            }
+        }
+        frames
+    }
+
+    /// Symbolizes `frames` not yet symbolized through the files held for
+    /// `pid`.
+    fn symbolize_held(&self, pid: u32, frames: &mut [Frame]) {
+        use std::os::fd::AsRawFd as _;
+        let Some(vmas) = self.held.get(&pid) else {
+            return;
+        };
+        for v in vmas {
+            let idx: Vec<usize> = (0..frames.len())
+                .filter(|&i| frames[i].symbol.is_none())
+                .filter(|&i| (v.start..v.end).contains(&frames[i].addr))
+                .collect();
+            if idx.is_empty() {
+                continue;
+            }
+            let offs: Vec<u64> = idx
+                .iter()
+                .map(|&i| frames[i].addr - v.start + v.offset)
+                .collect();
+            let path = format!("/proc/self/fd/{}", v.file.as_raw_fd());
+            let mut elf = blazesym::symbolize::source::Elf::new(path);
+            elf.debug_syms = false;
+            let Ok(syms) = self
+                .blaze
+                .symbolize(&Source::Elf(elf), Input::FileOffset(&offs))
+            else {
+                continue;
+            };
+            for (&i, sym) in idx.iter().zip(syms) {
+                let mut f = Frame::from_symbolized(frames[i].addr, sym);
+                if f.symbol.is_some() {
+                    f.module = Some(KString(v.path.clone()));
+                    frames[i] = f;
+                }
+            }
+        }
     }
 
     /// Reads /proc/kallsyms now (blazesym parses it at the first kernel
@@ -297,6 +419,10 @@ impl StackSymbolizer {
             .evict(&Evict::from(EvictProcess::new(Pid::from(pid))));
         self.noted.remove(&pid);
         self.user_cache.retain(|&(p, _), _| p != pid);
+        if self.held.remove(&pid).is_some() {
+            // Close the files no other noted process maps.
+            self.files.retain(|_, f| std::rc::Rc::strong_count(f) > 1);
+        }
     }
 
     /// Symbolizes kernel addresses (/proc/kallsyms: real addresses only
@@ -368,9 +494,12 @@ impl StackSymbolizer {
         }
         // map_files only while the process lives: its entries go with it.
         let todo = std::mem::take(&mut self.todo);
-        let frames = self
-            .symbolize_user(pid, &todo, alive)
-            .unwrap_or_else(|| todo.iter().map(|&a| Frame::unknown(a)).collect());
+        let frames = if alive {
+            self.symbolize_user(pid, &todo, true)
+                .unwrap_or_else(|| todo.iter().map(|&a| Frame::unknown(a)).collect())
+        } else {
+            self.exited_user(pid, &todo)
+        };
         for (a, f) in todo.iter().zip(frames) {
             self.user_cache.insert((pid, *a), f);
         }
@@ -544,6 +673,40 @@ fn symbolized(blaze: &Blaze, src: &Source<'_>, addrs: &[u64]) -> Vec<Frame> {
             .collect(),
         Err(_) => addrs.iter().map(|&a| Frame::unknown(a)).collect(),
     }
+}
+
+/// The parts of a /proc/PID/maps line of an executable file mapping.
+#[derive(Debug, PartialEq, Eq)]
+struct MapsLine<'a> {
+    /// `start-end` as written (the name of its /proc/PID/map_files entry).
+    range: &'a [u8],
+    start: u64,
+    end: u64,
+    offset: u64,
+    path: &'a [u8],
+}
+
+/// `start-end perms offset dev inode path`: only executable mappings of a
+/// file (a path starting with `/`; not `[vdso]`, not anonymous).
+fn parse_maps_line(line: &[u8]) -> Option<MapsLine<'_>> {
+    let mut it = line.splitn(6, |&b| b == b' ');
+    let range = it.next()?;
+    let perms = it.next()?;
+    let offset = it.next()?;
+    let (_dev, _inode) = (it.next()?, it.next()?);
+    let path = it.next()?.trim_ascii_start();
+    if perms.get(2) != Some(&b'x') || !path.starts_with(b"/") {
+        return None;
+    }
+    let hex = |b: &[u8]| u64::from_str_radix(std::str::from_utf8(b).ok()?, 16).ok();
+    let dash = range.iter().position(|&b| b == b'-')?;
+    Some(MapsLine {
+        range,
+        start: hex(&range[..dash])?,
+        end: hex(&range[dash + 1..])?,
+        offset: hex(offset)?,
+        path,
+    })
 }
 
 /// The address range of our own vDSO, from /proc/self/maps.

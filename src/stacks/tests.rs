@@ -674,7 +674,11 @@ fn root_real_stack_trace_map() {
         };
         // A kernel stack loses the tracepoint's own frames at its top
         // (bpf_trace_run*: drop_tracer_frames); a user stack nothing.
-        let tracer = if kernel_side { addrs.len() - frames.len() } else { 0 };
+        let tracer = if kernel_side {
+            addrs.len() - frames.len()
+        } else {
+            0
+        };
         assert_eq!(frames.len() + tracer, addrs.len());
         assert!(tracer <= 3, "{tracer} frames dropped");
         for f in frames {
@@ -866,4 +870,33 @@ fn key_fields_and_constants() {
     };
     assert_eq!(RawStackKey::stack_key(&k, 1).tid, Some(6));
     assert_eq!(RawStackKey::stack_key(&k, 1).user_id, Some(3));
+}
+
+#[test]
+fn maps_lines_of_executable_files_only() {
+    let l = parse_maps_line(b"55d0c8a00000-55d0c8a05000 r-xp 00002000 fe:01 1234   /usr/bin/a b")
+        .unwrap();
+    assert_eq!(
+        l,
+        MapsLine {
+            range: b"55d0c8a00000-55d0c8a05000",
+            start: 0x55d0_c8a0_0000,
+            end: 0x55d0_c8a0_5000,
+            offset: 0x2000,
+            path: b"/usr/bin/a b",
+        }
+    );
+    for other in [
+        &b"7ffd1000-7ffd3000 r-xp 00000000 00:00 0                          [vdso]"[..],
+        b"55d0c8a00000-55d0c8a05000 r--p 00000000 fe:01 1234   /usr/bin/a",
+        b"7f0000000000-7f0000001000 rwxp 00000000 00:00 0 ",
+        b"garbage",
+    ] {
+        assert_eq!(
+            parse_maps_line(other),
+            None,
+            "{}",
+            String::from_utf8_lossy(other)
+        );
+    }
 }

@@ -62,6 +62,19 @@ struct Offcputime {
     duration: Option<u64>,
 }
 
+/// -M (default: no limit), checked against -m.
+fn max_of(a: &Args) -> Result<u64> {
+    let max = a.max_us.unwrap_or(u64::MAX);
+    if a.min_us > max {
+        return Err(UserError::hint(
+            format!("-m {} is above -M {max}: no block can be counted", a.min_us),
+            "give a MIN_US at most MAX_US",
+        )
+        .into());
+    }
+    Ok(max)
+}
+
 /// Who is traced, in BCC's words.
 fn who(a: &Args) -> String {
     let f = &a.common.filter;
@@ -95,14 +108,7 @@ impl StackTool for Offcputime {
     }
 
     fn configure(a: Args, open: &mut OpenOffcputimeSkel<'_>) -> Result<Self> {
-        let max = a.max_us.unwrap_or(u64::MAX);
-        if a.min_us > max {
-            return Err(UserError::hint(
-                format!("-m {} is above -M {max}: no block can be counted", a.min_us),
-                "give a MIN_US at most MAX_US",
-            )
-            .into());
-        }
+        let max = max_of(&a)?;
         let ro = open.rodata()?;
         (ro.min_us, ro.max_us) = (a.min_us, max);
         ro.user_threads_only = u8::from(a.user_threads_only);

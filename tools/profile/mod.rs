@@ -67,6 +67,14 @@ struct Profile {
     links: Vec<Link>,
 }
 
+/// `-c N` or `-F HZ` (default 49 Hz).
+fn sample_of(a: &Args) -> Sample {
+    match a.count {
+        Some(n) => Sample::Period(n),
+        None => Sample::Freq(a.frequency.unwrap_or(DEFAULT_HZ)),
+    }
+}
+
 /// Who is sampled, in BCC's words.
 fn who(f: &corescope::cli::FilterArgs) -> String {
     let list = |v: &[u32]| v.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
@@ -115,10 +123,7 @@ impl StackTool for Profile {
     }
 
     fn configure(a: Args, open: &mut OpenProfileSkel<'_>) -> Result<Self> {
-        let sample = match a.count {
-            Some(n) => Sample::Period(n),
-            None => Sample::Freq(a.frequency.unwrap_or(DEFAULT_HZ)),
-        };
+        let sample = sample_of(&a);
         let online = perf_event::online_cpus()?;
         let cpus = match a.cpu {
             None => online,
