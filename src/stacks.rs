@@ -651,13 +651,14 @@ impl StackSymbolizer {
 }
 
 /// A stack taken inside a tracepoint program (offcputime's sched_switch)
-/// starts with the program and the tracepoint's glue: not the traced code.
+/// starts with the program and the tracepoint's glue (`__traceiter_*` on
+/// some runs, not others): not the traced code. libbpf-tools shows them.
 pub fn drop_tracer_frames(frames: &mut Vec<Frame>) {
     let tracer = |f: &Frame| {
         f.symbol.as_deref().is_some_and(|n| {
-            n.starts_with("bpf_prog_")
-                || n.starts_with("bpf_trace_run")
-                || n.starts_with("__bpf_trace_")
+            ["bpf_prog_", "bpf_trace_run", "__bpf_trace_", "__traceiter_"]
+                .iter()
+                .any(|p| n.starts_with(p))
         })
     };
     let n = frames.iter().take_while(|f| tracer(f)).count();

@@ -51,20 +51,32 @@ impl Work {
         Self::start(cmd)
     }
 
-    /// Runs the workload to its end; its CPU time (s), as it measured it.
+    /// Runs the workload to its end and waits for the helper to exit;
+    /// its CPU time (s), as it measured it.
     pub fn go(&mut self) -> f64 {
+        let cpu = self.go_held();
+        self.exit();
+        cpu
+    }
+
+    /// Runs the workload (started with a last argument `hold`); the
+    /// helper stays until [`Work::exit`].
+    pub fn go_held(&mut self) -> f64 {
         writeln!(self.stdin, "go").expect("stackwork stdin");
         let mut line = String::new();
         self.stdout
             .read_line(&mut line)
             .expect("stackwork done line");
-        let cpu = line
-            .strip_prefix("done ")
+        line.strip_prefix("done ")
             .and_then(|c| c.trim().parse().ok())
-            .unwrap_or_else(|| panic!("stackwork said {line:?}"));
+            .unwrap_or_else(|| panic!("stackwork said {line:?}"))
+    }
+
+    /// Lets a held helper exit (no effect on one that has), and reaps it.
+    pub fn exit(&mut self) {
+        let _ = writeln!(self.stdin, "exit");
         let st = self.kid.wait_timeout(Duration::from_secs(30));
         assert!(st.success(), "stackwork: {st:?}");
-        cpu
     }
 }
 

@@ -680,7 +680,12 @@ fn root_real_stack_trace_map() {
             0
         };
         assert_eq!(frames.len() + tracer, addrs.len());
-        assert!(tracer <= 3, "{tracer} frames dropped");
+        let mut raw = Vec::new();
+        s.kernel(&addrs, &mut raw);
+        let mut kept = raw.clone();
+        drop_tracer_frames(&mut kept);
+        assert_eq!(kept, *frames);
+        assert!(tracer <= 4, "{tracer} frames dropped: {raw:?}");
         for f in frames {
             let sym = f.symbol.as_deref().unwrap_or("");
             let module = f
@@ -816,6 +821,7 @@ fn tracer_frames_are_dropped_from_the_top_only() {
             "kernel",
         ),
         frame("bpf_trace_run4", 0x166, "kernel"),
+        frame("__traceiter_sched_switch", 0x3e, "kernel"),
         frame("__schedule", 0x618, "kernel"),
         frame("bpf_trace_run4", 0x1, "kernel"),
     ];

@@ -4,7 +4,9 @@
 //   stackwork write SECS       main -> writer: write(2) to /dev/null in a loop
 //   stackwork sleep N MS       main -> sleeper: N sleeps of MS milliseconds
 // It prints "ready PID" and waits for a line on stdin before it starts;
-// prints "done CPU_SECONDS" (its CPU time, user + system) at the end.
+// prints "done CPU_SECONDS" (its CPU time, user + system) at the end; with
+// a last argument "hold" it then waits for another line before it exits
+// (a tracer that symbolizes only live processes can read its maps).
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <stdio.h>
@@ -107,5 +109,7 @@ int main(int argc, char **argv)
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
 	printf("done %.6f\n", cpu.tv_sec + cpu.tv_nsec / 1e9);
 	fflush(stdout);
+	if (!strcmp(argv[argc - 1], "hold") && !fgets(line, sizeof(line), stdin))
+		return 2;
 	return 0;
 }
