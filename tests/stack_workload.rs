@@ -68,7 +68,7 @@ impl Work {
             .read_line(&mut line)
             .expect("stackwork done line");
         line.strip_prefix("done ")
-            .and_then(|c| c.trim().parse().ok())
+            .and_then(|c| c.split_whitespace().next()?.parse().ok())
             .unwrap_or_else(|| panic!("stackwork said {line:?}"))
     }
 

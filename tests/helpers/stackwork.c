@@ -4,7 +4,8 @@
 //   stackwork write SECS       main -> writer: write(2) to /dev/null in a loop
 //   stackwork sleep N MS       main -> sleeper: N sleeps of MS milliseconds
 // It prints "ready PID" and waits for a line on stdin before it starts;
-// prints "done CPU_SECONDS" (its CPU time, user + system) at the end; with
+// prints "done CPU_SECONDS OPS" (its CPU time, user + system, and burn's
+// units of work) at the end; with
 // a last argument "hold" it then waits for another line before it exits
 // (a tracer that symbolizes only live processes can read its maps).
 #define _GNU_SOURCE
@@ -24,6 +25,8 @@ static double now(void)
 }
 
 static volatile unsigned long sink;
+/* Units of work done (burn: 100000 multiply-adds each), for bench/stacks.sh. */
+static unsigned long ops;
 
 __attribute__((noinline)) void burn(double until)
 {
@@ -33,6 +36,7 @@ __attribute__((noinline)) void burn(double until)
 		for (int i = 0; i < 100000; i++)
 			x = x * 6364136223846793005UL + 1442695040888963407UL;
 		sink = x;
+		ops++;
 	}
 }
 
@@ -107,7 +111,7 @@ int main(int argc, char **argv)
 	struct timespec cpu;
 
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
-	printf("done %.6f\n", cpu.tv_sec + cpu.tv_nsec / 1e9);
+	printf("done %.6f %lu\n", cpu.tv_sec + cpu.tv_nsec / 1e9, ops);
 	fflush(stdout);
 	if (!strcmp(argv[argc - 1], "hold") && !fgets(line, sizeof(line), stdin))
 		return 2;
