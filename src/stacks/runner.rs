@@ -202,6 +202,8 @@ impl Row for StackRow<'_> {
 pub struct Runner<T: StackTool> {
     tool: T,
     sa: StackArgs,
+    /// `--svg FILE`, created before tracing (a bad path fails at once).
+    svg: Option<std::fs::File>,
     sym: Option<StackSymbolizer>,
     /// Totals for the summary, filled at the end.
     stacks: u64,
@@ -305,8 +307,8 @@ impl<T: StackTool> Runner<T> {
             }
         }
         out.flush()?;
-        if let Some(path) = &self.sa.svg {
-            write_svg_file(path, T::TITLE, T::COUNTS.unit, &lines)?;
+        if let (Some(file), Some(path)) = (&self.svg, &self.sa.svg) {
+            write_svg_file(file, path, T::TITLE, T::COUNTS.unit, &lines)?;
         }
         if let Some((msg, hint)) = self.stats.warning() {
             match hint {
@@ -321,27 +323,39 @@ impl<T: StackTool> Runner<T> {
     }
 }
 
-/// Writes the flame graph of `lines` to `path`.
-fn write_svg_file(path: &std::path::Path, title: &str, unit: &str, lines: &[String]) -> Result<()> {
-    use std::os::unix::ffi::OsStrExt as _;
-    let name = crate::escape::escape(path.as_os_str().as_bytes());
-    let file = std::fs::File::create(path).map_err(|e| {
+/// Creates `--svg FILE` (truncated), before tracing.
+fn create_svg(path: &std::path::Path) -> Result<std::fs::File> {
+    std::fs::File::create(path).map_err(|e| {
         UserError::hint(
-            format!("cannot create the flame graph file {name}: {e}"),
+            format!("cannot create the flame graph file {}: {e}", svg_name(path)),
             "check that its directory exists and that you may write there",
         )
-    })?;
+        .into()
+    })
+}
+
+fn svg_name(path: &std::path::Path) -> String {
+    use std::os::unix::ffi::OsStrExt as _;
+    crate::escape::escape(path.as_os_str().as_bytes())
+}
+
+/// Writes the flame graph of `lines` to `file` (`path`, for errors).
+fn write_svg_file(
+    file: &std::fs::File,
+    path: &std::path::Path,
+    title: &str,
+    unit: &str,
+    lines: &[String],
+) -> Result<()> {
     let mut w = std::io::BufWriter::new(file);
-    if lines.is_empty() {
+    let res = if lines.is_empty() {
         // inferno refuses an empty graph; an empty SVG still opens.
-        use std::io::Write as _;
-        w.write_all(EMPTY_SVG.as_bytes())?;
+        std::io::Write::write_all(&mut w, EMPTY_SVG.as_bytes()).map_err(anyhow::Error::from)
     } else {
-        write_svg(&mut w, title, unit, lines.iter().map(String::as_str))?;
-    }
-    std::io::Write::flush(&mut w)
-        .map_err(|e| anyhow::anyhow!("writing the flame graph {name}: {e}"))?;
-    Ok(())
+        write_svg(&mut w, title, unit, lines.iter().map(String::as_str))
+    };
+    res.and_then(|()| std::io::Write::flush(&mut w).map_err(anyhow::Error::from))
+        .map_err(|e| anyhow::anyhow!("writing the flame graph {}: {e:#}", svg_name(path)))
 }
 
 const EMPTY_SVG: &str = "<?xml version=\"1.0\" standalone=\"no\"?>\n\
@@ -368,6 +382,7 @@ where
             }
         }
         let tool = T::configure(a, open)?;
+        let svg = sa.svg.as_deref().map(create_svg).transpose()?;
         let banner: &'static str = if sa.folded || sa.svg.is_some() {
             ""
         } else {
@@ -378,6 +393,7 @@ where
         Ok(Self {
             tool,
             sa,
+            svg,
             sym: None,
             stacks: 0,
             total: 0,
