@@ -114,10 +114,10 @@ fn main() {
             "no_cfg"
         };
         // A histogram tool's value type (src/hist.bpf.h).
-        let hist = if skel.contains("pub struct cs_hist ") {
-            "\n    crate::impl_hist_value!();"
+        let mut hist = if skel.contains("pub struct cs_hist ") {
+            "\n    crate::impl_hist_value!();".to_string()
         } else {
-            ""
+            String::new()
         };
         // A keyed map's key and value structs (`struct <tool>_key`, `struct
         // <tool>_value`: top and named-histogram tools), read as bytes.
@@ -126,6 +126,10 @@ fn main() {
             if skel.contains(&format!("pub struct {t} ")) {
                 write!(key, "\n    crate::impl_plain!({t});").expect("write to String");
             }
+        }
+        // A stack tool's key and knobs (src/stacks.bpf.h).
+        if skel.contains("pub struct cs_stack_key ") {
+            hist.push_str(&format!("\n    crate::impl_stack_key!(Open{camel}Skel);"));
         }
         writeln!(
             mods,

@@ -28,6 +28,7 @@ pub mod load;
 pub mod lru;
 pub mod net;
 pub mod output;
+pub mod perf_event;
 pub mod ports;
 pub mod run;
 pub mod session;

@@ -431,9 +431,10 @@ impl Output {
         write_line::<R>(&mut self.head, None, o, self.csv);
     }
 
-    /// The table header (nothing in JSON mode).
+    /// The table header (nothing in JSON mode, nor when it is empty: a
+    /// stack tool's folded output has none).
     pub fn header(&mut self) -> io::Result<()> {
-        if !self.json {
+        if !self.json && !self.head.is_empty() {
             self.w.write_all(self.head.as_bytes())?;
             self.w.write_all(b"\n")?;
             self.flush()?;

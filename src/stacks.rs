@@ -22,6 +22,14 @@
 //! 4. [`StackStats::warning`] gives the summary line (with the hint to
 //!    raise `--stack-storage-size` after collisions).
 //!
+//! A tool built on the whole shape implements [`StackTool`] and runs as
+//! `run::interval::<stacks::Runner<Tool>>(name)` ([`runner`]): its BPF side
+//! includes src/stacks.bpf.h (the maps above, `struct cs_stack_key`,
+//! `cs_stack_key_current`, `cs_stack_add`, and the PIDs to note, drained
+//! every tick), and the runner does steps 2-4 and the output
+//! ([`StackArgs`]: `-f`, `--svg`, `-d`, `-a`, `-U`, `-K`,
+//! `--stack-storage-size`, `[duration]`).
+//!
 //! Symbolization is blazesym's, built once: kernel addresses through
 //! /proc/kallsyms, user addresses through /proc/PID/maps with `map_files`
 //! (so files of another mount namespace, e.g. a container, are found),
@@ -58,12 +66,17 @@ pub const PID_EXITED: &str = "[unknown] (pid exited)";
 pub const UNKNOWN: &str = "[unknown]";
 
 const EEXIST: i64 = libc::EEXIST as i64;
+const EFAULT: i64 = libc::EFAULT as i64;
+
+pub mod runner;
+pub use runner::{RawStackKey, Runner, StackArgs, StackOpen, StackTool};
 
 /// Why a stack has no frames.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Missing {
-    /// `-EFAULT` (no stack to walk), `-ENOMEM`, or an id whose entry is
-    /// gone from the map.
+    /// `-ENOMEM` (or another error), or an id whose entry is gone from the
+    /// map. (`-EFAULT` is no stack to walk, an empty stack: a kernel
+    /// thread's user stack, a user-mode sample's kernel stack.)
     Missed,
     /// `-EEXIST`: another stack had the same hash and the map keeps one
     /// (the map is too small: `--stack-storage-size`).
@@ -88,6 +101,9 @@ pub enum Part {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stack {
     pub pid: u32,
+    /// The thread, when counted per thread (offcputime): BCC shows it
+    /// instead of the PID.
+    pub tid: Option<u32>,
     /// The task's comm, as the kernel gave it (NUL-trimmed).
     pub comm: Vec<u8>,
     pub user: Part,
@@ -106,6 +122,10 @@ pub struct StackStats {
     pub collisions: u64,
     /// User stacks shown as `[unknown] (pid exited)`.
     pub pid_exited: u64,
+    /// User stacks symbolized (with frames), and those of them with one
+    /// frame only: code without frame pointers (the note in [`Self::warning`]).
+    pub user_stacks: u64,
+    pub one_frame_user: u64,
 }
 
 impl StackStats {
@@ -129,6 +149,18 @@ impl StackStats {
             .then_some("raise --stack-storage-size (the stack map holds one stack per hash)");
         Some((msg, hint))
     }
+
+    /// The note when most user stacks have one frame (code built without
+    /// frame pointers: the kernel's unwinder stops after the first frame).
+    pub fn frame_pointer_note(&self) -> Option<String> {
+        (self.user_stacks >= 10 && self.one_frame_user * 2 > self.user_stacks).then(|| {
+            format!(
+                "{} of {} user stacks have one frame: that code has no frame pointers \
+                 (build it with -fno-omit-frame-pointer, or Rust -C force-frame-pointers=yes)",
+                self.one_frame_user, self.user_stacks
+            )
+        })
+    }
 }
 
 /// The addresses of stack `id` (innermost first) into `out`; what is
@@ -142,7 +174,11 @@ pub fn read_stack<M: MapCore + ?Sized>(
     if id == -EEXIST {
         return Err(Missing::Collision);
     }
-    // -EFAULT, -ENOMEM and anything else the helper may return.
+    if id == -EFAULT {
+        // No stack to walk: empty, not missed (as BCC shows it).
+        return Ok(());
+    }
+    // -ENOMEM and anything else the helper may return.
     let key = u32::try_from(id).map_err(|_| Missing::Missed)?;
     let Ok(Some(raw)) = map.lookup(&key.to_ne_bytes(), MapFlags::ANY) else {
         return Err(Missing::Missed);
@@ -163,6 +199,8 @@ pub fn read_stack<M: MapCore + ?Sized>(
 #[derive(Debug, Clone, Copy)]
 pub struct StackKey<'a> {
     pub pid: u32,
+    /// The thread, for a tool that counts per thread.
+    pub tid: Option<u32>,
     pub comm: &'a [u8],
     /// The user stack id, `None` when user stacks are off (`-K`).
     pub user_id: Option<i64>,
@@ -181,7 +219,25 @@ pub struct StackSymbolizer {
     addrs: Vec<u64>,
     /// Addresses of the current call not yet in the cache.
     todo: Vec<u64>,
+    /// The executable mappings of each noted PID with their files held
+    /// open: after the process exits, its files are read through these
+    /// (its mount namespace, e.g. a container's, may be gone with it).
+    held: HashMap<u32, Vec<HeldVma>>,
+    /// The files held, one per (device, inode).
+    files: HashMap<(u64, u64), std::rc::Rc<std::fs::File>>,
     pub stats: StackStats,
+}
+
+/// An executable file mapping of a noted process.
+#[derive(Debug)]
+struct HeldVma {
+    start: u64,
+    end: u64,
+    /// The file offset of `start`.
+    offset: u64,
+    /// The path in /proc/PID/maps (shown as the module).
+    path: Vec<u8>,
+    file: std::rc::Rc<std::fs::File>,
 }
 
 impl Default for StackSymbolizer {
@@ -203,6 +259,8 @@ impl StackSymbolizer {
             user_cache: HashMap::new(),
             addrs: Vec::with_capacity(MAX_DEPTH),
             todo: Vec::with_capacity(MAX_DEPTH),
+            held: HashMap::new(),
+            files: HashMap::new(),
             stats: StackStats::default(),
         };
         // blazesym parses the vDSO once, from the first process it meets in
@@ -233,8 +291,123 @@ impl StackSymbolizer {
         }
         if ok {
             self.noted.insert(pid);
+            self.hold_files(pid);
         }
         ok
+    }
+
+    /// Opens the files of `pid`'s executable mappings through
+    /// /proc/PID/map_files (so a file of another mount namespace is the
+    /// right one) and keeps them open, for after it exits.
+    fn hold_files(&mut self, pid: u32) {
+        use std::os::unix::fs::MetadataExt as _;
+        let Ok(maps) = std::fs::read(format!("/proc/{pid}/maps")) else {
+            return;
+        };
+        let mut vmas = Vec::new();
+        for line in maps.split(|&b| b == b'\n') {
+            let Some(m) = parse_maps_line(line) else {
+                continue;
+            };
+            let range = String::from_utf8_lossy(m.range);
+            let Ok(file) = std::fs::File::open(format!("/proc/{pid}/map_files/{range}")) else {
+                continue; // no CAP_SYS_ADMIN: blazesym's paths only
+            };
+            let Ok(meta) = file.metadata() else {
+                continue;
+            };
+            let file = self
+                .files
+                .entry((meta.dev(), meta.ino()))
+                .or_insert_with(|| std::rc::Rc::new(file))
+                .clone();
+            vmas.push(HeldVma {
+                start: m.start,
+                end: m.end,
+                offset: m.offset,
+                path: m.path.to_vec(),
+                file,
+            });
+        }
+        self.held.insert(pid, vmas);
+    }
+
+    /// The frames of an exited, noted `pid`: from the files held for it
+    /// (the very files it mapped, whatever its mount namespace was), then
+    /// what is left (the vDSO, perf maps, files not held) from blazesym's
+    /// cached memory map, by path.
+    fn exited_user(&self, pid: u32, addrs: &[u64]) -> Vec<Frame> {
+        let mut frames: Vec<Frame> = addrs.iter().map(|&a| Frame::unknown(a)).collect();
+        self.symbolize_held(pid, &mut frames);
+        let rest: Vec<u64> = (frames.iter())
+            .filter(|f| f.symbol.is_none())
+            .map(|f| f.addr)
+            .collect();
+        if rest.is_empty() {
+            return frames;
+        }
+        let mut more = self
+            .symbolize_user(pid, &rest, false)
+            .unwrap_or_default()
+            .into_iter();
+        for f in frames.iter_mut().filter(|f| f.symbol.is_none()) {
+            match more.next() {
+                Some(m) => *f = m,
+                None => break,
+            }
+        }
+        frames
+    }
+
+    /// Symbolizes `frames` not yet symbolized through the files held for
+    /// `pid`.
+    fn symbolize_held(&self, pid: u32, frames: &mut [Frame]) {
+        use std::os::fd::AsRawFd as _;
+        let Some(vmas) = self.held.get(&pid) else {
+            return;
+        };
+        for v in vmas {
+            let idx: Vec<usize> = (0..frames.len())
+                .filter(|&i| frames[i].symbol.is_none())
+                .filter(|&i| (v.start..v.end).contains(&frames[i].addr))
+                .collect();
+            if idx.is_empty() {
+                continue;
+            }
+            let offs: Vec<u64> = idx
+                .iter()
+                .map(|&i| frames[i].addr - v.start + v.offset)
+                .collect();
+            let path = format!("/proc/self/fd/{}", v.file.as_raw_fd());
+            let mut elf = blazesym::symbolize::source::Elf::new(path);
+            elf.debug_syms = false;
+            let Ok(syms) = self
+                .blaze
+                .symbolize(&Source::Elf(elf), Input::FileOffset(&offs))
+            else {
+                continue;
+            };
+            for (&i, sym) in idx.iter().zip(syms) {
+                let mut f = Frame::from_symbolized(frames[i].addr, sym);
+                if f.symbol.is_some() {
+                    f.module = Some(KString(v.path.clone()));
+                    frames[i] = f;
+                }
+            }
+        }
+    }
+
+    /// Reads /proc/kallsyms now (blazesym parses it at the first kernel
+    /// address), not when the stacks are printed after Ctrl-C.
+    pub fn warm_kernel(&mut self) {
+        let mut out = Vec::new();
+        self.kernel(&[u64::MAX - 0xfff], &mut out);
+        self.kernel_cache.clear();
+    }
+
+    /// Whether `pid` is noted (its memory map cached).
+    pub fn is_noted(&self, pid: u32) -> bool {
+        self.noted.contains(&pid)
     }
 
     /// Drops what is cached for `pid` (its VMAs, perf map, symbolized
@@ -246,6 +419,10 @@ impl StackSymbolizer {
             .evict(&Evict::from(EvictProcess::new(Pid::from(pid))));
         self.noted.remove(&pid);
         self.user_cache.retain(|&(p, _), _| p != pid);
+        if self.held.remove(&pid).is_some() {
+            // Close the files no other noted process maps.
+            self.files.retain(|_, f| std::rc::Rc::strong_count(f) > 1);
+        }
     }
 
     /// Symbolizes kernel addresses (/proc/kallsyms: real addresses only
@@ -283,6 +460,23 @@ impl StackSymbolizer {
     /// Symbolizes user addresses of `pid` into `out`; `Err(PidExited)`
     /// (counted) if it exited and was never noted.
     pub fn user(&mut self, pid: u32, addrs: &[u64], out: &mut Vec<Frame>) -> Result<(), Missing> {
+        out.clear();
+        if !self.fill_user(pid, addrs) {
+            self.stats.pid_exited += 1;
+            return Err(Missing::PidExited);
+        }
+        out.extend(addrs.iter().map(|&a| {
+            self.user_cache
+                .get(&(pid, a))
+                .cloned()
+                .unwrap_or_else(|| Frame::unknown(a))
+        }));
+        Ok(())
+    }
+
+    /// Puts the frames of `addrs` of `pid` in the cache (one blazesym call
+    /// for those not there yet); false if it exited and was never noted.
+    fn fill_user(&mut self, pid: u32, addrs: &[u64]) -> bool {
         self.todo.clear();
         self.todo.extend(
             addrs
@@ -291,31 +485,71 @@ impl StackSymbolizer {
         );
         self.todo.sort_unstable();
         self.todo.dedup();
-        if !self.todo.is_empty() {
-            let alive = Path::new(&format!("/proc/{pid}/maps")).exists();
-            if !alive && !self.noted.contains(&pid) {
-                self.stats.pid_exited += 1;
-                out.clear();
-                return Err(Missing::PidExited);
-            }
-            // map_files only while the process lives: its entries go with it.
-            let todo = std::mem::take(&mut self.todo);
-            let frames = self
-                .symbolize_user(pid, &todo, alive)
-                .unwrap_or_else(|| todo.iter().map(|&a| Frame::unknown(a)).collect());
-            for (a, f) in todo.iter().zip(frames) {
-                self.user_cache.insert((pid, *a), f);
-            }
-            self.todo = todo;
+        if self.todo.is_empty() {
+            return true;
         }
-        out.clear();
-        out.extend(addrs.iter().map(|&a| {
-            self.user_cache
-                .get(&(pid, a))
-                .cloned()
-                .unwrap_or_else(|| Frame::unknown(a))
-        }));
-        Ok(())
+        let alive = Path::new(&format!("/proc/{pid}/maps")).exists();
+        if !alive && !self.noted.contains(&pid) {
+            return false;
+        }
+        // map_files only while the process lives: its entries go with it.
+        let todo = std::mem::take(&mut self.todo);
+        let frames = if alive {
+            self.symbolize_user(pid, &todo, true)
+                .unwrap_or_else(|| todo.iter().map(|&a| Frame::unknown(a)).collect())
+        } else {
+            self.exited_user(pid, &todo)
+        };
+        for (a, f) in todo.iter().zip(frames) {
+            self.user_cache.insert((pid, *a), f);
+        }
+        self.todo = todo;
+        true
+    }
+
+    /// Before symbolizing many stacks: the noted PIDs still alive are
+    /// read afresh (their memory map now: what they loaded since they were
+    /// noted), the exited ones from what was noted.
+    pub fn refresh_live(&mut self) {
+        let live: Vec<u32> = (self.noted.iter().copied())
+            .filter(|p| Path::new(&format!("/proc/{p}/maps")).exists())
+            .collect();
+        for pid in live {
+            let _ = self
+                .blaze
+                .evict(&Evict::from(EvictProcess::new(Pid::from(pid))));
+            self.noted.remove(&pid);
+            // Cached again at once: it may exit while the others are done.
+            self.note_pid(pid);
+        }
+    }
+
+    /// Symbolizes every address of `keys`' stacks in one blazesym call per
+    /// process (and one for the kernel), so that [`Self::stack`] then only
+    /// reads the caches: one /proc/PID/maps parse per process, not per
+    /// stack.
+    pub fn prefetch<M: MapCore + ?Sized>(&mut self, map: &M, keys: &[StackKey<'_>]) {
+        let mut user: HashMap<u32, Vec<u64>> = HashMap::new();
+        let mut kernel = Vec::new();
+        let mut addrs = std::mem::take(&mut self.addrs);
+        for k in keys {
+            if let Some(id) = k.user_id {
+                if read_stack(map, id, &mut addrs).is_ok() {
+                    user.entry(k.pid).or_default().extend_from_slice(&addrs);
+                }
+            }
+            if let Some(id) = k.kernel_id {
+                if read_stack(map, id, &mut addrs).is_ok() {
+                    kernel.extend_from_slice(&addrs);
+                }
+            }
+        }
+        self.addrs = addrs;
+        for (pid, a) in user {
+            self.fill_user(pid, &a);
+        }
+        let mut frames = Vec::new();
+        self.kernel(&kernel, &mut frames);
     }
 
     fn symbolize_user(&self, pid: u32, addrs: &[u64], map_files: bool) -> Option<Vec<Frame>> {
@@ -353,10 +587,15 @@ impl StackSymbolizer {
             Some(id) => {
                 let mut addrs = std::mem::take(&mut self.addrs);
                 let part = match read_stack(map, id, &mut addrs) {
+                    Ok(()) if addrs.is_empty() => Part::Frames(Vec::new()),
                     Ok(()) => {
                         let mut frames = Vec::with_capacity(addrs.len());
                         match self.user(key.pid, &addrs, &mut frames) {
-                            Ok(()) => Part::Frames(frames),
+                            Ok(()) => {
+                                self.stats.user_stacks += 1;
+                                self.stats.one_frame_user += u64::from(frames.len() == 1);
+                                Part::Frames(frames)
+                            }
                             Err(m) => Part::Missing(m),
                         }
                     }
@@ -377,6 +616,7 @@ impl StackSymbolizer {
                     Ok(()) => {
                         let mut frames = Vec::with_capacity(addrs.len());
                         self.kernel(&addrs, &mut frames);
+                        drop_tracer_frames(&mut frames);
                         Part::Frames(frames)
                     }
                     Err(m) => {
@@ -390,6 +630,7 @@ impl StackSymbolizer {
         };
         Stack {
             pid: key.pid,
+            tid: key.tid,
             comm: crate::escape::cstr(key.comm).to_vec(),
             user,
             kernel,
@@ -409,6 +650,21 @@ impl StackSymbolizer {
     }
 }
 
+/// A stack taken inside a tracepoint program (offcputime's sched_switch)
+/// starts with the program and the tracepoint's glue (`__traceiter_*` on
+/// some runs, not others): not the traced code. libbpf-tools shows them.
+pub fn drop_tracer_frames(frames: &mut Vec<Frame>) {
+    let tracer = |f: &Frame| {
+        f.symbol.as_deref().is_some_and(|n| {
+            ["bpf_prog_", "bpf_trace_run", "__bpf_trace_", "__traceiter_"]
+                .iter()
+                .any(|p| n.starts_with(p))
+        })
+    };
+    let n = frames.iter().take_while(|f| tracer(f)).count();
+    frames.drain(..n);
+}
+
 fn symbolized(blaze: &Blaze, src: &Source<'_>, addrs: &[u64]) -> Vec<Frame> {
     match blaze.symbolize(src, Input::AbsAddr(addrs)) {
         Ok(syms) => addrs
@@ -418,6 +674,40 @@ fn symbolized(blaze: &Blaze, src: &Source<'_>, addrs: &[u64]) -> Vec<Frame> {
             .collect(),
         Err(_) => addrs.iter().map(|&a| Frame::unknown(a)).collect(),
     }
+}
+
+/// The parts of a /proc/PID/maps line of an executable file mapping.
+#[derive(Debug, PartialEq, Eq)]
+struct MapsLine<'a> {
+    /// `start-end` as written (the name of its /proc/PID/map_files entry).
+    range: &'a [u8],
+    start: u64,
+    end: u64,
+    offset: u64,
+    path: &'a [u8],
+}
+
+/// `start-end perms offset dev inode path`: only executable mappings of a
+/// file (a path starting with `/`; not `[vdso]`, not anonymous).
+fn parse_maps_line(line: &[u8]) -> Option<MapsLine<'_>> {
+    let mut it = line.splitn(6, |&b| b == b' ');
+    let range = it.next()?;
+    let perms = it.next()?;
+    let offset = it.next()?;
+    let (_dev, _inode) = (it.next()?, it.next()?);
+    let path = it.next()?.trim_ascii_start();
+    if perms.get(2) != Some(&b'x') || !path.starts_with(b"/") {
+        return None;
+    }
+    let hex = |b: &[u8]| u64::from_str_radix(std::str::from_utf8(b).ok()?, 16).ok();
+    let dash = range.iter().position(|&b| b == b'-')?;
+    Some(MapsLine {
+        range,
+        start: hex(&range[..dash])?,
+        end: hex(&range[dash + 1..])?,
+        offset: hex(offset)?,
+        path,
+    })
 }
 
 /// The address range of our own vDSO, from /proc/self/maps.
@@ -473,11 +763,24 @@ fn push_bcc_frame(s: &mut String, f: &Frame) {
     }
 }
 
+/// Whether both sides have frames (`-d` separates them then, as BCC).
+fn both_sides(st: &Stack) -> bool {
+    let has = |p: &Part| matches!(p, Part::Frames(f) if !f.is_empty());
+    has(&st.kernel) && has(&st.user)
+}
+
 /// One stack in BCC profile/offcputime's multi-line form: kernel frames
 /// innermost first, `--` with `-d`, user frames innermost first, then
-/// `    -                comm (pid)`, the count and an empty line.
+/// `    -                comm (pid)` (the TID when counted per thread), the
+/// count and an empty line.
 pub fn write_bcc(w: &mut impl Write, st: &Stack, style: Style) -> io::Result<()> {
     let mut s = String::with_capacity(1024);
+    bcc_text(&mut s, st, style);
+    w.write_all(s.as_bytes())
+}
+
+/// [`write_bcc`] into `s` (appended).
+pub fn bcc_text(s: &mut String, st: &Stack, style: Style) {
     let side = |s: &mut String, part: &Part, user: bool| match part {
         Part::Off => {}
         Part::Missing(m) => {
@@ -493,18 +796,16 @@ pub fn write_bcc(w: &mut impl Write, st: &Stack, style: Style) -> io::Result<()>
             }
         }
     };
-    side(&mut s, &st.kernel, false);
-    if style.delimiter && matches!(st.kernel, Part::Frames(_)) && matches!(st.user, Part::Frames(_))
-    {
+    side(s, &st.kernel, false);
+    if style.delimiter && both_sides(st) {
         s.push_str("    --\n");
     }
-    side(&mut s, &st.user, true);
+    side(s, &st.user, true);
     s.push_str("    -                ");
-    escape_into(&mut s, &st.comm, false);
+    escape_into(s, &st.comm, false);
     use std::fmt::Write as _;
-    let _ = writeln!(s, " ({})", st.pid);
+    let _ = writeln!(s, " ({})", st.tid.unwrap_or(st.pid));
     let _ = writeln!(s, "        {}\n", st.count);
-    w.write_all(s.as_bytes())
 }
 
 /// A folded frame: escaped, and `;` (the frame separator) escaped too, so
@@ -532,8 +833,7 @@ pub fn folded_line(s: &mut String, st: &Stack, style: Style) {
         }
         Part::Frames(frames) => push_folded_frames(s, frames, ""),
     }
-    if style.delimiter && matches!(st.kernel, Part::Frames(_)) && matches!(st.user, Part::Frames(_))
-    {
+    if style.delimiter && both_sides(st) {
         s.push_str(";-");
     }
     match &st.kernel {
@@ -593,6 +893,8 @@ pub struct JsonFrame<'a> {
 #[derive(Debug, Serialize)]
 pub struct JsonStack<'a> {
     pub pid: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tid: Option<u32>,
     pub comm: KStr<'a>,
     pub count: u64,
     pub user_stack: Vec<JsonFrame<'a>>,
@@ -627,6 +929,7 @@ impl<'a> JsonStack<'a> {
         }
         Self {
             pid: st.pid,
+            tid: st.tid,
             comm: KStr(&st.comm),
             count: st.count,
             user_stack: frames(&st.user),

@@ -7,6 +7,7 @@ mod root_filters;
 mod root_lifecycle;
 mod root_load;
 mod sched_workload;
+mod stack_workload;
 mod util;
 
 // Each tool's root tests (tools/<tool>/root_tests.rs), as `root_<tool>`.

@@ -123,6 +123,11 @@ impl Drop for TempDir {
 /// binary. A helper of one tool's root tests is in its folder
 /// (tools/<tool>/NAME.c); one that several use is in tests/helpers/.
 pub fn compile_helper(name: &str, dir: &std::path::Path) -> PathBuf {
+    compile_helper_with(name, dir, &[])
+}
+
+/// [`compile_helper`] with more `cc` flags (`-fno-omit-frame-pointer`).
+pub fn compile_helper_with(name: &str, dir: &std::path::Path, flags: &[&str]) -> PathBuf {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let file = format!("{name}.c");
     let shared = root.join("tests/helpers").join(&file);
@@ -134,7 +139,9 @@ pub fn compile_helper(name: &str, dir: &std::path::Path) -> PathBuf {
         .unwrap_or(shared);
     let bin = dir.join(name);
     let out = Command::new("cc")
-        .args(["-Wall", "-O1", "-pthread", "-o"])
+        .args(["-Wall", "-O1", "-pthread"])
+        .args(flags)
+        .arg("-o")
         .arg(&bin)
         .arg(&src)
         .stdin(Stdio::null())

@@ -23,6 +23,7 @@ fn frame(name: &str, offset: u64, module: &str) -> Frame {
 fn sample() -> Stack {
     Stack {
         pid: 4242,
+        tid: None,
         comm: b"burner".to_vec(),
         // Innermost first, as the stack map holds them.
         user: Part::Frames(vec![
@@ -152,6 +153,7 @@ fn root_kernel_address_is_symbolized() {
     assert_eq!((out[0].offset, out[1].offset), (4, 0));
     let st = Stack {
         pid: 1,
+        tid: None,
         comm: b"x".to_vec(),
         user: Part::Off,
         kernel: Part::Frames(out),
@@ -298,6 +300,7 @@ fn stats_warning_names_the_fix_after_collisions() {
         missed_kernel: 1,
         collisions: 0,
         pid_exited: 0,
+        ..StackStats::default()
     }
     .warning()
     .unwrap();
@@ -307,6 +310,7 @@ fn stats_warning_names_the_fix_after_collisions() {
         missed_kernel: 1,
         collisions: 1,
         pid_exited: 2,
+        ..StackStats::default()
     }
     .warning()
     .unwrap();
@@ -656,6 +660,7 @@ fn root_real_stack_trace_map() {
         let kernel_side = addrs[0] >= 0xffff_8000_0000_0000;
         let key = StackKey {
             pid: me,
+            tid: None,
             comm: b"t\0\0\0",
             user_id: (!kernel_side).then_some(id),
             kernel_id: kernel_side.then_some(id),
@@ -667,7 +672,22 @@ fn root_real_stack_trace_map() {
             (Part::Frames(f), Part::Off) | (Part::Off, Part::Frames(f)) => f,
             other => panic!("{other:?}"),
         };
-        assert_eq!(frames.len(), addrs.len());
+        // A kernel stack loses the tracepoint's own frames at its top
+        // (bpf_trace_run*: drop_tracer_frames); a user stack nothing.
+        let tracer = if kernel_side {
+            addrs.len() - frames.len()
+        } else {
+            0
+        };
+        assert_eq!(frames.len() + tracer, addrs.len());
+        if kernel_side {
+            let mut raw = Vec::new();
+            s.kernel(&addrs, &mut raw);
+            let mut kept = raw.clone();
+            drop_tracer_frames(&mut kept);
+            assert_eq!(kept, *frames);
+            assert!(tracer <= 4, "{tracer} frames dropped: {raw:?}");
+        }
         for f in frames {
             let sym = f.symbol.as_deref().unwrap_or("");
             let module = f
@@ -686,11 +706,13 @@ fn root_real_stack_trace_map() {
     );
     assert!(user_libc, "no libc user frame in {} stacks", ids.len());
 
-    // Negative ids and ids not in the map.
+    // Negative ids and ids not in the map; -EFAULT is no stack to walk
+    // (empty, as BCC shows it), not a missed one.
     assert_eq!(
         read_stack(&prog.stacks, -(libc::EFAULT as i64), &mut addrs),
-        Err(Missing::Missed)
+        Ok(())
     );
+    assert!(addrs.is_empty());
     assert_eq!(
         read_stack(&prog.stacks, -(libc::ENOMEM as i64), &mut addrs),
         Err(Missing::Missed)
@@ -711,6 +733,7 @@ fn root_real_stack_trace_map() {
     );
     let key = StackKey {
         pid: me,
+        tid: None,
         comm: b"t",
         user_id: Some(eexist),
         kernel_id: Some(-(libc::EFAULT as i64)),
@@ -719,10 +742,10 @@ fn root_real_stack_trace_map() {
     let before = s.stats;
     let st = s.stack(&prog.tiny, &key);
     assert_eq!(st.user, Part::Missing(Missing::Collision));
-    assert_eq!(st.kernel, Part::Missing(Missing::Missed));
+    assert_eq!(st.kernel, Part::Frames(Vec::new()));
     assert_eq!(s.stats.collisions, before.collisions + 1);
     assert_eq!(s.stats.missed_user, before.missed_user + 1);
-    assert_eq!(s.stats.missed_kernel, before.missed_kernel + 1);
+    assert_eq!(s.stats.missed_kernel, before.missed_kernel);
     let (_, hint) = s.stats.warning().unwrap();
     assert!(hint.unwrap().contains("--stack-storage-size"));
 }
@@ -744,4 +767,144 @@ fn root_process_in_another_mount_namespace_is_symbolized() {
     assert_eq!(s.user(child.pid(), &[addr], &mut out), Ok(()));
     let name = out[0].symbol.as_deref().unwrap_or("");
     assert!(name.contains("corescope_stacks_probe"), "{:?}", out[0]);
+}
+
+/// BCC prints nothing for an empty side (-EFAULT), and `-d` separates
+/// only two sides that both have frames.
+#[test]
+fn empty_side_prints_nothing_and_no_delimiter() {
+    let style = Style {
+        delimiter: true,
+        annotate: false,
+    };
+    let user_mode = Stack {
+        kernel: Part::Frames(Vec::new()),
+        ..sample()
+    };
+    let mut s = String::new();
+    folded_line(&mut s, &user_mode, style);
+    assert_eq!(s, "burner;main;outer;burn 17");
+    let mut b = String::new();
+    bcc_text(&mut b, &user_mode, style);
+    assert!(
+        b.starts_with("    burn+0x1a [burner]\n") && !b.contains("--"),
+        "{b}"
+    );
+    let kthread = Stack {
+        user: Part::Frames(Vec::new()),
+        tid: Some(77),
+        ..sample()
+    };
+    folded_line(&mut s, &kthread, style);
+    assert_eq!(s, "burner;do_syscall_64;vfs_write 17");
+    b.clear();
+    bcc_text(&mut b, &kthread, style);
+    // Per-thread counts show the TID, as BCC offcputime.
+    assert!(
+        b.ends_with("    -                burner (77)\n        17\n\n"),
+        "{b}"
+    );
+    assert_eq!(
+        serde_json::to_value(JsonStack::new(&kthread)).unwrap()["tid"],
+        77
+    );
+    assert!(serde_json::to_value(JsonStack::new(&sample()))
+        .unwrap()
+        .get("tid")
+        .is_none());
+}
+
+#[test]
+fn tracer_frames_are_dropped_from_the_top_only() {
+    let mut f = vec![
+        frame(
+            "bpf_prog_c6f6803d4528c9e6_offcputime_switch",
+            0x3e9,
+            "kernel",
+        ),
+        frame("bpf_trace_run4", 0x166, "kernel"),
+        frame("__traceiter_sched_switch", 0x3e, "kernel"),
+        frame("__schedule", 0x618, "kernel"),
+        frame("bpf_trace_run4", 0x1, "kernel"),
+    ];
+    drop_tracer_frames(&mut f);
+    let names: Vec<_> = f.iter().map(|f| f.symbol.clone().unwrap()).collect();
+    assert_eq!(names, ["__schedule", "bpf_trace_run4"]);
+}
+
+#[test]
+fn frame_pointer_note_when_most_user_stacks_have_one_frame() {
+    let st = |user_stacks, one_frame_user| StackStats {
+        user_stacks,
+        one_frame_user,
+        ..StackStats::default()
+    };
+    assert_eq!(st(9, 9).frame_pointer_note(), None, "too few to say");
+    assert_eq!(st(10, 5).frame_pointer_note(), None);
+    let note = st(10, 6).frame_pointer_note().unwrap();
+    assert!(
+        note.contains("6 of 10") && note.contains("frame pointers"),
+        "{note}"
+    );
+}
+
+/// The key layout user space reads (runner::key_of) against the values
+/// src/stacks.bpf.h uses.
+#[test]
+fn key_fields_and_constants() {
+    use crate::skel::profile::types as t;
+    // libbpf-cargo types a negative enum value as its u32 bits.
+    let off = t::cs_stack_consts::CS_STACK_OFF.0 as i32;
+    assert_eq!(runner::STACK_OFF, i64::from(off));
+    assert_eq!(runner::PID_NEW, t::cs_stack_consts::CS_PID_NEW.0);
+    assert_eq!(runner::PID_EXEC, t::cs_stack_consts::CS_PID_EXEC.0);
+    let k = t::cs_stack_key {
+        pid: 5,
+        tid: 0,
+        user_stack_id: runner::STACK_OFF,
+        kernel_stack_id: -14,
+        comm: *b"abc\0\0\0\0\0\0\0\0\0\0\0\0\0",
+    };
+    let sk = RawStackKey::stack_key(&k, 9);
+    assert_eq!(
+        (sk.pid, sk.tid, sk.user_id, sk.kernel_id, sk.count),
+        (5, None, None, Some(-14), 9)
+    );
+    assert_eq!(crate::escape::cstr(sk.comm), b"abc");
+    let k = t::cs_stack_key {
+        tid: 6,
+        user_stack_id: 3,
+        ..k
+    };
+    assert_eq!(RawStackKey::stack_key(&k, 1).tid, Some(6));
+    assert_eq!(RawStackKey::stack_key(&k, 1).user_id, Some(3));
+}
+
+#[test]
+fn maps_lines_of_executable_files_only() {
+    let l = parse_maps_line(b"55d0c8a00000-55d0c8a05000 r-xp 00002000 fe:01 1234   /usr/bin/a b")
+        .unwrap();
+    assert_eq!(
+        l,
+        MapsLine {
+            range: b"55d0c8a00000-55d0c8a05000",
+            start: 0x55d0_c8a0_0000,
+            end: 0x55d0_c8a0_5000,
+            offset: 0x2000,
+            path: b"/usr/bin/a b",
+        }
+    );
+    for other in [
+        &b"7ffd1000-7ffd3000 r-xp 00000000 00:00 0                          [vdso]"[..],
+        b"55d0c8a00000-55d0c8a05000 r--p 00000000 fe:01 1234   /usr/bin/a",
+        b"7f0000000000-7f0000001000 rwxp 00000000 00:00 0 ",
+        b"garbage",
+    ] {
+        assert_eq!(
+            parse_maps_line(other),
+            None,
+            "{}",
+            String::from_utf8_lossy(other)
+        );
+    }
 }
