@@ -17,7 +17,7 @@ use libbpf_rs::Link;
 const EXAMPLES: &str = "EXAMPLES:
     profile                # sample all threads, user + kernel stacks, until Ctrl-C
     profile -F 99          # 99 samples per second (default 49)
-    profile -c 1000000     # one sample every 1 ms of CPU clock
+    profile --count 1000000   # one sample every 1 ms of CPU clock
     profile 5              # for 5 seconds only
     profile -f 10 > out.folded   # folded stacks, for flamegraph.pl or inferno
     profile --svg cpu.svg 10     # an interactive flame graph (no script needed)
@@ -37,8 +37,7 @@ struct Args {
           value_parser = clap::value_parser!(u64).range(1..))]
     frequency: Option<u64>,
     /// Sample once every N nanoseconds of CPU clock (instead of -F)
-    #[arg(short = 'c', long, value_name = "N",
-          value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     count: Option<u64>,
     /// Include the idle tasks (PID 0, swapper/N)
     #[arg(short = 'I', long)]
@@ -67,7 +66,7 @@ struct Profile {
     links: Vec<Link>,
 }
 
-/// `-c N` or `-F HZ` (default 49 Hz).
+/// `--count N` or `-F HZ` (default 49 Hz).
 fn sample_of(a: &Args) -> Sample {
     match a.count {
         Some(n) => Sample::Period(n),
@@ -110,7 +109,7 @@ impl StackTool for Profile {
     type Key = cs_stack_key;
     #[rustfmt::skip]
     const SHORTS: &'static [(&'static str, char)] = &[("pid", 'p'), ("tid", 'L'),
-        ("json", 'j'), ("verbose", 'v')];
+        ("cgroup", 'c'), ("json", 'j'), ("verbose", 'v')];
     const COUNTS: Counts = Counts {
         key: "samples",
         label: "samples",

@@ -188,7 +188,7 @@ fn every_bpf_variant_loads() {
             "/sys/fs/cgroup/unified",
             "-C",
             "0",
-            "-c",
+            "--count",
             "10000000",
         ],
     ] {

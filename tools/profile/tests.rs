@@ -33,7 +33,15 @@ fn bcc_flags() {
         (Some(1), Some(5), vec![1])
     );
     // BCC's -c is the sample period; -L the thread.
-    let a = parse(&["-c", "1000000", "-L", "7", "--stack-storage-size", "1024"]).unwrap();
+    let a = parse(&[
+        "--count",
+        "1000000",
+        "-L",
+        "7",
+        "--stack-storage-size",
+        "1024",
+    ])
+    .unwrap();
     assert_eq!(sample_of(&a), Sample::Period(1_000_000));
     assert_eq!(
         (a.common.filter.tid, a.stacks.stack_storage_size),
@@ -48,10 +56,10 @@ fn bcc_flags() {
 #[test]
 fn conflicting_and_bad_flags_are_usage_errors() {
     for bad in [
-        &["-F", "99", "-c", "10"][..],
+        &["-F", "99", "--count", "10"][..],
         &["-U", "-K"],
         &["-F", "0"],
-        &["-c", "0"],
+        &["--count", "0"],
         &["--stack-storage-size", "0"],
         &["0"],
         &["-C", "x"],
@@ -71,7 +79,7 @@ fn banner_is_bccs() {
         "Sampling at 99 Hertz of PID 3,4 by kernel stack on CPU#1 for 10 secs."
     );
     assert_eq!(
-        tool(&["-c", "5000", "-L", "9", "-U", "--duration", "2"]).banner(),
+        tool(&["--count", "5000", "-L", "9", "-U", "--duration", "2"]).banner(),
         "Sampling every 5000 ns of CPU clock of TID 9 by user stack for 2 secs."
     );
 }
