@@ -23,6 +23,24 @@ CORESCOPE_EXPORT(exitsnoop_event);
 const volatile __u8 failed_only = 0;
 const volatile __u8 per_thread = 0;
 
+/* A process whose threads exit together (exit_group, a fatal signal) can
+ * have several of them see signal->live at 0 by the time each reaches the
+ * tracepoint: the first to claim its group here reports it. The key is
+ * unique for the process's lifetime (its signal_struct and its leader's
+ * start), so a stale entry, evicted by the LRU in its time, never hides
+ * another process. */
+struct group_key {
+	__u64 signal;
+	__u64 start;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct group_key);
+	__type(value, __u8);
+} reported SEC(".maps");
+
 static __always_inline void exited(struct task_struct *task)
 {
 	struct task_struct *leader = BPF_CORE_READ(task, group_leader);
@@ -45,6 +63,16 @@ static __always_inline void exited(struct task_struct *task)
 						: BPF_CORE_READ(task, exit_code);
 	if (failed_only && !status)
 		return;
+	if (!per_thread) {
+		struct group_key k = {
+			.signal = (__u64)BPF_CORE_READ(task, signal),
+			.start = BPF_CORE_READ(leader, start_time),
+		};
+		__u8 one = 1;
+
+		if (bpf_map_update_elem(&reported, &k, &one, BPF_NOEXIST))
+			return; /* another thread of the group reported it */
+	}
 
 	e = cs_reserve(sizeof(*e));
 	if (!e)
