@@ -6,7 +6,10 @@
 #            a second: stack records with counts, "samples" >= 20 in the
 #            summary (Ctrl-C ends it)
 #   folded   -f -d -a --svg FILE -K 2 (the positional DURATION ends it):
-#            folded lines "frames count" with _[k] kernel frames, and an SVG
+#            folded lines "frames count" with _[k] kernel frames, and an SVG.
+#            The load is dd copying /dev/zero to /dev/null, which runs in the
+#            kernel: a shell loop runs in user mode, and a -K sample of user
+#            mode has no kernel frame (seen once: no _[k] line at all)
 
 burn() {
 	i=0
@@ -35,8 +38,11 @@ else
 fi
 
 start_tool folded -v -f -d -a -K -F 99 --svg "$WORK/p.svg" 2
-burn
+dd if=/dev/zero of=/dev/null bs=65536 count=100000000 2>/dev/null &
+dd_pid=$!
 wait_pid "$TOOL_PID" 60
+kill "$dd_pid" 2>/dev/null
+wait "$dd_pid" 2>/dev/null
 lines=$(grep -c ' [0-9][0-9]*$' "$WORK/folded.out")
 if [ "$RC" != 0 ]; then
 	judge_failure folded folded "$FEATURE_RE|perf event" "exit $RC, want 0 at the end of DURATION"
