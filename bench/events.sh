@@ -25,35 +25,15 @@ TOOL=${1:?usage: bench/events.sh TOOL}
 ROUNDS=${ROUNDS:-5}
 
 cd "$(dirname "$0")/.."
-[ "$(id -u)" = 0 ] || { echo "bench/events.sh: needs root" >&2; exit 1; }
-
-WORK=$(mktemp -d /tmp/events-bench.XXXXXX)
-MOUNTED=""
-STATS=$(cat /proc/sys/kernel/bpf_stats_enabled)
-STARTED=()
+. bench/lib.sh
+bench_init events
 CG=""
-cleanup() {
-	for p in "${STARTED[@]}"; do kill -INT "$p" 2>/dev/null || true; done
-	for p in "${STARTED[@]}"; do wait "$p" 2>/dev/null || true; done
-	echo "$STATS" >/proc/sys/kernel/bpf_stats_enabled
-	if [ -n "$CG" ]; then rmdir "$CG" 2>/dev/null || true; fi
-	if [ -n "$MOUNTED" ]; then umount /sys/kernel/tracing || true; fi
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-if [ ! -x /usr/sbin/sigsnoop ]; then
-	echo "installing libbpf-tools (Debian) for the comparison" >&2
-	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libbpf-tools
-fi
-if ! mountpoint -q /sys/kernel/tracing; then
-	mount -t tracefs nodev /sys/kernel/tracing
-	MOUNTED=1
-fi
+bench_cleanup_extra() { if [ -n "$CG" ]; then rmdir "$CG" 2>/dev/null || true; fi; }
+bench_libbpf_tools
+bench_tracefs
 cargo build --release --quiet --bin "$TOOL"
 OURS=$PWD/target/release/$TOOL
-echo 1 >/proc/sys/kernel/bpf_stats_enabled
+bench_stats_on
 
 case $TOOL in
 exitsnoop)
@@ -93,17 +73,6 @@ oomkill)
 	;;
 esac
 
-# until_seen FILE PATTERN PID: waits (5 ms steps, 20 s) for PATTERN in FILE;
-# fails if PID exits first.
-until_seen() {
-	for _ in $(seq 4000); do
-		grep -q -- "$2" "$1" 2>/dev/null && return 0
-		kill -0 "$3" 2>/dev/null || return 1
-		sleep 0.005
-	done
-	return 1
-}
-
 # traced KIND: one round under tracer KIND; appends
 # "attach_ms ns_per_event rss_kb cpu_ms rate" to $WORK/KIND, or "failed"
 # (the tracer's last stderr line in $WORK/KIND.why).
@@ -124,30 +93,20 @@ traced() {
 	fi
 	t1=$(date +%s%N)
 	sleep 0.5
-	local -A rt0
-	for f in /proc/"$tpid"/fdinfo/*; do
-		id=$(awk '/^prog_id:/ {print $2}' "$f" 2>/dev/null)
-		[ -n "$id" ] && rt0[$id]=$(awk '/^run_time_ns:/ {print $2}' "$f")
-	done
-	local c0 c1 rate total=0
-	c0=$(awk '{print $14 + $15}' "/proc/$tpid/stat")
+	prog_sample "$tpid" >"$WORK/s0"
+	local c0 c1 rate total _
+	c0=$(cpu_ms "$tpid")
 	rate=$(workload)
 	sleep 0.3 # the tracer reads on a 100 ms tick
-	c1=$(awk '{print $14 + $15}' "/proc/$tpid/stat")
-	for f in /proc/"$tpid"/fdinfo/*; do
-		id=$(awk '/^prog_id:/ {print $2}' "$f" 2>/dev/null)
-		[ -n "$id" ] || continue
-		total=$((total + $(awk '/^run_time_ns:/ {print $2}' "$f") - ${rt0[$id]:-0}))
-	done
+	c1=$(cpu_ms "$tpid")
+	prog_sample "$tpid" >"$WORK/s1"
+	read -r total _ < <(prog_delta "$WORK/s0" "$WORK/s1" /dev/null)
 	local rss
-	rss=$(awk '/^VmHWM:/ {print $2}' "/proc/$tpid/status")
+	rss=$(rss_kb "$tpid")
 	kill -INT "$tpid"
 	wait "$tpid" || true
-	echo "$(((t1 - t0) / 1000000)) $((total / N)) $rss $(((c1 - c0) * 1000 / $(getconf CLK_TCK))) $rate" >>"$WORK/$kind"
+	echo "$(((t1 - t0) / 1000000)) $((total / N)) $rss $((c1 - c0)) $rate" >>"$WORK/$kind"
 }
-
-median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
-col() { grep -v failed "$WORK/$2" | awk -v c="$1" '{print $c}' | median; }
 
 : >"$WORK/base"
 for k in $KINDS; do : >"$WORK/$k"; done
@@ -157,7 +116,7 @@ for _ in $(seq "$ROUNDS"); do
 done
 
 label() { case $1 in ours) echo "corescope $TOOL${OURS_ARGS[*]:+ ${OURS_ARGS[*]}}" ;; lt) echo "libbpf-tools ${LT[*]#/usr/sbin/}" ;; esac; }
-echo "# $TOOL benchmark: $(date -u +%F) $(uname -r), $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
+echo "# $TOOL benchmark: $(machine_line)"
 echo "# libbpf-tools $(dpkg-query -W -f='${Version}' libbpf-tools 2>/dev/null); $N event(s) per round, $ROUNDS rounds, medians"
 echo
 base=$(median <"$WORK/base")
@@ -170,10 +129,10 @@ for k in $KINDS; do
 		continue
 	fi
 	rate=$(col 5 "$k")
-	echo "| $(label "$k") | $(col 1 "$k") | $(col 2 "$k") | $(col 3 "$k") | $(col 4 "$k") | $rate | $(awk -v a="$base" -v b="$rate" 'BEGIN {printf "%+.1f %%", (b / a - 1) * 100}') |"
+	echo "| $(label "$k") | $(col 1 "$k") | $(col 2 "$k") | $(col 3 "$k") | $(col 4 "$k") | $rate | $(pct "$base" "$rate") |"
 done
 if grep -qv failed "$WORK/lt" 2>/dev/null; then
-	r() { awk -v a="$(col "$1" ours)" -v b="$(col "$1" lt)" 'BEGIN {printf "%.2f", (b > 0) ? a / b : 0}'; }
+	r() { ratio "$(col "$1" ours)" "$(col "$1" lt)"; }
 	echo
 	echo "ratios corescope / libbpf-tools: start -> attached $(r 1), BPF ns per event $(r 2), peak RSS $(r 3)"
 fi

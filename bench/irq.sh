@@ -25,34 +25,14 @@ hardirqs) K=${K:-5000} ;;
 esac
 
 cd "$(dirname "$0")/.."
-[ "$(id -u)" = 0 ] || { echo "bench/irq.sh: needs root" >&2; exit 1; }
-
-WORK=$(mktemp -d /var/tmp/irq-bench.XXXXXX) # on disk: the writes reach it
-MOUNTED=""
-STATS=$(cat /proc/sys/kernel/bpf_stats_enabled)
-STARTED=()
-cleanup() {
-	for p in "${STARTED[@]}"; do kill -INT "$p" 2>/dev/null || true; done
-	for p in "${STARTED[@]}"; do wait "$p" 2>/dev/null || true; done
-	echo "$STATS" >/proc/sys/kernel/bpf_stats_enabled
-	if [ -n "$MOUNTED" ]; then umount /sys/kernel/tracing || true; fi
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-if [ ! -x "/usr/sbin/$TOOL" ]; then
-	echo "installing libbpf-tools (Debian) for the comparison" >&2
-	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libbpf-tools
-fi
-if ! mountpoint -q /sys/kernel/tracing; then
-	mount -t tracefs nodev /sys/kernel/tracing
-	MOUNTED=1
-fi
+. bench/lib.sh
+bench_init irq /var/tmp # on disk: the writes reach it
+bench_libbpf_tools
+bench_tracefs
 cargo build --release --quiet --bin "$TOOL"
 OURS=$PWD/target/release/$TOOL
 LT=/usr/sbin/$TOOL
-echo 1 >/proc/sys/kernel/bpf_stats_enabled
+bench_stats_on
 
 # udp K: sends and receives K datagrams over loopback; prints datagrams/s.
 cat >"$WORK/udp.c" <<'C'
@@ -107,39 +87,21 @@ traced() {
 	tpid=$!
 	STARTED+=("$tpid")
 	sleep 1.5
-	local -A rt0 rc0
-	local f id
-	for f in /proc/"$tpid"/fdinfo/*; do
-		id=$(awk '/^prog_id:/ {print $2}' "$f" 2>/dev/null)
-		[ -n "$id" ] || continue
-		rt0[$id]=$(awk '/^run_time_ns:/ {print $2}' "$f")
-		rc0[$id]=$(awk '/^run_cnt:/ {print $2}' "$f")
-	done
+	prog_sample "$tpid" >"$WORK/s0"
 	local c0 c1 rate
-	c0=$(awk '{print $14 + $15}' "/proc/$tpid/stat")
+	c0=$(cpu_ms "$tpid")
 	rate=$(workload)
-	c1=$(awk '{print $14 + $15}' "/proc/$tpid/stat")
-	local entry_rc=0 total_rt=0 name rt rc
-	for f in /proc/"$tpid"/fdinfo/*; do
-		id=$(awk '/^prog_id:/ {print $2}' "$f" 2>/dev/null)
-		[ -n "$id" ] || continue
-		name=$(bpftool prog show id "$id" | awk 'NR == 1 {for (i = 1; i < NF; i++) if ($i == "name") print $(i + 1)}')
-		rt=$(($(awk '/^run_time_ns:/ {print $2}' "$f") - ${rt0[$id]:-0}))
-		rc=$(($(awk '/^run_cnt:/ {print $2}' "$f") - ${rc0[$id]:-0}))
-		[ "$rc" -gt 0 ] || continue
-		total_rt=$((total_rt + rt))
-		case $name in *entry*) entry_rc=$rc ;; esac
-		echo "$name $((rt / rc))" >>"$WORK/$kind.progs"
-	done
+	c1=$(cpu_ms "$tpid")
+	prog_sample "$tpid" >"$WORK/s1"
+	local total_rt counts entry_rc=0 c
+	read -r total_rt counts < <(prog_delta "$WORK/s0" "$WORK/s1" "$WORK/$kind.progs")
+	for c in $counts; do case ${c%%:*} in *entry*) entry_rc=${c##*:} ;; esac; done
 	local rss
-	rss=$(awk '/^VmHWM:/ {print $2}' "/proc/$tpid/status")
+	rss=$(rss_kb "$tpid")
 	kill -INT "$tpid"
 	wait "$tpid" || true
-	echo "$rate $((total_rt / (entry_rc > 0 ? entry_rc : 1))) $rss $(((c1 - c0) * 1000 / $(getconf CLK_TCK)))" >>"$WORK/$kind"
+	echo "$rate $((total_rt / (entry_rc > 0 ? entry_rc : 1))) $rss $((c1 - c0))" >>"$WORK/$kind"
 }
-
-median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
-col() { awk -v c="$1" '{print $c}' "$WORK/$2" | median; }
 
 : >"$WORK/base"
 for _ in $(seq "$ROUNDS"); do
@@ -151,7 +113,7 @@ for _ in $(seq "$ROUNDS"); do
 done
 
 what=$([ "$TOOL" = softirqs ] && echo "$K loopback UDP datagrams (send + receive)" || echo "$K direct-I/O 4 KiB writes")
-echo "# $TOOL benchmark: $(date -u +%F) $(uname -r), $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
+echo "# $TOOL benchmark: $(machine_line)"
 echo "# libbpf-tools $(dpkg-query -W -f='${Version}' libbpf-tools 2>/dev/null); $what, $ROUNDS rounds, medians"
 echo
 base=$(median <"$WORK/base")
@@ -161,14 +123,10 @@ echo "| untraced | $base | | | | |"
 for k in ours lt ours-d lt-d; do
 	label=$(case $k in ours) echo "corescope $TOOL" ;; lt) echo "libbpf-tools $TOOL" ;; ours-d) echo "corescope $TOOL -d" ;; lt-d) echo "libbpf-tools $TOOL -d" ;; esac)
 	rate=$(col 1 "$k")
-	echo "| $label | $rate | $(awk -v a="$base" -v b="$rate" 'BEGIN {printf "%+.1f %%", (b / a - 1) * 100}') | $(col 2 "$k") | $(col 3 "$k") | $(col 4 "$k") |"
+	echo "| $label | $rate | $(pct "$base" "$rate") | $(col 2 "$k") | $(col 3 "$k") | $(col 4 "$k") |"
 done
 echo
-echo "ratios corescope / libbpf-tools (BPF ns per handler run): default $(awk -v a="$(col 2 ours)" -v b="$(col 2 lt)" 'BEGIN {printf "%.2f", a / b}'), -d $(awk -v a="$(col 2 ours-d)" -v b="$(col 2 lt-d)" 'BEGIN {printf "%.2f", a / b}')"
+echo "ratios corescope / libbpf-tools (BPF ns per handler run): default $(ratio "$(col 2 ours)" "$(col 2 lt)"), -d $(ratio "$(col 2 ours-d)" "$(col 2 lt-d)")"
 echo
 echo "Per program, ns per run (median over the rounds):"
-for k in ours lt ours-d lt-d; do
-	awk '{a[$1] = a[$1] " " $2} END {for (n in a) print n a[n]}' "$WORK/$k.progs" | while read -r n vals; do
-		echo "- $k $n: $(printf '%s\n' $vals | median)"
-	done
-done
+progs_report ours lt ours-d lt-d

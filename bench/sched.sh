@@ -20,35 +20,15 @@ K=${K:-200000}
 ROUNDS=${ROUNDS:-5}
 
 cd "$(dirname "$0")/.."
-[ "$(id -u)" = 0 ] || { echo "bench/sched.sh: needs root" >&2; exit 1; }
-
-WORK=$(mktemp -d /tmp/sched-bench.XXXXXX)
-MOUNTED=""
-STATS=$(cat /proc/sys/kernel/bpf_stats_enabled)
-STARTED=()
-cleanup() {
-	for p in "${STARTED[@]}"; do kill -INT "$p" 2>/dev/null || true; done
-	for p in "${STARTED[@]}"; do wait "$p" 2>/dev/null || true; done
-	echo "$STATS" >/proc/sys/kernel/bpf_stats_enabled
-	if [ -n "$MOUNTED" ]; then umount /sys/kernel/tracing || true; fi
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-if [ ! -x "/usr/sbin/$TOOL" ]; then
-	echo "installing libbpf-tools (Debian) for the comparison" >&2
-	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libbpf-tools
-fi
-if ! mountpoint -q /sys/kernel/tracing; then
-	mount -t tracefs nodev /sys/kernel/tracing
-	MOUNTED=1
-fi
+. bench/lib.sh
+bench_init sched
+bench_libbpf_tools
+bench_tracefs
 cargo build --release --quiet --bin "$TOOL"
 cc -O2 -Wall -o "$WORK/pp" tests/helpers/pingpong.c
 OURS=$PWD/target/release/$TOOL
 LT=/usr/sbin/$TOOL
-echo 1 >/proc/sys/kernel/bpf_stats_enabled
+bench_stats_on
 
 # pingpong: one run of K round trips on CPU 0; prints round trips/s.
 pingpong() { echo go | "$WORK/pp" "$K" 0 rate 2>&1 >/dev/null | awk '{print $2}'; }
@@ -65,40 +45,22 @@ traced() {
 	STARTED+=("$tpid")
 	sleep 1.5
 	# Program stats from now on only: the runs before are the idle machine.
-	local -A rt0 rc0
-	local f id
-	for f in /proc/"$tpid"/fdinfo/*; do
-		id=$(awk '/^prog_id:/ {print $2}' "$f" 2>/dev/null)
-		[ -n "$id" ] || continue
-		rt0[$id]=$(awk '/^run_time_ns:/ {print $2}' "$f")
-		rc0[$id]=$(awk '/^run_cnt:/ {print $2}' "$f")
-	done
-	local c0 c1
-	c0=$(awk '{print $14 + $15}' "/proc/$tpid/stat")
-	local rate
+	prog_sample "$tpid" >"$WORK/s0"
+	local c0 c1 rate
+	c0=$(cpu_ms "$tpid")
 	rate=$(pingpong)
-	c1=$(awk '{print $14 + $15}' "/proc/$tpid/stat")
-	local sw_rc=0 total_rt=0 name rt rc
-	for f in /proc/"$tpid"/fdinfo/*; do
-		id=$(awk '/^prog_id:/ {print $2}' "$f" 2>/dev/null)
-		[ -n "$id" ] || continue
-		name=$(bpftool prog show id "$id" | awk 'NR == 1 {for (i = 1; i < NF; i++) if ($i == "name") print $(i + 1)}')
-		rt=$(($(awk '/^run_time_ns:/ {print $2}' "$f") - ${rt0[$id]:-0}))
-		rc=$(($(awk '/^run_cnt:/ {print $2}' "$f") - ${rc0[$id]:-0}))
-		[ "$rc" -gt 0 ] || continue
-		total_rt=$((total_rt + rt))
-		case $name in *switch*) sw_rc=$rc ;; esac
-		echo "$name $((rt / rc))" >>"$WORK/$kind.progs"
-	done
+	c1=$(cpu_ms "$tpid")
+	prog_sample "$tpid" >"$WORK/s1"
+	local total_rt counts sw_rc=0 c
+	read -r total_rt counts < <(prog_delta "$WORK/s0" "$WORK/s1" "$WORK/$kind.progs")
+	for c in $counts; do case ${c%%:*} in *switch*) sw_rc=${c##*:} ;; esac; done
 	local rss
-	rss=$(awk '/^VmHWM:/ {print $2}' "/proc/$tpid/status")
+	rss=$(rss_kb "$tpid")
 	kill -INT "$tpid"
 	wait "$tpid" || true
-	echo "$rate $((total_rt / (sw_rc > 0 ? sw_rc : 1))) $rss $(((c1 - c0) * 1000 / $(getconf CLK_TCK)))" >>"$WORK/$kind"
+	echo "$rate $((total_rt / (sw_rc > 0 ? sw_rc : 1))) $rss $((c1 - c0))" >>"$WORK/$kind"
 }
 
-median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
-col() { awk -v c="$1" '{print $c}' "$WORK/$2" | median; }
 
 : >"$WORK/base"
 for r in $(seq "$ROUNDS"); do
@@ -109,7 +71,7 @@ for r in $(seq "$ROUNDS"); do
 	traced lt-P -P
 done
 
-echo "# $TOOL benchmark: $(date -u +%F) $(uname -r), $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
+echo "# $TOOL benchmark: $(machine_line)"
 echo "# libbpf-tools $(dpkg-query -W -f='${Version}' libbpf-tools 2>/dev/null); pipe ping-pong of $K round trips on CPU 0, $ROUNDS rounds, medians"
 echo
 base=$(median <"$WORK/base")
@@ -119,14 +81,10 @@ echo "| untraced | $base | | | | |"
 for k in ours lt ours-P lt-P; do
 	label=$(case $k in ours) echo "corescope $TOOL" ;; lt) echo "libbpf-tools $TOOL" ;; ours-P) echo "corescope $TOOL -P" ;; lt-P) echo "libbpf-tools $TOOL -P" ;; esac)
 	rate=$(col 1 "$k")
-	echo "| $label | $rate | $(awk -v a="$base" -v b="$rate" 'BEGIN {printf "%+.1f %%", (b / a - 1) * 100}') | $(col 2 "$k") | $(col 3 "$k") | $(col 4 "$k") |"
+	echo "| $label | $rate | $(pct "$base" "$rate") | $(col 2 "$k") | $(col 3 "$k") | $(col 4 "$k") |"
 done
 echo
-echo "ratios corescope / libbpf-tools (BPF ns per switch): default $(awk -v a="$(col 2 ours)" -v b="$(col 2 lt)" 'BEGIN {printf "%.2f", a / b}'), -P $(awk -v a="$(col 2 ours-P)" -v b="$(col 2 lt-P)" 'BEGIN {printf "%.2f", a / b}')"
+echo "ratios corescope / libbpf-tools (BPF ns per switch): default $(ratio "$(col 2 ours)" "$(col 2 lt)"), -P $(ratio "$(col 2 ours-P)" "$(col 2 lt-P)")"
 echo
 echo "Per program, ns per run (median over the rounds):"
-for k in ours lt ours-P lt-P; do
-	awk '{a[$1] = a[$1] " " $2} END {for (n in a) print n a[n]}' "$WORK/$k.progs" | while read -r n vals; do
-		echo "- $k $n: $(printf '%s\n' $vals | median)"
-	done
-done
+progs_report ours lt ours-P lt-P

@@ -32,26 +32,13 @@ LONG=${LONG:-30}
 K=${K:-200000}
 
 cd "$(dirname "$0")/.."
-[ "$(id -u)" = 0 ] || { echo "bench/stacks.sh: needs root" >&2; exit 1; }
-
-WORK=$(mktemp -d /tmp/stacks-bench.XXXXXX)
-MOUNTED=""
-STARTED=()
-cleanup() {
-	for p in "${STARTED[@]}"; do kill -INT "$p" 2>/dev/null || true; done
-	for p in "${STARTED[@]}"; do wait "$p" 2>/dev/null || true; done
-	if [ -n "$MOUNTED" ]; then umount /sys/kernel/tracing || true; fi
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+. bench/lib.sh
+bench_init stacks
 
 cargo build --release --quiet --bin "$TOOL"
 OURS=$PWD/target/release/$TOOL
 cc -O1 -Wall -fno-omit-frame-pointer -o "$WORK/sw" tests/helpers/stackwork.c
 cc -O2 -Wall -o "$WORK/pp" tests/helpers/pingpong.c
-
-median() { sort -g | awk '{a[NR]=$1} END {if (NR) print (NR % 2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
 # Starts a tracer in the background (stdout, stderr to $WORK/t.out/t.err),
 # waits until it traces (-v: "tracing"; libbpf-tools: a bpf_link fd).
@@ -121,14 +108,8 @@ if [ "$TOOL" = profile ]; then
 fi
 
 # offcputime
-if [ ! -x /usr/sbin/offcputime ]; then
-	echo "installing libbpf-tools (Debian) for the comparison" >&2
-	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libbpf-tools
-fi
-if ! mountpoint -q /sys/kernel/tracing; then
-	mount -t tracefs nodev /sys/kernel/tracing
-	MOUNTED=1
-fi
+bench_libbpf_tools
+bench_tracefs
 pingpong() { echo go | "$WORK/pp" "$K" 0 rate 2>&1 >/dev/null | awk '{print $2}'; }
 : >"$WORK/none"; : >"$WORK/ours"; : >"$WORK/lbt"; : >"$WORK/ours.end"; : >"$WORK/lbt.end"
 for r in $(seq "$ROUNDS"); do

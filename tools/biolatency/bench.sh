@@ -22,39 +22,22 @@ N=${N:-20000}
 ROUNDS=${ROUNDS:-5}
 
 cd "$(dirname "$0")/../.."
-[ "$(id -u)" = 0 ] || { echo "biolatency bench: needs root" >&2; exit 1; }
-
-WORK=$(mktemp -d /tmp/biolat-bench.XXXXXX)
+. bench/lib.sh
+bench_init biolat
 SHM=$(mktemp -d /dev/shm/biolat-bench.XXXXXX)
-MOUNTED=""
 LOOP=""
-STATS=$(cat /proc/sys/kernel/bpf_stats_enabled)
-STARTED=()
-cleanup() {
-	for p in "${STARTED[@]}"; do kill -INT "$p" 2>/dev/null || true; done
-	for p in "${STARTED[@]}"; do wait "$p" 2>/dev/null || true; done
-	echo "$STATS" >/proc/sys/kernel/bpf_stats_enabled
+bench_cleanup_extra() {
 	[ -z "$LOOP" ] || losetup -d "$LOOP" || true
-	if [ -n "$MOUNTED" ]; then umount /sys/kernel/tracing || true; fi
-	rm -rf "$WORK" "$SHM"
+	rm -rf "$SHM"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-if [ ! -x /usr/sbin/biolatency ]; then
-	echo "installing libbpf-tools (Debian) for the comparison" >&2
-	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libbpf-tools
-fi
-if ! mountpoint -q /sys/kernel/tracing; then
-	mount -t tracefs nodev /sys/kernel/tracing
-	MOUNTED=1
-fi
+bench_libbpf_tools
+bench_tracefs
 cargo build --release --quiet --bin biolatency
 OURS=$PWD/target/release/biolatency
 LT=/usr/sbin/biolatency
 truncate -s 256M "$SHM/disk"
 LOOP=$(losetup -f --show "$SHM/disk")
-echo 1 >/proc/sys/kernel/bpf_stats_enabled
+bench_stats_on
 
 # io: N direct writes; prints ops/s.
 io() {
@@ -85,39 +68,21 @@ traced() {
 	t1=$(now_ms)
 	sleep 0.5
 	# Program stats from now on only: the runs before are the idle machine.
-	local -A rt0 rc0
-	local f id
-	for f in /proc/"$tpid"/fdinfo/*; do
-		id=$(awk '/^prog_id:/ {print $2}' "$f" 2>/dev/null)
-		[ -n "$id" ] || continue
-		rt0[$id]=$(awk '/^run_time_ns:/ {print $2}' "$f")
-		rc0[$id]=$(awk '/^run_cnt:/ {print $2}' "$f")
-	done
+	prog_sample "$tpid" >"$WORK/s0"
 	local c0 c1 rate
-	c0=$(awk '{print $14 + $15}' "/proc/$tpid/stat")
+	c0=$(cpu_ms "$tpid")
 	rate=$(io)
-	c1=$(awk '{print $14 + $15}' "/proc/$tpid/stat")
-	local done_rc=0 total_rt=0 name rt rc
-	for f in /proc/"$tpid"/fdinfo/*; do
-		id=$(awk '/^prog_id:/ {print $2}' "$f" 2>/dev/null)
-		[ -n "$id" ] || continue
-		name=$(bpftool prog show id "$id" | awk 'NR == 1 {for (i = 1; i < NF; i++) if ($i == "name") print $(i + 1)}')
-		rt=$(($(awk '/^run_time_ns:/ {print $2}' "$f") - ${rt0[$id]:-0}))
-		rc=$(($(awk '/^run_cnt:/ {print $2}' "$f") - ${rc0[$id]:-0}))
-		[ "$rc" -gt 0 ] || continue
-		total_rt=$((total_rt + rt))
-		case $name in *complete*) done_rc=$rc ;; esac
-		echo "$name $((rt / rc))" >>"$WORK/$kind.progs"
-	done
+	c1=$(cpu_ms "$tpid")
+	prog_sample "$tpid" >"$WORK/s1"
+	local total_rt counts done_rc=0 c
+	read -r total_rt counts < <(prog_delta "$WORK/s0" "$WORK/s1" "$WORK/$kind.progs")
+	for c in $counts; do case ${c%%:*} in *complete*) done_rc=${c##*:} ;; esac; done
 	local rss
-	rss=$(awk '/^VmHWM:/ {print $2}' "/proc/$tpid/status")
+	rss=$(rss_kb "$tpid")
 	kill -INT "$tpid"
 	wait "$tpid" || true
-	echo "$rate $((total_rt / (done_rc > 0 ? done_rc : 1))) $rss $(((c1 - c0) * 1000 / $(getconf CLK_TCK))) $((t1 - t0))" >>"$WORK/$kind"
+	echo "$rate $((total_rt / (done_rc > 0 ? done_rc : 1))) $rss $((c1 - c0)) $((t1 - t0))" >>"$WORK/$kind"
 }
-
-median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
-col() { awk -v c="$1" '{print $c}' "$WORK/$2" | median; }
 
 io >/dev/null # warm the loop device and /dev/shm
 : >"$WORK/base"
@@ -129,7 +94,7 @@ for _ in $(seq "$ROUNDS"); do
 	traced lt-D -D
 done
 
-echo "# biolatency benchmark: $(date -u +%F) $(uname -r), $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
+echo "# biolatency benchmark: $(machine_line)"
 echo "# libbpf-tools $(dpkg-query -W -f='${Version}' libbpf-tools 2>/dev/null); dd of $N direct 4 KiB writes to a loop device over /dev/shm, $ROUNDS rounds, medians"
 echo
 base=$(median <"$WORK/base")
@@ -139,15 +104,11 @@ echo "| untraced | $base | | | | | |"
 for k in ours lt ours-D lt-D; do
 	label=$(case $k in ours) echo "corescope biolatency" ;; lt) echo "libbpf-tools biolatency" ;; ours-D) echo "corescope biolatency -D" ;; lt-D) echo "libbpf-tools biolatency -D" ;; esac)
 	rate=$(col 1 "$k")
-	echo "| $label | $rate | $(awk -v a="$base" -v b="$rate" 'BEGIN {printf "%+.1f %%", (b / a - 1) * 100}') | $(col 2 "$k") | $(col 5 "$k") | $(col 3 "$k") | $(col 4 "$k") |"
+	echo "| $label | $rate | $(pct "$base" "$rate") | $(col 2 "$k") | $(col 5 "$k") | $(col 3 "$k") | $(col 4 "$k") |"
 done
 echo
-ratio() { awk -v a="$(col "$1" "$2")" -v b="$(col "$1" "$3")" 'BEGIN {printf "%.2f", a / b}'; }
-echo "ratios corescope / libbpf-tools: BPF ns per I/O default $(ratio 2 ours lt), -D $(ratio 2 ours-D lt-D); peak RSS $(ratio 3 ours lt); start → attached $(ratio 5 ours lt)"
+r() { ratio "$(col "$1" "$2")" "$(col "$1" "$3")"; }
+echo "ratios corescope / libbpf-tools: BPF ns per I/O default $(r 2 ours lt), -D $(r 2 ours-D lt-D); peak RSS $(r 3 ours lt); start → attached $(r 5 ours lt)"
 echo
 echo "Per program, ns per run (median over the rounds):"
-for k in ours lt ours-D lt-D; do
-	awk '{a[$1] = a[$1] " " $2} END {for (n in a) print n a[n]}' "$WORK/$k.progs" | sort | while read -r n vals; do
-		echo "- $k $n: $(printf '%s\n' $vals | median)"
-	done
-done
+progs_report ours lt ours-D lt-D

@@ -21,25 +21,13 @@ ROUNDS=${ROUNDS:-5}
 SECS=${SECS:-10}
 
 cd "$(dirname "$0")/../.."
-[ "$(id -u)" = 0 ] || { echo "filetop bench: needs root" >&2; exit 1; }
-
-WORK=$(mktemp -d /tmp/filetop-bench.XXXXXX)
-STATS=$(cat /proc/sys/kernel/bpf_stats_enabled)
-STARTED=()
-cleanup() {
-	for p in "${STARTED[@]}"; do kill -INT "$p" 2>/dev/null || true; done
-	for p in "${STARTED[@]}"; do wait "$p" 2>/dev/null || true; done
-	echo "$STATS" >/proc/sys/kernel/bpf_stats_enabled
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
+. bench/lib.sh
+bench_init filetop
 cargo build --release --quiet --bin filetop
 cc -O2 -Wall -static -o "$WORK/sc" tests/helpers/syscalls.c 2>/dev/null ||
 	cc -O2 -Wall -o "$WORK/sc" tests/helpers/syscalls.c
 OURS=$PWD/target/release/filetop
-echo 1 >/proc/sys/kernel/bpf_stats_enabled
+bench_stats_on
 mkdir -p "$WORK/many"
 
 writes() {
@@ -64,7 +52,6 @@ prog_ns() {
 	done
 }
 
-median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 
 : >"$WORK/base"
 : >"$WORK/traced"
@@ -118,7 +105,7 @@ read -r cpu_j ns_j iv_j < <(many "$WORK/many.json" -j 1)
 # The keys each full interval of the JSON run held (median).
 keys=$(grep -F '"type":"interval"' "$WORK/many.json" | sed 's/.*"keys":\([0-9]*\).*/\1/' | median)
 
-echo "# filetop benchmark: $(date -u +%F) $(uname -r), $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
+echo "# filetop benchmark: $(machine_line)"
 echo "# $N 4 KiB writes per run, $ROUNDS rounds, medians; filetop system-wide"
 echo
 base=$(median <"$WORK/base")
@@ -126,7 +113,7 @@ tr=$(median <"$WORK/traced")
 echo "| run | writes/s | slowdown | BPF ns per write (existing key) |"
 echo "| --- | ---: | ---: | ---: |"
 echo "| untraced | $base | | |"
-echo "| filetop | $tr | $(awk -v a="$base" -v b="$tr" 'BEGIN {printf "%+.1f %%", (b / a - 1) * 100}') | $(median <"$WORK/ns") |"
+echo "| filetop | $tr | $(pct "$base" "$tr") | $(median <"$WORK/ns") |"
 echo
 echo "10 000 live keys (10 000 files written round after round, ${SECS} s; median keys per interval: $keys):"
 echo

@@ -24,35 +24,15 @@ CALLS=${CALLS:-1000000}
 ROUNDS=${ROUNDS:-5}
 
 cd "$(dirname "$0")/../.."
-[ "$(id -u)" = 0 ] || { echo "tools/funclatency/bench.sh: needs root" >&2; exit 1; }
-
-WORK=$(mktemp -d /tmp/funclatency-bench.XXXXXX)
-MOUNTED=""
-STATS=$(cat /proc/sys/kernel/bpf_stats_enabled)
-STARTED=()
-cleanup() {
-	for p in "${STARTED[@]}"; do kill -INT "$p" 2>/dev/null || true; done
-	for p in "${STARTED[@]}"; do wait "$p" 2>/dev/null || true; done
-	echo "$STATS" >/proc/sys/kernel/bpf_stats_enabled
-	if [ -n "$MOUNTED" ]; then umount /sys/kernel/tracing || true; fi
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-if [ ! -x /usr/sbin/funclatency ]; then
-	echo "installing libbpf-tools (Debian) for the comparison" >&2
-	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libbpf-tools
-fi
-if ! mountpoint -q /sys/kernel/tracing; then
-	mount -t tracefs nodev /sys/kernel/tracing
-	MOUNTED=1
-fi
+. bench/lib.sh
+bench_init funclatency
+bench_libbpf_tools
+bench_tracefs
 cargo build --release --quiet --bin funclatency
 for h in reads calls; do cc -O2 -Wall -rdynamic -o "$WORK/$h" "tools/funclatency/$h.c"; done
 OURS=$PWD/target/release/funclatency
 LT=/usr/sbin/funclatency
-echo 1 >/proc/sys/kernel/bpf_stats_enabled
+bench_stats_on
 
 # start_helper NAME N: one run of helper NAME, held until released.
 # The helper waits for a line on its stdin (a fifo), so that a tracer can
@@ -77,16 +57,6 @@ release_helper() {
 	PER=$(((t1 - t0) / $1))
 }
 
-# sample PID: "id run_time_ns run_cnt" for each BPF program fd of PID.
-sample() {
-	local f id
-	for f in /proc/"$1"/fdinfo/*; do
-		id=$(awk '/^prog_id:/ {print $2}' "$f" 2>/dev/null)
-		[ -n "$id" ] || continue
-		echo "$id $(awk '/^run_time_ns:/ {print $2}' "$f") $(awk '/^run_cnt:/ {print $2}' "$f")"
-	done
-}
-
 # traced KIND HELPER N ARGS...: one run of HELPER under the tracer (ARGS;
 # {pid} is the helper's PID); appends "ns_per_call bpf_ns_per_call rss_kb
 # cpu_ms" to $WORK/KIND and "name ns_per_run" lines to $WORK/KIND.progs.
@@ -101,27 +71,19 @@ traced() {
 	tpid=$!
 	STARTED+=("$tpid")
 	sleep 1.5
-	sample "$tpid" >"$WORK/s0"
+	prog_sample "$tpid" >"$WORK/s0"
 	local c0 c1
-	c0=$(awk '{print $14 + $15}' "/proc/$tpid/stat")
+	c0=$(cpu_ms "$tpid")
 	release_helper "$n"
-	c1=$(awk '{print $14 + $15}' "/proc/$tpid/stat")
-	sample "$tpid" >"$WORK/s1"
-	local total=0 id rt rc rt0 rc0 name
-	while read -r id rt rc; do
-		read -r rt0 rc0 < <(awk -v i="$id" '$1 == i {print $2, $3}' "$WORK/s0")
-		rt=$((rt - ${rt0:-0}))
-		rc=$((rc - ${rc0:-0}))
-		[ "$rc" -gt 0 ] || continue
-		total=$((total + rt))
-		name=$(bpftool prog show id "$id" | awk 'NR == 1 {for (i = 1; i < NF; i++) if ($i == "name") print $(i + 1)}')
-		echo "$name $((rt / rc))" >>"$WORK/$kind.progs"
-	done <"$WORK/s1"
+	c1=$(cpu_ms "$tpid")
+	prog_sample "$tpid" >"$WORK/s1"
+	local total _
+	read -r total _ < <(prog_delta "$WORK/s0" "$WORK/s1" "$WORK/$kind.progs")
 	local rss
-	rss=$(awk '/^VmHWM:/ {print $2}' "/proc/$tpid/status")
+	rss=$(rss_kb "$tpid")
 	kill -INT "$tpid"
 	wait "$tpid" || true
-	echo "$PER $((total / n)) $rss $(((c1 - c0) * 1000 / $(getconf CLK_TCK)))" >>"$WORK/$kind"
+	echo "$PER $((total / n)) $rss $((c1 - c0))" >>"$WORK/$kind"
 }
 
 untraced() { # KIND HELPER N
@@ -130,8 +92,6 @@ untraced() { # KIND HELPER N
 	echo "$PER" >>"$WORK/$1"
 }
 
-median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
-col() { awk -v c="$1" '{print $c}' "$WORK/$2" | median; }
 
 for _ in $(seq "$ROUNDS"); do
 	untraced base-reads reads "$READS"
@@ -141,7 +101,7 @@ for _ in $(seq "$ROUNDS"); do
 	traced lt-calls calls "$CALLS" "$WORK/calls:cs_timed"
 done
 
-echo "# funclatency benchmark: $(date -u +%F) $(uname -r), $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
+echo "# funclatency benchmark: $(machine_line)"
 echo "# libbpf-tools $(dpkg-query -W -f='${Version}' libbpf-tools 2>/dev/null); $READS read() calls, $CALLS function calls, $ROUNDS rounds, medians"
 echo
 echo "| workload | tracer | ns per call | slowdown | BPF ns per call | peak RSS (KiB) | tracer CPU (ms) |"
@@ -149,7 +109,7 @@ echo "| --- | --- | ---: | ---: | ---: | ---: | ---: |"
 row() { # WORKLOAD LABEL KIND BASE
 	local per
 	per=$(col 1 "$3")
-	echo "| $1 | $2 | $per | $(awk -v a="$4" -v b="$per" 'BEGIN {printf "%+.1f %%", (b / a - 1) * 100}') | $(col 2 "$3") | $(col 3 "$3") | $(col 4 "$3") |"
+	echo "| $1 | $2 | $per | $(pct "$4" "$per") | $(col 2 "$3") | $(col 3 "$3") | $(col 4 "$3") |"
 }
 br=$(median <"$WORK/base-reads")
 bc=$(median <"$WORK/base-calls")
@@ -159,11 +119,7 @@ echo "| function | untraced | $bc | | | | |"
 row function "corescope funclatency ./calls:cs_timed" ours-calls "$bc"
 row function "libbpf-tools funclatency calls:cs_timed" lt-calls "$bc"
 echo
-echo "ratio corescope / libbpf-tools (uprobe, BPF ns per call): $(awk -v a="$(col 2 ours-calls)" -v b="$(col 2 lt-calls)" 'BEGIN {printf "%.2f", a / b}')"
+echo "ratio corescope / libbpf-tools (uprobe, BPF ns per call): $(ratio "$(col 2 ours-calls)" "$(col 2 lt-calls)")"
 echo
 echo "Per program, ns per run (median over the rounds):"
-for k in ours-reads ours-calls lt-calls; do
-	awk '{a[$1] = a[$1] " " $2} END {for (n in a) print n a[n]}' "$WORK/$k.progs" | sort | while read -r n vals; do
-		echo "- $k $n: $(printf '%s\n' $vals | median)"
-	done
-done
+progs_report ours-reads ours-calls lt-calls

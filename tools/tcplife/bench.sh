@@ -18,28 +18,10 @@ LOOP_N=${LOOP_N:-10000}
 LOOP_BYTES=${LOOP_BYTES:-1000}
 
 cd "$(dirname "$0")/../.."
-[ "$(id -u)" = 0 ] || { echo "tools/tcplife/bench.sh: needs root" >&2; exit 1; }
-
-WORK=$(mktemp -d /tmp/tcplife-bench.XXXXXX)
-MOUNTED=""
-STARTED=()
-cleanup() {
-	for p in "${STARTED[@]}"; do kill -INT "$p" 2>/dev/null || true; done
-	for p in "${STARTED[@]}"; do wait "$p" 2>/dev/null || true; done
-	if [ -n "$MOUNTED" ]; then umount /sys/kernel/tracing || true; fi
-	if [ -n "${KEEP_WORK:-}" ]; then echo "kept $WORK" >&2; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-if [ ! -x /usr/sbin/tcplife ]; then
-	echo "installing libbpf-tools (Debian) for the comparison" >&2
-	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libbpf-tools
-fi
-if ! mountpoint -q /sys/kernel/tracing; then
-	mount -t tracefs nodev /sys/kernel/tracing
-	MOUNTED=1
-fi
+. bench/lib.sh
+bench_init tcplife
+bench_libbpf_tools
+bench_tracefs
 
 cargo build --release --quiet --bin tcplife
 cc -O2 -Wall -o "$WORK/peer" tools/tcplife/peer.c
@@ -83,9 +65,7 @@ stop() {
 	wait "$1" || true
 }
 
-median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
-
-echo "# tcplife benchmark: $(date -u +%F) $(uname -r), $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
+echo "# tcplife benchmark: $(machine_line)"
 echo
 echo "## 1. Burst: 2000 loopback sessions as fast as possible (4000 rows expected), both tools at once"
 echo
@@ -141,10 +121,8 @@ for r in $(seq "$ROUNDS"); do
 	measure lt $((port + 2)) "$LT_PID"
 	stop "$LT_PID"
 done
-col() { awk -v c="$1" '{print $c}' "$WORK/$2"; }
-med() { col "$1" "$2" | median; }
-low() { col "$1" "$2" | sort -n | head -1; }
-pct() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%+.1f %%", (b / a - 1) * 100}'; }
+med() { col "$1" "$2"; }
+low() { awk -v c="$1" '{print $c}' "$WORK/$2" | sort -n | head -1; }
 echo "Wall: µs per session of the loop. CPU: µs of CPU per session (client + server processes, with the softirq and BPF time charged to them, plus the tracer's own CPU)."
 echo
 echo "| | wall median | wall min | CPU median | CPU min | wall slowdown (medians) | CPU cost (medians) |"
