@@ -66,6 +66,9 @@ pub fn skipped_runs(obj: &libbpf_rs::Object, except: &[&str]) -> u64 {
         .sum()
 }
 
+/// The `cs_dropped` slot of `CS_DROP_MAP_FULL` (src/bpf/common/common.h).
+pub const SLOT_MAP_FULL: u32 = 1;
+
 /// The kernel's per-CPU loss counters (enum corescope_drop), summed.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Lost {
@@ -97,7 +100,7 @@ impl Lost {
         let slot = |i: u32| percpu_sum(map, i);
         Self {
             ring_buffer: slot(0),
-            map_full: slot(1),
+            map_full: slot(SLOT_MAP_FULL),
             unpaired: slot(2),
             untracked_forks: slot(3),
             skipped: 0,

@@ -5,31 +5,16 @@
 //! `HH:MM:SS loadavg: …` line, and keeps the sum of the rows it cut off.
 //!
 //! How a top tool uses it (key and value are the tool's `plain::Plain`
-//! structs from its `.h`; the value struct implements [`Counts`]):
-//!
-//! ```ignore
-//! #[derive(Parser)]
-//! struct Args {
-//!     #[command(flatten)]
-//!     top: top::TopArgs,            // -C, -r ROWS, [interval [count]]
-//!     #[command(flatten)]
-//!     common: CommonArgs,
-//! }
-//! // in run::Interval for the tool (fields: args, drain, screen):
-//! // configure: s.set_header::<top::TopRecord<MyRow>>(&()); s.header_per_interval()
-// loaded: self.drain = top::Drain::new(&skel.maps.counts)? (after load: the map exists)
-//! fn tick(&mut self, skel: &FooSkel<'_>, _: &Tick, out: &mut Output) -> Result<ControlFlow<()>> {
-//!     let rows = self.drain.drain(&skel.maps.counts)?;   // map is empty now
-//!     let totals = top::sort_limit(rows, self.args.top.rows, |_, v| v.bytes);
-//!     self.screen.begin(out)?;                           // clear/blank, loadavg, header
-//!     for (k, v) in rows.iter() {
-//!         self.screen.row(out, &MyRow::new(k, v), &())?;  // "type":"top" in JSON
-//!     }
-//!     self.screen.end(out, &totals.map(MyTotals::from))?; // "type":"interval" in JSON
-//!     Ok(self.screen.after(&self.args.top.interval))     // COUNT reached → Break
-//! }
-//! // summary: top::dropped_note(top::keys_dropped(&skel.maps.lost, SLOT))
-//! ```
+//! structs from its `.h`; the value struct implements [`Counts`]): it
+//! implements [`TopTool`] (its CLI with [`TopArgs`] flattened in, its
+//! configuration, the map, the score to sort by, the row of a key, the
+//! JSON form of a sum) and its `main` is
+//! `run::interval::<top::Runner<Tool>>(name)`. The [`Runner`] drains the
+//! map every interval, sorts and limits the rows ([`sort_limit`]), prints
+//! them through a [`Screen`] (clear or blank line, the loadavg line, the
+//! header; a `top` JSON record per row and an `interval` record with the
+//! [`Totals`]), stops after COUNT, and puts the keys the BPF side could not
+//! insert (`keys_dropped`) in the summary. See tools/filetop/mod.rs.
 //!
 //! Draining: `BPF_MAP_LOOKUP_AND_DELETE_BATCH` (Linux 5.6+) when the kernel
 //! has it for the map, probed once when the [`Drain`] is made (a batch of
@@ -50,16 +35,20 @@
 
 use std::io;
 use std::marker::PhantomData;
+use std::ops::ControlFlow;
 use std::os::fd::AsRawFd;
+use std::time::Duration;
 
 use anyhow::Result;
 use clap::Args;
-use libbpf_rs::{MapCore, MapType};
+use libbpf_rs::{MapCore, MapType, Object};
 use plain::Plain;
 use serde::Serialize;
 
 use crate::error::UserError;
 use crate::output::{Output, Row, Table};
+use crate::run::{Loaded, Open, ToolSkel};
+use crate::session::{Counter, Fields, Session, Tick};
 
 pub use crate::interval::TopInterval as IntervalArgs;
 
@@ -536,6 +525,124 @@ impl Screen {
         } else {
             std::ops::ControlFlow::Continue(())
         }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The runner
+
+/// A top tool: its map's key and value, how a key becomes a row and how
+/// rows are ranked. [`Runner`] makes it a [`run::Interval`](crate::run::Interval)
+/// (drain, sort, limit, screen, COUNT, the `keys_dropped` summary counter),
+/// so the tool writes only its CLI, configuration and row code; its `main`
+/// is `run::interval::<top::Runner<Tool>>(name)`.
+pub trait TopTool: Sized + 'static {
+    /// The command line, with [`TopArgs`] flattened in.
+    type Args: clap::Parser + 'static;
+    type Skel: ToolSkel;
+    type Key: Plain + Copy + Default + 'static;
+    type Value: Plain + Copy + Default + Counts + 'static;
+    /// What the columns depend on (the row's `Row::Opts`).
+    type Opts: 'static;
+    type Row<'a>: Row<Opts = Self::Opts>;
+    /// The JSON form of a value sum (the `interval` record's totals).
+    type Sum: Serialize;
+    const SHORTS: &'static [(&'static str, char)];
+    /// Sets the `.rodata` knobs and map sizes before load.
+    fn configure(a: Self::Args, open: &mut Open<'_, Self::Skel>) -> Result<Self>;
+    fn top(&self) -> &TopArgs;
+    /// Rows per interval (`-r`; syscount also takes BCC's `-T`).
+    fn rows(&self) -> usize {
+        self.top().rows
+    }
+    fn opts(&self) -> &Self::Opts;
+    /// The line above the table (syscount's `[HH:MM:SS]`, tcptop's `-S`…).
+    fn screen(&self, _s: &mut Screen) {}
+    /// The map the BPF side counts into.
+    fn map<'a>(skel: &'a Loaded<'_, Self::Skel>) -> &'a dyn MapCore;
+    /// The sort key (largest first).
+    fn score(&self, k: &Self::Key, v: &Self::Value) -> u64;
+    /// The row of one key; `buf` is a buffer reused from row to row.
+    fn row<'a>(
+        &'a self,
+        k: &'a Self::Key,
+        v: &'a Self::Value,
+        buf: &'a mut Vec<u8>,
+    ) -> Self::Row<'a>;
+    fn sum(&self, v: &Self::Value) -> Self::Sum;
+}
+
+/// A [`TopTool`] run as an interval tool (see the module doc).
+pub struct Runner<T: TopTool> {
+    tool: T,
+    drain: Option<Drain<T::Key, T::Value>>,
+    screen: Screen,
+    buf: Vec<u8>,
+}
+
+impl<T: TopTool> crate::run::Interval for Runner<T> {
+    type Args = T::Args;
+    type Skel = T::Skel;
+    const SHORTS: &'static [(&'static str, char)] = T::SHORTS;
+
+    fn configure(a: T::Args, open: &mut Open<'_, T::Skel>, s: &mut Session) -> Result<Self> {
+        let tool = T::configure(a, open)?;
+        s.set_header::<TopRecord<'_, T::Row<'_>>>(tool.opts());
+        s.header_per_interval();
+        let mut screen = Screen::new(tool.top());
+        tool.screen(&mut screen);
+        Ok(Self {
+            tool,
+            drain: None,
+            screen,
+            buf: Vec::with_capacity(256),
+        })
+    }
+
+    fn loaded(&mut self, skel: &mut Loaded<'_, T::Skel>, _: &mut Session) -> Result<()> {
+        self.drain = Some(Drain::new(T::map(skel))?);
+        Ok(())
+    }
+
+    fn period(&self) -> Duration {
+        self.tool.top().interval.period()
+    }
+
+    fn tick(
+        &mut self,
+        skel: &Loaded<'_, T::Skel>,
+        tick: &Tick,
+        out: &mut Output,
+    ) -> Result<ControlFlow<()>> {
+        let Self {
+            tool,
+            drain,
+            screen,
+            buf,
+        } = self;
+        // COUNT intervals were printed: the final call adds nothing.
+        if tick.last && tool.top().interval.done(screen.interval) {
+            return Ok(ControlFlow::Break(()));
+        }
+        let Some(drain) = drain.as_mut() else {
+            anyhow::bail!("the map was not opened for draining");
+        };
+        let rows = drain.drain(T::map(skel))?;
+        let totals = sort_limit(rows, tool.rows(), |k, v| tool.score(k, v));
+        screen.begin(out)?;
+        for (k, v) in rows.iter() {
+            screen.row(out, &tool.row(k, v, buf), tool.opts())?;
+        }
+        screen.end(out, &totals.map(|v| tool.sum(v)))?;
+        Ok(screen.after(&tool.top().interval))
+    }
+
+    fn summary(&mut self, obj: &Object) -> (Vec<Counter>, Fields) {
+        let n = crate::session::find_map(obj, "cs_dropped")
+            .map(|m| keys_dropped(&m, crate::stream::SLOT_MAP_FULL))
+            .unwrap_or(0);
+        let c = Counter::new("keys_dropped", "keys dropped (map full)", n);
+        (vec![c], Fields::new())
     }
 }
 

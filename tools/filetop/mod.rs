@@ -4,18 +4,14 @@
 //! BPF side says what differs and what it cannot see
 //! (tools/filetop/filetop.bpf.c). A top-shape tool ([`corescope::top`]).
 
-use std::ops::ControlFlow;
-use std::time::Duration;
-
 use corescope::prelude::*;
 use corescope::run::Loaded;
-use corescope::session::{Counter, Fields};
 use corescope::skel::filetop::types::{
     filetop_flags as Flags, filetop_key as Key, filetop_value as Value,
 };
 use corescope::skel::filetop::{FiletopSkelBuilder, OpenFiletopSkel};
-use corescope::top::{self, Counts, Drain, Screen, TopArgs};
-use corescope::Tick;
+use corescope::top::{self, Counts, TopArgs, TopTool};
+use libbpf_rs::MapCore;
 
 const EXAMPLES: &str = "EXAMPLES:
     filetop              # file I/O top, every second
@@ -199,14 +195,16 @@ pub fn row<'a>(k: &Key, v: &'a Value, path: &'a mut Vec<u8>) -> FileRow<'a> {
 
 struct Filetop {
     a: Args,
-    drain: Option<Drain<Key, Value>>,
-    screen: Screen,
-    path: Vec<u8>,
 }
 
-impl Interval for Filetop {
+impl TopTool for Filetop {
     type Args = Args;
     type Skel = FiletopSkelBuilder;
+    type Key = Key;
+    type Value = Value;
+    type Opts = ();
+    type Row<'a> = FileRow<'a>;
+    type Sum = Sum;
     const SHORTS: &'static [(&'static str, char)] = &[
         ("pid", 'p'),
         ("cgroup", 'c'),
@@ -215,73 +213,39 @@ impl Interval for Filetop {
         ("verbose", 'v'),
     ];
 
-    fn configure(a: Args, open: &mut OpenFiletopSkel<'_>, s: &mut Session) -> Result<Self> {
+    fn configure(a: Args, open: &mut OpenFiletopSkel<'_>) -> Result<Self> {
         open.rodata()?.all_files = u8::from(a.all);
-        s.set_header::<top::TopRecord<'_, FileRow<'_>>>(&());
-        s.header_per_interval();
-        let screen = Screen::new(&a.top);
-        Ok(Self {
-            a,
-            drain: None,
-            screen,
-            path: Vec::with_capacity(1024),
-        })
+        Ok(Self { a })
     }
 
-    fn loaded(&mut self, skel: &mut Loaded<'_, FiletopSkelBuilder>, _: &mut Session) -> Result<()> {
-        self.drain = Some(Drain::new(&skel.maps.files)?);
-        Ok(())
+    fn top(&self) -> &TopArgs {
+        &self.a.top
     }
 
-    fn period(&self) -> Duration {
-        self.a.top.interval.period()
+    fn opts(&self) -> &() {
+        &()
     }
 
-    fn tick(
-        &mut self,
-        skel: &Loaded<'_, FiletopSkelBuilder>,
-        tick: &Tick,
-        out: &mut Output,
-    ) -> Result<ControlFlow<()>> {
-        let Self {
-            a,
-            drain,
-            screen,
-            path,
-        } = self;
-        // COUNT intervals were printed: the final call adds nothing.
-        if tick.last && a.top.interval.done(screen.interval) {
-            return Ok(ControlFlow::Break(()));
-        }
-        let Some(drain) = drain.as_mut() else {
-            anyhow::bail!("filetop: the map was not opened for draining");
-        };
-        let rows = drain.drain(&skel.maps.files)?;
-        let sort = a.sort;
-        let totals = top::sort_limit(rows, a.top.rows, |_, v| sort.score(v));
-        screen.begin(out)?;
-        for (k, v) in rows.iter() {
-            screen.row(out, &row(k, v, path), &())?;
-        }
-        screen.end(out, &totals.map(sum))?;
-        Ok(screen.after(&a.top.interval))
+    fn map<'a>(skel: &'a Loaded<'_, FiletopSkelBuilder>) -> &'a dyn MapCore {
+        &skel.maps.files
     }
 
-    fn summary(&mut self, obj: &libbpf_rs::Object) -> (Vec<Counter>, Fields) {
-        let slot = corescope::skel::filetop::types::corescope_drop::CS_DROP_MAP_FULL.0;
-        let n = corescope::session::find_map(obj, "cs_dropped")
-            .map(|m| top::keys_dropped(&m, slot))
-            .unwrap_or(0);
-        (
-            vec![Counter::new("keys_dropped", "keys dropped (map full)", n)],
-            Fields::new(),
-        )
+    fn score(&self, _: &Key, v: &Value) -> u64 {
+        self.a.sort.score(v)
+    }
+
+    fn row<'a>(&'a self, k: &'a Key, v: &'a Value, path: &'a mut Vec<u8>) -> FileRow<'a> {
+        row(k, v, path)
+    }
+
+    fn sum(&self, v: &Value) -> Sum {
+        sum(v)
     }
 }
 
 /// The tool (its binary, or `corescope filetop`).
 pub fn main(name: &'static str) -> ExitCode {
-    corescope::run::interval::<Filetop>(name)
+    corescope::run::interval::<top::Runner<Filetop>>(name)
 }
 
 #[cfg(test)]

@@ -3,16 +3,12 @@
 //! and libbpf-tools; the BPF side says what differs
 //! (tools/syscount/syscount.bpf.c). A top-shape tool ([`corescope::top`]).
 
-use std::ops::ControlFlow;
-use std::time::Duration;
-
 use corescope::prelude::*;
 use corescope::run::Loaded;
-use corescope::session::{Counter, Fields};
 use corescope::skel::syscount::types::{syscount_key as Key, syscount_value as Value};
 use corescope::skel::syscount::{OpenSyscountSkel, SyscountSkelBuilder};
-use corescope::top::{self, Counts, Drain, Screen, TopArgs};
-use corescope::Tick;
+use corescope::top::{self, Counts, Screen, TopArgs, TopTool};
+use libbpf_rs::MapCore;
 
 pub mod names;
 
@@ -155,9 +151,6 @@ const PER_PROCESS_KEYS: u32 = 10240;
 struct Syscount {
     a: Args,
     shape: Shape,
-    rows: usize,
-    drain: Option<Drain<Key, Value>>,
-    screen: Screen,
 }
 
 /// The row for key `k` (a syscall number, or a PID with -P).
@@ -173,9 +166,14 @@ fn row<'v>(shape: &Shape, k: &Key, v: &'v Value) -> SysRow<'v> {
     }
 }
 
-impl Interval for Syscount {
+impl TopTool for Syscount {
     type Args = Args;
     type Skel = SyscountSkelBuilder;
+    type Key = Key;
+    type Value = Value;
+    type Opts = Shape;
+    type Row<'a> = SysRow<'a>;
+    type Sum = Sum;
     const SHORTS: &'static [(&'static str, char)] = &[
         ("pid", 'p'),
         ("cgroup", 'c'),
@@ -184,7 +182,7 @@ impl Interval for Syscount {
         ("verbose", 'v'),
     ];
 
-    fn configure(a: Args, open: &mut OpenSyscountSkel<'_>, s: &mut Session) -> Result<Self> {
+    fn configure(a: Args, open: &mut OpenSyscountSkel<'_>) -> Result<Self> {
         let keys = if a.process {
             PER_PROCESS_KEYS
         } else {
@@ -205,92 +203,48 @@ impl Interval for Syscount {
             latency: a.latency,
             ms: a.milliseconds,
         };
-        s.set_header::<top::TopRecord<'_, SysRow<'_>>>(&shape);
-        s.header_per_interval();
-        let rows = a.top_rows.map_or(a.top.rows, |n| n as usize);
-        let mut screen = Screen::new(&a.top);
+        Ok(Self { a, shape })
+    }
+
+    fn top(&self) -> &TopArgs {
+        &self.a.top
+    }
+
+    fn rows(&self) -> usize {
+        self.a.top_rows.map_or(self.a.top.rows, |n| n as usize)
+    }
+
+    fn opts(&self) -> &Shape {
+        &self.shape
+    }
+
+    fn screen(&self, s: &mut Screen) {
         // BCC's syscount prints "[HH:MM:SS]", not the loadavg line.
-        screen.time_line = true;
-        Ok(Self {
-            a,
-            shape,
-            rows,
-            drain: None,
-            screen,
-        })
+        s.time_line = true;
     }
 
-    fn loaded(
-        &mut self,
-        skel: &mut Loaded<'_, SyscountSkelBuilder>,
-        _: &mut Session,
-    ) -> Result<()> {
-        self.drain = Some(Drain::new(&skel.maps.counts)?);
-        Ok(())
+    fn map<'a>(skel: &'a Loaded<'_, SyscountSkelBuilder>) -> &'a dyn MapCore {
+        &skel.maps.counts
     }
 
-    fn period(&self) -> Duration {
-        self.a.top.interval.period()
-    }
-
-    fn tick(
-        &mut self,
-        skel: &Loaded<'_, SyscountSkelBuilder>,
-        tick: &Tick,
-        out: &mut Output,
-    ) -> Result<ControlFlow<()>> {
-        let Self {
-            a,
-            shape,
-            rows: limit,
-            drain,
-            screen,
-        } = self;
-        // COUNT intervals were printed: the final call adds nothing.
-        if tick.last && a.top.interval.done(screen.interval) {
-            return Ok(ControlFlow::Break(()));
+    fn score(&self, _: &Key, v: &Value) -> u64 {
+        if self.shape.latency {
+            v.total_ns
+        } else {
+            v.count
         }
-        let Some(drain) = drain.as_mut() else {
-            anyhow::bail!("syscount: the map was not opened for draining");
-        };
-        let rows = drain.drain(&skel.maps.counts)?;
-        let latency = shape.latency;
-        let totals = top::sort_limit(
-            rows,
-            *limit,
-            |_, v| {
-                if latency {
-                    v.total_ns
-                } else {
-                    v.count
-                }
-            },
-        );
-        screen.begin(out)?;
-        for (k, v) in rows.iter() {
-            screen.row(out, &row(shape, k, v), shape)?;
-        }
-        let sum = |v: &Value| Sum {
+    }
+
+    fn row<'a>(&'a self, k: &'a Key, v: &'a Value, _: &'a mut Vec<u8>) -> SysRow<'a> {
+        row(&self.shape, k, v)
+    }
+
+    fn sum(&self, v: &Value) -> Sum {
+        Sum {
             count: v.count,
-            total_ns: latency.then_some(v.total_ns),
-        };
-        screen.end(out, &totals.map(sum))?;
-        Ok(screen.after(&a.top.interval))
+            total_ns: self.shape.latency.then_some(v.total_ns),
+        }
     }
-
-    fn summary(&mut self, obj: &libbpf_rs::Object) -> (Vec<Counter>, Fields) {
-        (vec![dropped(obj)], Fields::new())
-    }
-}
-
-/// Keys that found the map full (cs_dropped's map_full slot: counts the
-/// BPF side could not record, also in the summary's `lost`).
-fn dropped(obj: &libbpf_rs::Object) -> Counter {
-    let slot = corescope::skel::syscount::types::corescope_drop::CS_DROP_MAP_FULL.0;
-    let n = corescope::session::find_map(obj, "cs_dropped")
-        .map(|m| top::keys_dropped(&m, slot))
-        .unwrap_or(0);
-    Counter::new("keys_dropped", "keys dropped (map full)", n)
 }
 
 /// The tool (its binary, or `corescope syscount`).
@@ -307,7 +261,7 @@ pub fn main(name: &'static str) -> ExitCode {
             }
         };
     }
-    corescope::run::interval::<Syscount>(name)
+    corescope::run::interval::<top::Runner<Syscount>>(name)
 }
 
 #[cfg(test)]
