@@ -23,6 +23,7 @@ pub mod filter;
 pub mod gen;
 pub mod hist;
 pub mod interval;
+pub mod irqs;
 pub mod libbpf_log;
 pub mod load;
 pub mod lru;

@@ -49,6 +49,19 @@ pub enum RootGuard {
 /// lost, but not what such a test measures).
 static ROOT_TESTS: std::sync::RwLock<()> = std::sync::RwLock::new(());
 
+/// `unshare -m sh -c "SCRIPT"` with tracefs at /sys/kernel/tracing (what
+/// libbpf-tools needs): mounted in the private mount namespace only, gone
+/// with the process; a tracefs the host already has (a benchmark's, for a
+/// moment) is used as it is.
+pub fn with_tracefs(script: &str) -> Command {
+    let mut c = Command::new("unshare");
+    c.args(["-m", "--propagation", "private", "sh", "-c"])
+        .arg(format!(
+            "{{ mountpoint -q /sys/kernel/tracing || mount -t tracefs none /sys/kernel/tracing || exit 1; }}; {script}"
+        ));
+    c
+}
+
 /// Whether a root test should run: yes as root (returning its guard); as
 /// another user it skips (saying why on stderr), except with CI=true, where
 /// it fails.

@@ -14,7 +14,7 @@ use nix::sys::signal::Signal;
 use serde_json::Value;
 
 use crate::sched_workload::{hists, loads};
-use crate::util::{root_or_skip, TempDir, ToolRun};
+use crate::util::{root_or_skip, with_tracefs, TempDir, ToolRun};
 
 const BANNER: &str = "Tracing block device I/O... Hit Ctrl-C to end.";
 
@@ -374,10 +374,7 @@ fn sections(text: &str, stats: bool) -> Vec<Section> {
 /// (nothing stays mounted; already mounted on the host, it is used as is),
 /// its stdout line-buffered.
 fn lbt(args: &str) -> ToolRun {
-    let mut cmd = Command::new("unshare");
-    cmd.args(["-m", "sh", "-c"]).arg(format!(
-        "{{ mountpoint -q /sys/kernel/tracing || mount -t tracefs none /sys/kernel/tracing; }} && exec stdbuf -oL /usr/sbin/biolatency {args}"
-    ));
+    let cmd = with_tracefs(&format!("exec stdbuf -oL /usr/sbin/biolatency {args}"));
     ToolRun::start_cmd(cmd, Stdio::null())
 }
 

@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::util::{json_lines, json_summary, root_or_skip, ChildGuard, TempDir, ToolRun};
+use crate::util::{
+    json_lines, json_summary, root_or_skip, with_tracefs, ChildGuard, TempDir, ToolRun,
+};
 
 /// Compiles tools/funclatency/NAME.c into `dir` (exported symbols: a
 /// uprobe target by name).
@@ -140,9 +142,7 @@ fn a_pattern_attaches_every_matching_syscall() {
     let run = start(&["-j", "-u", "-p", &pid, "syscall:*read*"], dir.path());
     // The oracle for the pattern: tracefs' own list (the tool mounts it
     // privately when it is not mounted; so does this).
-    let listing = Command::new("unshare")
-        .args(["-m", "sh", "-c"])
-        .arg("mountpoint -q /sys/kernel/tracing || mount -t tracefs none /sys/kernel/tracing; ls /sys/kernel/tracing/events/syscalls")
+    let listing = with_tracefs("ls /sys/kernel/tracing/events/syscalls")
         .output()
         .expect("listing tracefs");
     let names = String::from_utf8(listing.stdout).unwrap();
@@ -172,13 +172,11 @@ fn a_helpers_own_function_is_counted_exactly_and_agrees_with_libbpf_tools() {
     // libbpf-tools' funclatency on the same function, at the same time,
     // when installed (it needs tracefs: mounted in its own namespace).
     let lbt = Path::new("/usr/sbin/funclatency").exists().then(|| {
-        let mut c = Command::new("unshare");
-        c.args(["-m", "sh", "-c"])
-            .arg(format!(
-                "mountpoint -q /sys/kernel/tracing || mount -t tracefs none /sys/kernel/tracing; exec /usr/sbin/funclatency {}:cs_timed",
-                bin.display()
-            ))
-            .stdin(Stdio::null())
+        let mut c = with_tracefs(&format!(
+            "exec /usr/sbin/funclatency {}:cs_timed",
+            bin.display()
+        ));
+        c.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let g = ChildGuard::spawn(&mut c);

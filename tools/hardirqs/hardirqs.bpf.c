@@ -13,11 +13,10 @@
  * - a key that cannot be inserted (map full) is counted (map_full);
  * - no cgroup filter: the handler runs in whichever task it interrupted
  *   (libbpf-tools' -c tests that task); --cpu N instead.
- * Hard IRQ handlers do not nest on a CPU (they run with interrupts off), so
- * one entry time per CPU suffices and per-CPU values need no atomics.
+ * The entry time per CPU and --cpu are the interrupt shape's (irq.bpf.h).
  */
 #include "common/common.bpf.h"
-#include "hist.bpf.h"
+#include "irq.bpf.h"
 #include "hardirqs.h"
 
 CORESCOPE_EXPORT(hardirqs_key);
@@ -26,20 +25,6 @@ CORESCOPE_EXPORT_ENUM(hardirqs_mode);
 
 const volatile __u8 mode = HARDIRQS_TIME; /* enum hardirqs_mode */
 const volatile __u8 targ_ns = 0;          /* -d: nsecs, not usecs */
-const volatile __s32 targ_cpu = -1;       /* --cpu; -1: every CPU */
-
-struct start {
-	__u64 ts;
-	__u32 irq;
-	__u32 on;
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct start);
-} starts SEC(".maps");
 
 /* Totals (default, -C); user space sizes it to 1 with -d. */
 struct {
@@ -51,11 +36,6 @@ struct {
 
 /* -d; user space sizes it to 1 without. */
 CS_HIST_MAP(hists, struct hardirqs_key, 256);
-
-static __always_inline bool cpu_ok(void)
-{
-	return targ_cpu < 0 || bpf_get_smp_processor_id() == (__u32)targ_cpu;
-}
 
 static __always_inline void name_of(struct hardirqs_key *k, struct irqaction *action)
 {
@@ -82,10 +62,8 @@ int BPF_PROG(hardirqs_entry, int irq, struct irqaction *action)
 {
 	struct hardirqs_key key = {};
 	struct hardirqs_total *t;
-	struct start *s;
-	__u32 zero = 0;
 
-	if (!cpu_ok())
+	if (!cs_irq_cpu_ok())
 		return 0;
 	if (mode == HARDIRQS_COUNT) {
 		name_of(&key, action);
@@ -94,12 +72,7 @@ int BPF_PROG(hardirqs_entry, int irq, struct irqaction *action)
 			t->count++;
 		return 0;
 	}
-	s = bpf_map_lookup_elem(&starts, &zero);
-	if (!s)
-		return 0;
-	s->ts = bpf_ktime_get_ns();
-	s->irq = irq;
-	s->on = 1;
+	cs_irq_enter(irq);
 	return 0;
 }
 
@@ -110,21 +83,10 @@ int BPF_PROG(hardirqs_exit, int irq, struct irqaction *action, int ret)
 	struct hardirqs_key key = {};
 	struct hardirqs_total *t;
 	struct cs_hist *h;
-	struct start *s;
-	__u32 zero = 0;
 	__u64 delta;
 
-	if (!cpu_ok())
+	if (!cs_irq_cpu_ok() || !cs_irq_exit(irq, &delta))
 		return 0;
-	s = bpf_map_lookup_elem(&starts, &zero);
-	if (!s)
-		return 0;
-	if (!s->on || s->irq != (__u32)irq) {
-		cs_hist_missing();
-		return 0;
-	}
-	s->on = 0;
-	delta = bpf_ktime_get_ns() - s->ts;
 	name_of(&key, action);
 	if (mode == HARDIRQS_DIST) {
 		if (!targ_ns)

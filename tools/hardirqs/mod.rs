@@ -3,24 +3,17 @@
 //! `-d`). Based on hardirqs(8) from BCC and libbpf-tools; the BPF side says
 //! what differs (tools/hardirqs/hardirqs.bpf.c).
 //!
-//! The totals are per-CPU and cumulative in the kernel: each interval shows
-//! the difference from the previous read ([`Deltas`]). The histograms are
-//! the histogram shape's map (src/hist.bpf.h), read and cleared each
-//! interval ([`hist::HistMap`]).
-
-use std::ops::ControlFlow;
-use std::time::Duration;
+//! An interrupt-shape tool ([`corescope::irqs`]): cumulative per-CPU
+//! totals shown as differences per interval, or histograms with `-d`.
 
 use corescope::cli::{NoTaskFilters, RunArgs};
-use corescope::delta::{sum_percpu, Deltas};
+use corescope::delta::sum_percpu;
 use corescope::escape::cstr;
-use corescope::hist::{self, HistMap, Key, Scale, Steps};
-use corescope::output::header_line;
+use corescope::hist::{self, Key, KeyFn};
+use corescope::irqs::{self, IrqTool};
 use corescope::prelude::*;
-use corescope::session::{Counter, Fields};
 use corescope::skel::hardirqs::types::{cs_hist as Value, hardirqs_key as IrqKey, hardirqs_mode};
 use corescope::skel::hardirqs::{HardirqsSkel, HardirqsSkelBuilder, OpenHardirqsSkel};
-use corescope::{Tick, UserError};
 use libbpf_rs::{MapCore, MapFlags};
 
 const EXAMPLES: &str = "EXAMPLES:
@@ -73,47 +66,19 @@ fn hist_key<'a>(k: &'a IrqKey, _: &'a Value) -> Key<'a> {
     }
 }
 
-/// Checks `--cpu` against the CPUs the kernel may have.
-pub fn check_cpu(cpu: Option<u32>) -> Result<i32> {
-    let Some(cpu) = cpu else { return Ok(-1) };
-    let n = libbpf_rs::num_possible_cpus()?;
-    if cpu as usize >= n {
-        let hint = format!("CPUs are numbered 0 to {}", n.saturating_sub(1));
-        return Err(UserError::hint(format!("there is no CPU {cpu}"), hint).into());
-    }
-    Ok(cpu as i32)
-}
-
 struct Hardirqs {
     a: Args,
-    steps: Steps,
-    hist: Option<HistMap<IrqKey, Value>>,
-    /// By name: [count, time_ns].
-    totals: Deltas<[u8; 32], 2>,
-    /// Handler runs shown (all intervals), for the summary.
-    counted: u64,
+    shown: Shown,
 }
 
-impl Hardirqs {
-    /// The totals map, summed over the CPUs: (name, [count, time_ns]).
-    fn read(skel: &HardirqsSkel<'_>, into: &mut Vec<([u8; 32], [u64; 2])>) -> Result<()> {
-        let map = &skel.maps.totals;
-        for k in map.keys() {
-            let Some(cpus) = map.lookup_percpu(&k, MapFlags::ANY)? else {
-                continue; // deleted meanwhile (never, by us)
-            };
-            let mut name = [0u8; 32];
-            let n = k.len().min(32);
-            name[..n].copy_from_slice(&k[..n]);
-            into.push((name, sum_percpu(&cpus)));
-        }
-        Ok(())
-    }
-}
-
-impl Interval for Hardirqs {
+impl IrqTool for Hardirqs {
     type Args = Args;
     type Skel = HardirqsSkelBuilder;
+    type HistKey = IrqKey;
+    type Value = Value;
+    type Key = [u8; 32];
+    type Opts = Shown;
+    type Row<'a> = IrqRow<'a>;
     const SHORTS: &'static [(&'static str, char)] = &[
         ("json", 'j'),
         ("verbose", 'v'),
@@ -121,10 +86,11 @@ impl Interval for Hardirqs {
         ("refused_cgroup", 'c'),
         ("refused_pid", 'p'),
     ];
+    const RECORD: &'static str = "hardirq";
 
-    fn configure(a: Args, open: &mut OpenHardirqsSkel<'_>, s: &mut Session) -> Result<Self> {
+    fn configure(a: Args, open: &mut OpenHardirqsSkel<'_>) -> Result<(Self, &'static str)> {
         a.tasks.refuse("hardirqs")?;
-        let cpu = check_cpu(a.cpu)?;
+        let cpu = irqs::check_cpu(a.cpu)?;
         let mode = match (a.runs, a.dist) {
             (true, _) => hardirqs_mode::HARDIRQS_COUNT,
             (_, true) => hardirqs_mode::HARDIRQS_DIST,
@@ -143,81 +109,80 @@ impl Interval for Hardirqs {
         ro.mode = mode.0 as u8;
         ro.targ_ns = u8::from(a.nanoseconds);
         ro.targ_cpu = cpu;
-        // libbpf-tools' banners, the table's header.
-        hist::set_banner(
-            s,
-            if a.runs {
-                "Tracing hard irq events... Hit Ctrl-C to end."
-            } else {
-                "Tracing hard irq event time... Hit Ctrl-C to end."
-            },
-        );
-        let steps = a.iv.steps();
-        Ok(Self {
-            a,
-            steps,
-            hist: None,
-            totals: Deltas::default(),
-            counted: 0,
-        })
+        // libbpf-tools' banners.
+        let banner = if a.runs {
+            "Tracing hard irq events... Hit Ctrl-C to end."
+        } else {
+            "Tracing hard irq event time... Hit Ctrl-C to end."
+        };
+        let shown = a.shown();
+        Ok((Self { a, shown }, banner))
     }
 
-    fn loaded(&mut self, skel: &mut HardirqsSkel<'_>, _: &mut Session) -> Result<()> {
-        if self.a.dist {
-            self.hist = Some(HistMap::new(&skel.maps.hists)?);
+    fn interval(&self) -> &hist::IntervalArgs {
+        &self.a.iv
+    }
+
+    fn dist(&self) -> bool {
+        self.a.dist
+    }
+
+    fn unit(&self) -> &'static str {
+        self.shown.unit()
+    }
+
+    fn opts(&self) -> &Shown {
+        &self.shown
+    }
+
+    fn hist_map<'a>(skel: &'a HardirqsSkel<'_>) -> &'a dyn MapCore {
+        &skel.maps.hists
+    }
+
+    fn hist_key() -> KeyFn<IrqKey, Value> {
+        hist_key
+    }
+
+    fn hist_order(k: &IrqKey) -> [u8; 32] {
+        k.name
+    }
+
+    fn read(skel: &HardirqsSkel<'_>, into: &mut Vec<([u8; 32], [u64; 2])>) -> Result<()> {
+        let map = &skel.maps.totals;
+        for k in map.keys() {
+            let Some(cpus) = map.lookup_percpu(&k, MapFlags::ANY)? else {
+                continue; // deleted meanwhile (never, by us)
+            };
+            let mut name = [0u8; 32];
+            let n = k.len().min(32);
+            name[..n].copy_from_slice(&k[..n]);
+            into.push((name, sum_percpu(&cpus)));
         }
         Ok(())
     }
 
-    fn period(&self) -> Duration {
-        self.a.iv.period()
+    fn order(&self, rows: &mut [([u8; 32], [u64; 2])]) {
+        // The busiest first (by what is shown), then by name.
+        let shown = self.shown;
+        let key = |d: &[u64; 2]| if shown == Shown::Count { d[0] } else { d[1] };
+        rows.sort_by(|a, b| key(&b.1).cmp(&key(&a.1)).then(a.0.cmp(&b.0)));
     }
 
-    fn tick(
-        &mut self,
-        skel: &HardirqsSkel<'_>,
-        _: &Tick,
-        out: &mut Output,
-    ) -> Result<ControlFlow<()>> {
-        if !self.steps.print_now() {
-            return Ok(ControlFlow::Break(()));
+    fn row<'a>(
+        &self,
+        name: &'a [u8; 32],
+        count: u64,
+        ns: u64,
+        interval: u64,
+        time: Option<&'a str>,
+    ) -> IrqRow<'a> {
+        IrqRow {
+            interval,
+            time,
+            hardirq: KStr(cstr(name)),
+            count,
+            time_ns: (self.shown != Shown::Count).then_some(ns),
         }
-        let time = self.a.iv.timestamp.then(|| out.clock.hms_now());
-        let shown = self.a.shown();
-        if let Some(h) = &mut self.hist {
-            let rows = h.take(&skel.maps.hists, |(k, _)| k.name)?;
-            let unit = (Scale::Log2, shown.unit());
-            let p = hist::print_rows(rows, out, time.as_deref(), unit, Some(hist_key))?;
-            self.counted += p.values;
-        } else {
-            Self::read(skel, self.totals.now_mut())?;
-            hist::begin_interval(out, time.as_deref())?;
-            if !out.json() {
-                out.raw_line(&header_line::<IrqRow<'_>>(&shown))?;
-            }
-            let rows = self.totals.step();
-            // The busiest first (by what is shown), then by name.
-            let key = |d: &[u64; 2]| if shown == Shown::Count { d[0] } else { d[1] };
-            rows.sort_by(|a, b| key(&b.1).cmp(&key(&a.1)).then(a.0.cmp(&b.0)));
-            let interval = self.steps.printed();
-            for (name, [count, ns]) in rows.iter() {
-                let r = IrqRow {
-                    interval,
-                    time: time.as_deref(),
-                    hardirq: KStr(cstr(name)),
-                    count: *count,
-                    time_ns: (shown != Shown::Count).then_some(*ns),
-                };
-                out.row_as("hardirq", &r, &shown)?;
-                self.counted += count;
-            }
-        }
-        Ok(self.steps.flow())
-    }
-
-    fn summary(&mut self, _: &libbpf_rs::Object) -> (Vec<Counter>, Fields) {
-        let c = Counter::new("counted", "handler runs counted", self.counted);
-        (vec![c], Fields::new())
     }
 }
 
@@ -278,7 +243,7 @@ impl Row for IrqRow<'_> {
 
 /// The tool (its binary, or `corescope hardirqs`).
 pub fn main(name: &'static str) -> ExitCode {
-    corescope::run::interval::<Hardirqs>(name)
+    corescope::run::interval::<irqs::Runner<Hardirqs>>(name)
 }
 
 #[cfg(test)]

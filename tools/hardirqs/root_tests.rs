@@ -17,7 +17,9 @@ use std::time::Duration;
 use nix::sys::signal::Signal;
 use serde_json::Value;
 
-use crate::util::{json_lines, json_summary, root_or_skip, ChildGuard, Finished, TempDir, ToolRun};
+use crate::util::{
+    json_lines, json_summary, root_or_skip, with_tracefs, ChildGuard, Finished, TempDir, ToolRun,
+};
 
 /// /proc/interrupts: counts by handler name (summed over the IRQs and CPUs
 /// of that name), and the names seen on shared lines.
@@ -240,11 +242,7 @@ fn libbpf_tools(args: &str) -> Option<String> {
         eprintln!("hardirqs vs libbpf-tools: /usr/sbin/hardirqs missing, compared ours only");
         return None;
     }
-    let out = Command::new("unshare")
-        .args(["-m", "sh", "-c"])
-        .arg(format!(
-            "mount -t tracefs none /sys/kernel/tracing && exec /usr/sbin/hardirqs {args}"
-        ))
+    let out = with_tracefs(&format!("exec /usr/sbin/hardirqs {args}"))
         .stdin(Stdio::null())
         .output()
         .expect("unshare");

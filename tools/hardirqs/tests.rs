@@ -1,6 +1,6 @@
 use super::*;
 use corescope::cli::try_parse_from;
-use corescope::output::table_line;
+use corescope::output::{header_line, table_line};
 
 fn parse(args: &[&str]) -> Result<Args, clap::Error> {
     try_parse_from::<Args, _, _>(

@@ -4,13 +4,13 @@
 //! sleeps when it is installed.
 
 use std::io::BufReader;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
 
 use crate::stack_workload::{build, dir, folded, loads, share, traced, Work};
-use crate::util::{json_lines, json_summary, root_or_skip, ToolRun};
+use crate::util::{json_lines, json_summary, root_or_skip, with_tracefs, ToolRun};
 
 /// 5 sleeps of 200 ms in sleeper(): its stack (user and kernel) holds
 /// about 1 s (±20 %) off CPU, with the sleep's kernel frames.
@@ -62,11 +62,7 @@ fn totals_agree_with_libbpf_tools() {
     let lbt = std::path::Path::new(lbt_bin).exists().then(|| {
         // libbpf-tools needs tracefs: mounted in a private mount
         // namespace (gone with the process: nothing is left mounted).
-        let script = format!(
-            "mount -t tracefs none /sys/kernel/tracing && exec {lbt_bin} -m 100000 -p {pid} 4"
-        );
-        let mut c = Command::new("unshare")
-            .args(["-m", "sh", "-c", &script])
+        let mut c = with_tracefs(&format!("exec {lbt_bin} -m 100000 -p {pid} 4"))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

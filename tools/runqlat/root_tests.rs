@@ -2,13 +2,13 @@
 //! (tests/sched_workload.rs: K round trips, each process woken K times:
 //! the oracle), and the text layout against a live libbpf-tools runqlat.
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use corescope::hist::Hist;
 
 use crate::sched_workload::{assert_about_k, counts_by, hists, loads, traced, K};
-use crate::util::{root_or_skip, ToolRun};
+use crate::util::{root_or_skip, with_tracefs, ToolRun};
 
 #[test]
 fn per_pid_counts_match_the_round_trips() {
@@ -222,9 +222,7 @@ fn text_layout_matches_a_live_libbpf_tools_runqlat() {
     // libbpf-tools needs tracefs: mounted in a private mount namespace
     // (gone with the process: nothing is left mounted), over whatever the
     // host has there (another test may have mounted it for a moment).
-    let lbt = Command::new("unshare")
-        .args(["-m", "--propagation", "private", "sh", "-c"])
-        .arg("umount /sys/kernel/tracing 2>/dev/null; mount -t tracefs none /sys/kernel/tracing && exec /usr/sbin/runqlat -T 1 2")
+    let lbt = with_tracefs("exec /usr/sbin/runqlat -T 1 2")
         .stdin(Stdio::null())
         .output()
         .expect("unshare");

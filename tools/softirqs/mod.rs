@@ -4,23 +4,16 @@
 //! on softirqs(8) from BCC and libbpf-tools; the BPF side says what
 //! differs (tools/softirqs/softirqs.bpf.c).
 //!
-//! The totals are per-CPU and cumulative in the kernel: each interval shows
-//! the difference from the previous read ([`Deltas`]). The histograms are
-//! the histogram shape's map (src/hist.bpf.h), read and cleared each
-//! interval ([`hist::HistMap`]).
-
-use std::ops::ControlFlow;
-use std::time::Duration;
+//! An interrupt-shape tool ([`corescope::irqs`]): cumulative per-CPU
+//! totals shown as differences per interval, or histograms with `-d`.
 
 use corescope::cli::{NoTaskFilters, RunArgs};
-use corescope::delta::{sum_percpu, Deltas};
-use corescope::hist::{self, HistMap, Key, Scale, Steps};
-use corescope::output::header_line;
+use corescope::delta::sum_percpu;
+use corescope::hist::{self, Key, KeyFn};
+use corescope::irqs::{self, IrqTool};
 use corescope::prelude::*;
-use corescope::session::{Counter, Fields};
 use corescope::skel::softirqs::types::cs_hist as Value;
 use corescope::skel::softirqs::{OpenSoftirqsSkel, SoftirqsSkel, SoftirqsSkelBuilder};
-use corescope::{Tick, UserError};
 use libbpf_rs::{MapCore, MapFlags};
 
 const EXAMPLES: &str = "EXAMPLES:
@@ -91,17 +84,6 @@ fn hist_key<'a>(k: &'a u32, _: &'a Value) -> Key<'a> {
     }
 }
 
-/// Checks `--cpu` against the CPUs the kernel may have.
-fn check_cpu(cpu: Option<u32>) -> Result<i32> {
-    let Some(cpu) = cpu else { return Ok(-1) };
-    let n = libbpf_rs::num_possible_cpus()?;
-    if cpu as usize >= n {
-        let hint = format!("CPUs are numbered 0 to {}", n.saturating_sub(1));
-        return Err(UserError::hint(format!("there is no CPU {cpu}"), hint).into());
-    }
-    Ok(cpu as i32)
-}
-
 /// One vector in one interval. Table: libbpf-tools' `%-16s %11llu`, with
 /// `-C` `  %11llu` of the count; JSON: the count and the exact time in ns.
 #[derive(Serialize)]
@@ -134,23 +116,74 @@ impl Row for VecRow<'_> {
 
 struct Softirqs {
     a: Args,
-    steps: Steps,
-    hist: Option<HistMap<u32, Value>>,
-    /// By vector: [count, time_ns].
-    totals: Deltas<u32, 2>,
-    /// Handler runs shown (all intervals), for the summary.
-    counted: u64,
+    shown: Shown,
 }
 
-impl Softirqs {
-    fn shown(&self) -> Shown {
-        Shown {
-            ns: self.a.nanoseconds,
-            count: self.a.runs,
+impl IrqTool for Softirqs {
+    type Args = Args;
+    type Skel = SoftirqsSkelBuilder;
+    type HistKey = u32;
+    type Value = Value;
+    type Key = u32;
+    type Opts = Shown;
+    type Row<'a> = VecRow<'a>;
+    const SHORTS: &'static [(&'static str, char)] = &[
+        ("json", 'j'),
+        ("verbose", 'v'),
+        ("timestamp", 'T'),
+        ("refused_cgroup", 'c'),
+        ("refused_pid", 'p'),
+    ];
+    const RECORD: &'static str = "softirq";
+
+    fn configure(a: Args, open: &mut OpenSoftirqsSkel<'_>) -> Result<(Self, &'static str)> {
+        a.tasks.refuse("softirqs")?;
+        let cpu = irqs::check_cpu(a.cpu)?;
+        if !a.dist {
+            open.maps.hists.set_max_entries(1)?;
         }
+        let ro = open.rodata()?;
+        ro.dist = u8::from(a.dist);
+        ro.targ_ns = u8::from(a.nanoseconds);
+        ro.targ_cpu = cpu;
+        let shown = Shown {
+            ns: a.nanoseconds,
+            count: a.runs,
+        };
+        // libbpf-tools' banner.
+        let banner = "Tracing soft irq event time... Hit Ctrl-C to end.";
+        Ok((Self { a, shown }, banner))
     }
 
-    /// The totals, summed over the CPUs.
+    fn interval(&self) -> &hist::IntervalArgs {
+        &self.a.iv
+    }
+
+    fn dist(&self) -> bool {
+        self.a.dist
+    }
+
+    fn unit(&self) -> &'static str {
+        self.shown.unit()
+    }
+
+    fn opts(&self) -> &Shown {
+        &self.shown
+    }
+
+    fn hist_map<'a>(skel: &'a SoftirqsSkel<'_>) -> &'a dyn MapCore {
+        &skel.maps.hists
+    }
+
+    fn hist_key() -> KeyFn<u32, Value> {
+        hist_key
+    }
+
+    /// In vector order, as libbpf-tools (also the totals).
+    fn hist_order(k: &u32) -> u32 {
+        *k
+    }
+
     fn read(skel: &SoftirqsSkel<'_>, into: &mut Vec<(u32, [u64; 2])>) -> Result<()> {
         let map = &skel.maps.totals;
         for vec in 0..NAMES.len() as u32 {
@@ -160,102 +193,29 @@ impl Softirqs {
         }
         Ok(())
     }
-}
 
-impl Interval for Softirqs {
-    type Args = Args;
-    type Skel = SoftirqsSkelBuilder;
-    const SHORTS: &'static [(&'static str, char)] = &[
-        ("json", 'j'),
-        ("verbose", 'v'),
-        ("timestamp", 'T'),
-        ("refused_cgroup", 'c'),
-        ("refused_pid", 'p'),
-    ];
-
-    fn configure(a: Args, open: &mut OpenSoftirqsSkel<'_>, s: &mut Session) -> Result<Self> {
-        a.tasks.refuse("softirqs")?;
-        let cpu = check_cpu(a.cpu)?;
-        if !a.dist {
-            open.maps.hists.set_max_entries(1)?;
+    fn row<'a>(
+        &self,
+        vec: &'a u32,
+        count: u64,
+        ns: u64,
+        interval: u64,
+        time: Option<&'a str>,
+    ) -> VecRow<'a> {
+        VecRow {
+            interval,
+            time,
+            softirq: name(*vec),
+            vec: *vec,
+            count,
+            time_ns: ns,
         }
-        let ro = open.rodata()?;
-        ro.dist = u8::from(a.dist);
-        ro.targ_ns = u8::from(a.nanoseconds);
-        ro.targ_cpu = cpu;
-        // libbpf-tools' banner, the table's header.
-        hist::set_banner(s, "Tracing soft irq event time... Hit Ctrl-C to end.");
-        let steps = a.iv.steps();
-        Ok(Self {
-            a,
-            steps,
-            hist: None,
-            totals: Deltas::default(),
-            counted: 0,
-        })
-    }
-
-    fn loaded(&mut self, skel: &mut SoftirqsSkel<'_>, _: &mut Session) -> Result<()> {
-        if self.a.dist {
-            self.hist = Some(HistMap::new(&skel.maps.hists)?);
-        }
-        Ok(())
-    }
-
-    fn period(&self) -> Duration {
-        self.a.iv.period()
-    }
-
-    fn tick(
-        &mut self,
-        skel: &SoftirqsSkel<'_>,
-        _: &Tick,
-        out: &mut Output,
-    ) -> Result<ControlFlow<()>> {
-        if !self.steps.print_now() {
-            return Ok(ControlFlow::Break(()));
-        }
-        let time = self.a.iv.timestamp.then(|| out.clock.hms_now());
-        let shown = self.shown();
-        if let Some(h) = &mut self.hist {
-            // In vector order, as libbpf-tools.
-            let rows = h.take(&skel.maps.hists, |(k, _)| *k)?;
-            let unit = (Scale::Log2, shown.unit());
-            let p = hist::print_rows(rows, out, time.as_deref(), unit, Some(hist_key))?;
-            self.counted += p.values;
-        } else {
-            Self::read(skel, self.totals.now_mut())?;
-            hist::begin_interval(out, time.as_deref())?;
-            if !out.json() {
-                out.raw_line(&header_line::<VecRow<'_>>(&shown))?;
-            }
-            let interval = self.steps.printed();
-            // In vector order, as libbpf-tools.
-            for &(vec, [count, ns]) in self.totals.step().iter() {
-                let r = VecRow {
-                    interval,
-                    time: time.as_deref(),
-                    softirq: name(vec),
-                    vec,
-                    count,
-                    time_ns: ns,
-                };
-                out.row_as("softirq", &r, &shown)?;
-                self.counted += count;
-            }
-        }
-        Ok(self.steps.flow())
-    }
-
-    fn summary(&mut self, _: &libbpf_rs::Object) -> (Vec<Counter>, Fields) {
-        let c = Counter::new("counted", "handler runs counted", self.counted);
-        (vec![c], Fields::new())
     }
 }
 
 /// The tool (its binary, or `corescope softirqs`).
 pub fn main(name: &'static str) -> ExitCode {
-    corescope::run::interval::<Softirqs>(name)
+    corescope::run::interval::<irqs::Runner<Softirqs>>(name)
 }
 
 #[cfg(test)]

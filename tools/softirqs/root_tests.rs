@@ -20,7 +20,7 @@ use std::time::Duration;
 use nix::sys::signal::Signal;
 use serde_json::Value;
 
-use crate::util::{json_lines, json_summary, root_or_skip, Finished, ToolRun};
+use crate::util::{json_lines, json_summary, root_or_skip, with_tracefs, Finished, ToolRun};
 
 const NAMES: [&str; 10] = [
     "HI", "TIMER", "NET_TX", "NET_RX", "BLOCK", "IRQ_POLL", "TASKLET", "SCHED", "HRTIMER", "RCU",
@@ -320,11 +320,7 @@ fn libbpf_tools(args: &str) -> Option<String> {
         eprintln!("softirqs vs libbpf-tools: /usr/sbin/softirqs missing, compared ours only");
         return None;
     }
-    let out = Command::new("unshare")
-        .args(["-m", "sh", "-c"])
-        .arg(format!(
-            "mount -t tracefs none /sys/kernel/tracing && exec /usr/sbin/softirqs {args}"
-        ))
+    let out = with_tracefs(&format!("exec /usr/sbin/softirqs {args}"))
         .stdin(Stdio::null())
         .output()
         .expect("unshare");

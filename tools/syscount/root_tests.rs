@@ -11,7 +11,9 @@ use std::time::Duration;
 use nix::sys::signal::Signal;
 use serde_json::Value;
 
-use crate::util::{json_lines, root_or_skip, syscalls_helper, ChildGuard, Finished, ToolRun};
+use crate::util::{
+    json_lines, root_or_skip, syscalls_helper, with_tracefs, ChildGuard, Finished, ToolRun,
+};
 
 const T: Duration = Duration::from_secs(60);
 
@@ -328,13 +330,7 @@ fn table_is_libbpf_tools_layout_live() {
     let mut ours = ToolRun::start("syscount", &["-v", "-C", "-p", &pid, "600"], Stdio::null());
     ours.wait_ready(T);
     let mut lbt = ToolRun::start_cmd(
-        {
-            let mut c = Command::new("unshare");
-            c.args(["-m", "sh", "-c"]).arg(format!(
-                "[ -d /sys/kernel/tracing/events ] || mount -t tracefs none /sys/kernel/tracing; exec stdbuf -oL /usr/sbin/syscount -p {pid}"
-            ));
-            c
-        },
+        with_tracefs(&format!("exec stdbuf -oL /usr/sbin/syscount -p {pid}")),
         Stdio::null(),
     );
     lbt.wait_stdout(T, |l| l.starts_with("Tracing syscalls"));
