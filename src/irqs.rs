@@ -14,12 +14,52 @@ use anyhow::Result;
 use libbpf_rs::{MapCore, Object};
 use plain::Plain;
 
+use crate::cli::{NoTaskFilters, RunArgs};
 use crate::delta::Deltas;
 use crate::hist::{self, HistMap, HistValue, IntervalArgs, KeyFn, Scale, Steps};
 use crate::output::{header_line, Output, Row};
 use crate::run::{Interval, Loaded, Open, ToolSkel};
 use crate::session::{Counter, Fields, Session, Tick};
 use crate::UserError;
+
+/// The options of both tools but `-C` (whose meaning differs).
+#[derive(clap::Args, Debug)]
+pub struct IrqArgs {
+    /// A histogram of the time per handler (hardirqs: per IRQ handler
+    /// name; softirqs: per vector)
+    #[arg(short = 'd', long, visible_alias = "distributed")]
+    pub dist: bool,
+    /// Nanoseconds (default: microseconds)
+    #[arg(short = 'N', long)]
+    pub nanoseconds: bool,
+    /// Only the interrupts handled on this CPU
+    #[arg(long, value_name = "CPU")]
+    pub cpu: Option<u32>,
+    #[command(flatten)]
+    pub iv: IntervalArgs,
+    #[command(flatten)]
+    pub tasks: NoTaskFilters,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+impl IrqArgs {
+    /// Refuses the task filters (a handler runs in whichever task it
+    /// interrupted) and checks `--cpu`: the `.rodata` `targ_cpu`.
+    pub fn check(&self, tool: &str) -> Result<i32> {
+        self.tasks.refuse(tool)?;
+        check_cpu(self.cpu)
+    }
+
+    /// The histograms' unit.
+    pub fn unit(&self) -> &'static str {
+        if self.nanoseconds {
+            "nsecs"
+        } else {
+            "usecs"
+        }
+    }
+}
 
 /// An interrupt tool (see the module doc).
 pub trait IrqTool: Sized + 'static {
@@ -42,11 +82,7 @@ pub trait IrqTool: Sized + 'static {
     /// Sets the `.rodata` knobs and map sizes before load; returns the
     /// tool and its banner (libbpf-tools' "Tracing …" line).
     fn configure(a: Self::Args, open: &mut Open<'_, Self::Skel>) -> Result<(Self, &'static str)>;
-    fn interval(&self) -> &IntervalArgs;
-    /// `-d`: histograms instead of totals.
-    fn dist(&self) -> bool;
-    /// The histograms' unit (`usecs`, `nsecs`).
-    fn unit(&self) -> &'static str;
+    fn args(&self) -> &IrqArgs;
     fn opts(&self) -> &Self::Opts;
     fn hist_map<'a>(skel: &'a Loaded<'_, Self::Skel>) -> &'a dyn MapCore;
     /// How a histogram is named (`hardirq = NAME`).
@@ -99,7 +135,7 @@ impl<T: IrqTool> Interval for Runner<T> {
         let (tool, banner) = T::configure(a, open)?;
         hist::set_banner(s, banner);
         Ok(Self {
-            steps: tool.interval().steps(),
+            steps: tool.args().iv.steps(),
             tool,
             hist: None,
             totals: Deltas::default(),
@@ -108,14 +144,14 @@ impl<T: IrqTool> Interval for Runner<T> {
     }
 
     fn loaded(&mut self, skel: &mut Loaded<'_, T::Skel>, _: &mut Session) -> Result<()> {
-        if self.tool.dist() {
+        if self.tool.args().dist {
             self.hist = Some(HistMap::new(T::hist_map(skel))?);
         }
         Ok(())
     }
 
     fn period(&self) -> Duration {
-        self.tool.interval().period()
+        self.tool.args().iv.period()
     }
 
     fn tick(
@@ -128,10 +164,10 @@ impl<T: IrqTool> Interval for Runner<T> {
             return Ok(ControlFlow::Break(()));
         }
         let tool = &self.tool;
-        let time = tool.interval().timestamp.then(|| out.clock.hms_now());
+        let time = tool.args().iv.timestamp.then(|| out.clock.hms_now());
         if let Some(h) = &mut self.hist {
             let rows = h.take(T::hist_map(skel), |(k, _)| T::hist_order(k))?;
-            let unit = (Scale::Log2, tool.unit());
+            let unit = (Scale::Log2, tool.args().unit());
             let p = hist::print_rows(rows, out, time.as_deref(), unit, Some(T::hist_key()))?;
             self.counted += p.values;
         } else {

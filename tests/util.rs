@@ -62,6 +62,45 @@ pub fn with_tracefs(script: &str) -> Command {
     c
 }
 
+/// libbpf-tools' `TOOL ARGS` (Debian's, in /usr/sbin) run to its end with
+/// tracefs ([`with_tracefs`]): its stdout; None, said, when not installed.
+pub fn libbpf_tools_output(tool: &str, args: &str) -> Option<String> {
+    let bin = format!("/usr/sbin/{tool}");
+    if !std::path::Path::new(&bin).exists() {
+        eprintln!("{tool} vs libbpf-tools: {bin} missing, compared ours only");
+        return None;
+    }
+    let out = with_tracefs(&format!("exec {bin} {args}"))
+        .stdin(Stdio::null())
+        .output()
+        .expect("unshare");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(String::from_utf8(out.stdout).unwrap())
+}
+
+/// Asserts libbpf-tools' `print_log2_hist` row layout:
+/// `"%10lld -> %-10lld : %-8d |"` then 40 columns of stars and `|`.
+pub fn assert_log2_row(l: &str) {
+    assert_eq!(l.len(), 78, "{l:?}");
+    assert_eq!(&l[10..14], " -> ");
+    assert_eq!(&l[24..27], " : ");
+    assert!(l.ends_with('|') && l[35..37] == *" |", "{l:?}");
+}
+
+/// Runs `tool ARGS` and asserts it is refused: exit 1, `why` and a hint on
+/// stderr, nothing on stdout.
+pub fn assert_refused(tool: &str, args: &[&str], why: &str) {
+    let f = ToolRun::start(tool, args, Stdio::null()).wait(Duration::from_secs(30));
+    assert_eq!(f.code(), 1, "{args:?}: {}", f.stderr);
+    assert!(f.stderr.contains(why), "{}", f.stderr);
+    assert!(f.stderr.contains("hint: "), "{}", f.stderr);
+    assert!(f.stdout.is_empty());
+}
+
 /// Whether a root test should run: yes as root (returning its guard); as
 /// another user it skips (saying why on stderr), except with CI=true, where
 /// it fails.

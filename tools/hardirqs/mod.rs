@@ -6,11 +6,10 @@
 //! An interrupt-shape tool ([`corescope::irqs`]): cumulative per-CPU
 //! totals shown as differences per interval, or histograms with `-d`.
 
-use corescope::cli::{NoTaskFilters, RunArgs};
 use corescope::delta::sum_percpu;
 use corescope::escape::cstr;
-use corescope::hist::{self, Key, KeyFn};
-use corescope::irqs::{self, IrqTool};
+use corescope::hist::{Key, KeyFn};
+use corescope::irqs::{self, IrqArgs, IrqTool};
 use corescope::prelude::*;
 use corescope::skel::hardirqs::types::{cs_hist as Value, hardirqs_key as IrqKey, hardirqs_mode};
 use corescope::skel::hardirqs::{HardirqsSkel, HardirqsSkelBuilder, OpenHardirqsSkel};
@@ -31,26 +30,13 @@ struct Args {
     /// Count the handler runs instead of timing them
     #[arg(short = 'C', long = "count", conflicts_with_all = ["dist", "nanoseconds"])]
     runs: bool,
-    /// A histogram of the time per handler
-    #[arg(short = 'd', long, visible_alias = "distributed")]
-    dist: bool,
-    /// Nanoseconds (default: microseconds)
-    #[arg(short = 'N', long)]
-    nanoseconds: bool,
-    /// Only the interrupts handled on this CPU
-    #[arg(long, value_name = "CPU")]
-    cpu: Option<u32>,
     #[command(flatten)]
-    iv: hist::IntervalArgs,
-    #[command(flatten)]
-    tasks: NoTaskFilters,
-    #[command(flatten)]
-    run: RunArgs,
+    irq: IrqArgs,
 }
 
 impl Args {
     fn shown(&self) -> Shown {
-        match (self.runs, self.nanoseconds) {
+        match (self.runs, self.irq.nanoseconds) {
             (true, _) => Shown::Count,
             (_, true) => Shown::Nsecs,
             _ => Shown::Usecs,
@@ -89,15 +75,14 @@ impl IrqTool for Hardirqs {
     const RECORD: &'static str = "hardirq";
 
     fn configure(a: Args, open: &mut OpenHardirqsSkel<'_>) -> Result<(Self, &'static str)> {
-        a.tasks.refuse("hardirqs")?;
-        let cpu = irqs::check_cpu(a.cpu)?;
-        let mode = match (a.runs, a.dist) {
+        let cpu = a.irq.check("hardirqs")?;
+        let mode = match (a.runs, a.irq.dist) {
             (true, _) => hardirqs_mode::HARDIRQS_COUNT,
             (_, true) => hardirqs_mode::HARDIRQS_DIST,
             _ => hardirqs_mode::HARDIRQS_TIME,
         };
         // The map of the other mode stays unused: one entry.
-        if a.dist {
+        if a.irq.dist {
             open.maps.totals.set_max_entries(1)?;
         } else {
             open.maps.hists.set_max_entries(1)?;
@@ -107,7 +92,7 @@ impl IrqTool for Hardirqs {
         }
         let ro = open.rodata()?;
         ro.mode = mode.0 as u8;
-        ro.targ_ns = u8::from(a.nanoseconds);
+        ro.targ_ns = u8::from(a.irq.nanoseconds);
         ro.targ_cpu = cpu;
         // libbpf-tools' banners.
         let banner = if a.runs {
@@ -119,16 +104,8 @@ impl IrqTool for Hardirqs {
         Ok((Self { a, shown }, banner))
     }
 
-    fn interval(&self) -> &hist::IntervalArgs {
-        &self.a.iv
-    }
-
-    fn dist(&self) -> bool {
-        self.a.dist
-    }
-
-    fn unit(&self) -> &'static str {
-        self.shown.unit()
+    fn args(&self) -> &IrqArgs {
+        &self.a.irq
     }
 
     fn opts(&self) -> &Shown {
@@ -192,15 +169,6 @@ pub enum Shown {
     Count,
     Usecs,
     Nsecs,
-}
-
-impl Shown {
-    fn unit(self) -> &'static str {
-        match self {
-            Shown::Nsecs => "nsecs",
-            _ => "usecs",
-        }
-    }
 }
 
 /// One handler in one interval. Table: libbpf-tools' `%-26s %11llu`

@@ -18,7 +18,8 @@ use nix::sys::signal::Signal;
 use serde_json::Value;
 
 use crate::util::{
-    json_lines, json_summary, root_or_skip, with_tracefs, ChildGuard, Finished, TempDir, ToolRun,
+    assert_log2_row, assert_refused, json_lines, json_summary, libbpf_tools_output, root_or_skip,
+    ChildGuard, Finished, TempDir, ToolRun,
 };
 
 /// /proc/interrupts: counts by handler name (summed over the IRQs and CPUs
@@ -223,35 +224,8 @@ fn task_filters_are_refused() {
         &["--uid", "0"],
         &["--", "true"],
     ] {
-        let f = ToolRun::start("hardirqs", args, Stdio::null()).wait(Duration::from_secs(30));
-        assert_eq!(f.code(), 1, "{args:?}: {}", f.stderr);
-        assert!(
-            f.stderr.contains("interrupt handlers run in no task"),
-            "{}",
-            f.stderr
-        );
-        assert!(f.stderr.contains("hint: "), "{}", f.stderr);
-        assert!(f.stdout.is_empty());
+        assert_refused("hardirqs", args, "interrupt handlers run in no task");
     }
-}
-
-/// libbpf-tools `hardirqs ARGS` (it needs tracefs: mounted in a private
-/// mount namespace, gone with the process).
-fn libbpf_tools(args: &str) -> Option<String> {
-    if !std::path::Path::new("/usr/sbin/hardirqs").exists() {
-        eprintln!("hardirqs vs libbpf-tools: /usr/sbin/hardirqs missing, compared ours only");
-        return None;
-    }
-    let out = with_tracefs(&format!("exec /usr/sbin/hardirqs {args}"))
-        .stdin(Stdio::null())
-        .output()
-        .expect("unshare");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Some(String::from_utf8(out.stdout).unwrap())
 }
 
 /// A text output's shape: each line as a kind, with what must be equal;
@@ -265,11 +239,7 @@ fn shape(text: &str) -> Vec<String> {
         } else if l.starts_with("hardirq = ") {
             "SECTION".into()
         } else if l.contains(" -> ") {
-            // "%10lld -> %-10lld : %-8d |" + 40 stars + "|"
-            assert_eq!(l.len(), 78, "{l:?}");
-            assert_eq!(&l[10..14], " -> ");
-            assert_eq!(&l[24..27], " : ");
-            assert!(l.ends_with('|') && l[35..37] == *" |", "{l:?}");
+            assert_log2_row(l);
             "ROW".into()
         } else if l.starts_with("     count ") {
             continue; // our stats line
@@ -316,7 +286,7 @@ fn text_layout_matches_a_live_libbpf_tools_hardirqs() {
         assert_eq!(ours.code(), 0, "{}", ours.stderr);
         let mine = shape(&ours.stdout);
         assert!(mine.len() > 3, "no rows: {}", ours.stdout);
-        let Some(lbt) = libbpf_tools(args) else {
+        let Some(lbt) = libbpf_tools_output("hardirqs", args) else {
             continue;
         };
         assert_eq!(

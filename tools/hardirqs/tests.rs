@@ -1,5 +1,6 @@
 use super::*;
 use corescope::cli::try_parse_from;
+use corescope::hist;
 use corescope::output::{header_line, table_line};
 
 fn parse(args: &[&str]) -> Result<Args, clap::Error> {
@@ -12,12 +13,12 @@ fn parse(args: &[&str]) -> Result<Args, clap::Error> {
 #[test]
 fn flags_as_libbpf_tools() {
     let a = parse(&["-NT", "1", "5"]).unwrap();
-    assert!(a.nanoseconds && a.iv.timestamp);
-    assert_eq!((a.iv.interval, a.iv.count), (Some(1), Some(5)));
+    assert!(a.irq.nanoseconds && a.irq.iv.timestamp);
+    assert_eq!((a.irq.iv.interval, a.irq.iv.count), (Some(1), Some(5)));
     assert_eq!(a.shown(), Shown::Nsecs);
     assert_eq!(parse(&["-C"]).unwrap().shown(), Shown::Count);
-    assert!(parse(&["-d"]).unwrap().dist);
-    assert!(parse(&["--distributed"]).unwrap().dist);
+    assert!(parse(&["-d"]).unwrap().irq.dist);
+    assert!(parse(&["--distributed"]).unwrap().irq.dist);
     // Count and distribution cannot go together (libbpf-tools refuses too).
     assert!(parse(&["-C", "-d"]).is_err());
     assert!(parse(&["-C", "-N"]).is_err());
@@ -32,10 +33,10 @@ fn task_filters_are_refused_with_the_reason() {
         &["--", "true"],
     ] {
         let a = parse(args).unwrap();
-        let e = a.tasks.refuse("hardirqs").unwrap_err().to_string();
+        let e = a.irq.tasks.refuse("hardirqs").unwrap_err().to_string();
         assert!(e.contains("interrupt handlers run in no task"), "{e}");
     }
-    assert!(parse(&[]).unwrap().tasks.refuse("hardirqs").is_ok());
+    assert!(parse(&[]).unwrap().irq.tasks.refuse("hardirqs").is_ok());
 }
 
 fn row(name: &str, count: u64, ns: Option<u64>) -> String {

@@ -7,10 +7,9 @@
 //! An interrupt-shape tool ([`corescope::irqs`]): cumulative per-CPU
 //! totals shown as differences per interval, or histograms with `-d`.
 
-use corescope::cli::{NoTaskFilters, RunArgs};
 use corescope::delta::sum_percpu;
-use corescope::hist::{self, Key, KeyFn};
-use corescope::irqs::{self, IrqTool};
+use corescope::hist::{Key, KeyFn};
+use corescope::irqs::{self, IrqArgs, IrqTool};
 use corescope::prelude::*;
 use corescope::skel::softirqs::types::cs_hist as Value;
 use corescope::skel::softirqs::{OpenSoftirqsSkel, SoftirqsSkel, SoftirqsSkelBuilder};
@@ -38,21 +37,8 @@ struct Args {
     /// Also show the number of handler runs (TOTAL_count)
     #[arg(short = 'C', long = "count", conflicts_with = "dist")]
     runs: bool,
-    /// A histogram of the time per vector
-    #[arg(short = 'd', long, visible_alias = "distributed")]
-    dist: bool,
-    /// Nanoseconds (default: microseconds)
-    #[arg(short = 'N', long)]
-    nanoseconds: bool,
-    /// Only the softirqs handled on this CPU
-    #[arg(long, value_name = "CPU")]
-    cpu: Option<u32>,
     #[command(flatten)]
-    iv: hist::IntervalArgs,
-    #[command(flatten)]
-    tasks: NoTaskFilters,
-    #[command(flatten)]
-    run: RunArgs,
+    irq: IrqArgs,
 }
 
 /// What the totals table shows: the unit, and whether the count too.
@@ -60,16 +46,6 @@ struct Args {
 pub struct Shown {
     pub ns: bool,
     pub count: bool,
-}
-
-impl Shown {
-    fn unit(self) -> &'static str {
-        if self.ns {
-            "nsecs"
-        } else {
-            "usecs"
-        }
-    }
 }
 
 fn name(vec: u32) -> &'static str {
@@ -137,17 +113,16 @@ impl IrqTool for Softirqs {
     const RECORD: &'static str = "softirq";
 
     fn configure(a: Args, open: &mut OpenSoftirqsSkel<'_>) -> Result<(Self, &'static str)> {
-        a.tasks.refuse("softirqs")?;
-        let cpu = irqs::check_cpu(a.cpu)?;
-        if !a.dist {
+        let cpu = a.irq.check("softirqs")?;
+        if !a.irq.dist {
             open.maps.hists.set_max_entries(1)?;
         }
         let ro = open.rodata()?;
-        ro.dist = u8::from(a.dist);
-        ro.targ_ns = u8::from(a.nanoseconds);
+        ro.dist = u8::from(a.irq.dist);
+        ro.targ_ns = u8::from(a.irq.nanoseconds);
         ro.targ_cpu = cpu;
         let shown = Shown {
-            ns: a.nanoseconds,
+            ns: a.irq.nanoseconds,
             count: a.runs,
         };
         // libbpf-tools' banner.
@@ -155,16 +130,8 @@ impl IrqTool for Softirqs {
         Ok((Self { a, shown }, banner))
     }
 
-    fn interval(&self) -> &hist::IntervalArgs {
-        &self.a.iv
-    }
-
-    fn dist(&self) -> bool {
-        self.a.dist
-    }
-
-    fn unit(&self) -> &'static str {
-        self.shown.unit()
+    fn args(&self) -> &IrqArgs {
+        &self.a.irq
     }
 
     fn opts(&self) -> &Shown {

@@ -20,7 +20,10 @@ use std::time::Duration;
 use nix::sys::signal::Signal;
 use serde_json::Value;
 
-use crate::util::{json_lines, json_summary, root_or_skip, with_tracefs, Finished, ToolRun};
+use crate::util::{
+    assert_log2_row, assert_refused, json_lines, json_summary, libbpf_tools_output, root_or_skip,
+    Finished, ToolRun,
+};
 
 const NAMES: [&str; 10] = [
     "HI", "TIMER", "NET_TX", "NET_RX", "BLOCK", "IRQ_POLL", "TASKLET", "SCHED", "HRTIMER", "RCU",
@@ -301,35 +304,8 @@ fn task_filters_are_refused() {
         return;
     };
     for args in [&["-p", "1"][..], &["--comm", "sh"], &["--", "true"]] {
-        let f = ToolRun::start("softirqs", args, Stdio::null()).wait(Duration::from_secs(30));
-        assert_eq!(f.code(), 1, "{args:?}: {}", f.stderr);
-        assert!(
-            f.stderr.contains("interrupt handlers run in no task"),
-            "{}",
-            f.stderr
-        );
-        assert!(f.stderr.contains("hint: "), "{}", f.stderr);
-        assert!(f.stdout.is_empty());
+        assert_refused("softirqs", args, "interrupt handlers run in no task");
     }
-}
-
-/// libbpf-tools `softirqs ARGS` (it needs tracefs: mounted in a private
-/// mount namespace, gone with the process).
-fn libbpf_tools(args: &str) -> Option<String> {
-    if !std::path::Path::new("/usr/sbin/softirqs").exists() {
-        eprintln!("softirqs vs libbpf-tools: /usr/sbin/softirqs missing, compared ours only");
-        return None;
-    }
-    let out = with_tracefs(&format!("exec /usr/sbin/softirqs {args}"))
-        .stdin(Stdio::null())
-        .output()
-        .expect("unshare");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Some(String::from_utf8(out.stdout).unwrap())
 }
 
 /// A text output's shape: each line as a kind, with what must be equal.
@@ -343,11 +319,7 @@ fn shape(text: &str) -> Vec<String> {
             assert!(NAMES.contains(&name.to_uppercase().as_str()), "{l:?}");
             "SECTION".into()
         } else if l.contains(" -> ") {
-            // "%10lld -> %-10lld : %-8d |" + 40 stars + "|"
-            assert_eq!(l.len(), 78, "{l:?}");
-            assert_eq!(&l[10..14], " -> ");
-            assert_eq!(&l[24..27], " : ");
-            assert!(l.ends_with('|') && l[35..37] == *" |", "{l:?}");
+            assert_log2_row(l);
             "ROW".into()
         } else if l.starts_with("     count ") {
             // Our stats line, where libbpf-tools has a blank line.
@@ -392,7 +364,7 @@ fn text_layout_matches_a_live_libbpf_tools_softirqs() {
         let ours = ToolRun::start("softirqs", &argv, Stdio::null()).wait(Duration::from_secs(30));
         assert_eq!(ours.code(), 0, "{}", ours.stderr);
         let mine = shape(&ours.stdout);
-        let Some(lbt) = libbpf_tools(args) else {
+        let Some(lbt) = libbpf_tools_output("softirqs", args) else {
             continue;
         };
         let mut theirs = shape(&lbt);

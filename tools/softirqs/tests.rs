@@ -12,11 +12,11 @@ fn parse(args: &[&str]) -> Result<Args, clap::Error> {
 #[test]
 fn flags_as_libbpf_tools() {
     let a = parse(&["-NTC", "2", "3"]).unwrap();
-    assert!(a.nanoseconds && a.iv.timestamp && a.runs);
-    assert_eq!((a.iv.interval, a.iv.count), (Some(2), Some(3)));
-    assert!(parse(&["-d", "-N"]).unwrap().dist);
+    assert!(a.irq.nanoseconds && a.irq.iv.timestamp && a.runs);
+    assert_eq!((a.irq.iv.interval, a.irq.iv.count), (Some(2), Some(3)));
+    assert!(parse(&["-d", "-N"]).unwrap().irq.dist);
     assert!(parse(&["-C", "-d"]).is_err());
-    let e = parse(&["-p", "1"]).unwrap().tasks.refuse("softirqs");
+    let e = parse(&["-p", "1"]).unwrap().irq.tasks.refuse("softirqs");
     assert!(e.unwrap_err().to_string().contains("takes no --pid"));
 }
 
