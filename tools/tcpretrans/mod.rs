@@ -5,7 +5,7 @@
 use std::ops::ControlFlow;
 use std::time::Duration;
 
-use corescope::cli::RunArgs;
+use corescope::cli::{NoTaskFilters, RunArgs};
 use corescope::clock::Hms;
 use corescope::net::{tcp_state_name, Endpoints, FamilyArgs};
 use corescope::prelude::*;
@@ -43,11 +43,19 @@ struct Args {
     max_flows: u32,
     #[command(flatten)]
     run: RunArgs,
+    #[command(flatten)]
+    refused: NoTaskFilters,
 }
 
 impl Args {
     /// What both modes refuse, and the knobs both set.
     fn configure(&self, open: &mut OpenTcpretransSkel<'_>) -> Result<()> {
+        self.refused.refuse_with(
+            "tcpretrans",
+            "retransmits are sent from the retransmit timer (softirq) or while an ACK is \
+             processed, in whichever task was on the CPU, not the socket's",
+            "leave the task filters out; the rows' addresses and ports name the connection",
+        )?;
         if self.lossprobe {
             return Err(UserError::hint(
                 "-l (tail loss probes) needs a kprobe on tcp_send_loss_probe, which has no \

@@ -343,8 +343,8 @@ fn retransmits_of_a_dropped_flow_match_the_kernel_s_counters() {
     drop((c4, c6, s4, s6));
 }
 
-/// -l is refused with the reason and a hint, before anything is attached;
-/// bad options are usage errors.
+/// -l and the task filters are refused with the reason and a hint, before
+/// anything is attached; bad options are usage errors.
 #[test]
 fn refusals_and_usage_errors() {
     let Some(_g) = root_or_skip("tcpretrans refusals") else {
@@ -362,7 +362,22 @@ fn refusals_and_usage_errors() {
         "{err}"
     );
     assert_eq!(err.lines().count(), 2, "{err}");
-    for bad in [&["--pid", "1"][..], &["-4", "-6"], &["--max-flows", "0"]] {
+    for (opt, args) in [
+        ("--pid", &["--pid", "1"][..]),
+        ("--comm", &["-c", "--comm", "sh"]),
+        ("-- CMD", &["--", "true"]),
+    ] {
+        let out = Command::new(tool("tcpretrans"))
+            .args(args)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        let want = format!("tcpretrans: error: tcpretrans takes no {opt}: retransmits are sent");
+        assert!(err.starts_with(&want), "{err}");
+        assert!(err.contains("\nhint: "), "{err}");
+    }
+    for bad in [&["-p", "1"][..], &["-4", "-6"], &["--max-flows", "0"]] {
         let out = Command::new(tool("tcpretrans")).args(bad).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{bad:?}");
     }

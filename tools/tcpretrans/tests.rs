@@ -125,8 +125,10 @@ fn every_flag_parses_and_bad_ones_fail() {
     assert_eq!(a.run.duration, Some(2));
     let a = args("-6 -l").unwrap();
     assert!(a.family.af() == 10 && a.lossprobe && !a.count);
-    // No task filters: retransmits run in softirq, not in the socket's task.
-    for bad in "-4 -6|--max-flows 0|-p 1|--pid 1|--comm sh|-- true|-c 5".split('|') {
+    for bad in "-4 -6|--max-flows 0|-p 1|-c 5|-C".split('|') {
         assert!(args(bad).is_err(), "{bad}");
     }
+    // Task filters parse, to be refused with the reason (see root_tests).
+    let a = args("--pid 1 --comm sh -- true").unwrap();
+    assert_eq!(a.refused.given(), Some("--pid"));
 }
