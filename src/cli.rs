@@ -124,14 +124,20 @@ impl NoTaskFilters {
 
     /// Fails, saying why, if a task filter was given to `tool`.
     pub fn refuse(&self, tool: &str) -> Result<(), crate::UserError> {
+        self.refuse_with(
+            tool,
+            "interrupt handlers run in no task of their own, in whichever task they interrupted",
+            "leave the task filters out (--cpu N limits it to one CPU)",
+        )
+    }
+
+    /// [`NoTaskFilters::refuse`] with the tool's own reason and hint.
+    pub fn refuse_with(&self, tool: &str, why: &str, hint: &str) -> Result<(), crate::UserError> {
         match self.given() {
             None => Ok(()),
             Some(opt) => Err(crate::UserError::hint(
-                format!(
-                    "{tool} takes no {opt}: interrupt handlers run in no task of their own, \
-                     in whichever task they interrupted"
-                ),
-                "leave the task filters out (--cpu N limits it to one CPU)",
+                format!("{tool} takes no {opt}: {why}"),
+                hint,
             )),
         }
     }

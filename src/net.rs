@@ -116,6 +116,28 @@ pub fn addr_bytes(ip: IpAddr) -> [u8; 16] {
     }
 }
 
+/// The name of TCP state `state` as BCC's network tools print it
+/// (`TCP_ESTABLISHED` = 1 … `TCP_NEW_SYN_RECV` = 12, include/net/tcp_states.h);
+/// `"UNKNOWN"` for any other value.
+pub fn tcp_state_name(state: u32) -> &'static str {
+    const NAMES: [&str; 12] = [
+        "ESTABLISHED",
+        "SYN_SENT",
+        "SYN_RECV",
+        "FIN_WAIT1",
+        "FIN_WAIT2",
+        "TIME_WAIT",
+        "CLOSE",
+        "CLOSE_WAIT",
+        "LAST_ACK",
+        "LISTEN",
+        "CLOSING",
+        "NEW_SYN_RECV",
+    ];
+    let i = usize::try_from(state).ok().and_then(|s| s.checked_sub(1));
+    i.and_then(|i| NAMES.get(i)).copied().unwrap_or("UNKNOWN")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,6 +174,18 @@ mod tests {
                 Family::Ipv6
             };
             assert_eq!(ip_addr(fam, &addr_bytes(ip)), ip);
+        }
+        let names = [
+            (0, "UNKNOWN"),
+            (1, "ESTABLISHED"),
+            (2, "SYN_SENT"),
+            (12, "NEW_SYN_RECV"),
+        ];
+        for (n, name) in names
+            .into_iter()
+            .chain([(13, "UNKNOWN"), (u32::MAX, "UNKNOWN")])
+        {
+            assert_eq!(tcp_state_name(n), name, "{n}");
         }
     }
 }

@@ -665,6 +665,24 @@ pub fn drop_tracer_frames(frames: &mut Vec<Frame>) {
     frames.drain(..n);
 }
 
+/// [`drop_tracer_frames`] for a stack taken with `bpf_get_stack` in a
+/// `tp_btf` program: it starts with the program's JIT frame, which
+/// /proc/kallsyms may not name (seen as an unrelated symbol), then the
+/// tracepoint's glue (`bpf_trace_run*`). Drops the frames up to the last
+/// tracer frame among the first four.
+pub fn drop_tracer_glue(frames: &mut Vec<Frame>) {
+    let tracer = |f: &Frame| {
+        f.symbol.as_deref().is_some_and(|n| {
+            ["bpf_prog_", "bpf_trace_run", "__bpf_trace_", "__traceiter_"]
+                .iter()
+                .any(|p| n.starts_with(p))
+        })
+    };
+    if let Some(i) = frames.iter().take(4).rposition(tracer) {
+        frames.drain(..=i);
+    }
+}
+
 fn symbolized(blaze: &Blaze, src: &Source<'_>, addrs: &[u64]) -> Vec<Frame> {
     match blaze.symbolize(src, Input::AbsAddr(addrs)) {
         Ok(syms) => addrs

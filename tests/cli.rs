@@ -6,8 +6,9 @@ use std::process::Command;
 use crate::util::{tool, tools};
 
 /// Tools that trace no tasks: they have the run options, not the filters.
-/// (hardirqs and softirqs parse the filters only to refuse them: hidden.)
-const NO_TASK_FILTERS: &[&str] = &["xdpdrop", "hardirqs", "softirqs"];
+/// (hardirqs, softirqs, tcpretrans and tcpdrop parse the filters only to refuse
+/// them: hidden.)
+const NO_TASK_FILTERS: &[&str] = &["xdpdrop", "hardirqs", "softirqs", "tcpretrans", "tcpdrop"];
 
 #[test]
 fn every_tool_has_help_and_version() {

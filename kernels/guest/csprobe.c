@@ -11,6 +11,12 @@
  *                                       CBYTES, the server (this process)
  *                                       answers SBYTES, both close; prints
  *                                       the counts and the client's port
+ *   csprobe synq PORT WAIT_MS           a loopback SYN the kernel drops: a
+ *                                       listener (backlog 0) with one
+ *                                       connection it never accepts, then a
+ *                                       second connect(), whose SYN is
+ *                                       retransmitted (~1 s, 3 s, ...) for
+ *                                       WAIT_MS; prints its port first
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -153,6 +159,33 @@ static int tcp(int port, long cbytes, long sbytes)
 	return got == cbytes && WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;
 }
 
+static int synq(int port, int wait_ms)
+{
+	struct sockaddr_in a = lo_addr(port), me;
+	socklen_t mlen = sizeof(me);
+	int one = 1, ls = socket(AF_INET, SOCK_STREAM, 0);
+	int c1 = socket(AF_INET, SOCK_STREAM, 0), c2 = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+
+	if (ls < 0 || c1 < 0 || c2 < 0)
+		die("socket");
+	setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(ls, (struct sockaddr *)&a, sizeof(a)) || listen(ls, 0))
+		die("bind/listen");
+	/* Fills the accept queue (its length 1 > backlog 0: full). */
+	if (connect(c1, (struct sockaddr *)&a, sizeof(a)))
+		die("connect");
+	usleep(100000);
+	if (connect(c2, (struct sockaddr *)&a, sizeof(a)) == 0 || errno != EINPROGRESS)
+		die("connect (want EINPROGRESS)");
+	if (getsockname(c2, (struct sockaddr *)&me, &mlen))
+		die("getsockname");
+	/* First, so a caller can inspect the sockets while they live. */
+	printf("client_port=%d\n", ntohs(me.sin_port));
+	fflush(stdout);
+	usleep(wait_ms * 1000L);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc >= 2 && !strcmp(argv[1], "true"))
@@ -161,6 +194,8 @@ int main(int argc, char **argv)
 		return udp(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]));
 	if (argc == 5 && !strcmp(argv[1], "tcp"))
 		return tcp(atoi(argv[2]), atol(argv[3]), atol(argv[4]));
-	fprintf(stderr, "usage: csprobe true ARGS | udp PORT COUNT WAIT_MS | tcp PORT CBYTES SBYTES\n");
+	if (argc == 4 && !strcmp(argv[1], "synq"))
+		return synq(atoi(argv[2]), atoi(argv[3]));
+	fprintf(stderr, "usage: csprobe true ARGS | udp PORT COUNT WAIT_MS | tcp PORT CBYTES SBYTES | synq PORT WAIT_MS\n");
 	return 2;
 }

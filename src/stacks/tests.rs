@@ -832,6 +832,27 @@ fn tracer_frames_are_dropped_from_the_top_only() {
     assert_eq!(names, ["__schedule", "bpf_trace_run4"]);
 }
 
+/// tcpdrop's stacks: an unnamed (misnamed) JIT frame first, then the glue.
+#[test]
+fn tracer_glue_after_an_unnamed_program_frame_is_dropped() {
+    let mut f = vec![
+        frame("__stop_runtime_ptr_USER_PTR_MAX", 0x3c4f_fa68, "kernel"),
+        frame("bpf_trace_run4", 0x166, "kernel"),
+        frame("sk_skb_reason_drop", 0x90, "kernel"),
+        frame("tcp_v4_rcv", 0x91, "kernel"),
+        frame("bpf_trace_run4", 0x1, "kernel"),
+    ];
+    drop_tracer_glue(&mut f);
+    let names: Vec<_> = f.iter().map(|f| f.symbol.clone().unwrap()).collect();
+    assert_eq!(
+        names,
+        ["sk_skb_reason_drop", "tcp_v4_rcv", "bpf_trace_run4"]
+    );
+    let mut none = vec![frame("tcp_v4_rcv", 1, "kernel")];
+    drop_tracer_glue(&mut none);
+    assert_eq!(none.len(), 1);
+}
+
 #[test]
 fn frame_pointer_note_when_most_user_stacks_have_one_frame() {
     let st = |user_stacks, one_frame_user| StackStats {
