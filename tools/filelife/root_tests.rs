@@ -264,3 +264,32 @@ fn full_map_is_counted_as_lost() {
     let s = json_summary(&v);
     assert_eq!(s["lost"], 1, "{s}");
 }
+
+/// A closed stdout (`filelife | head -1`) is a normal end: exit 0, soon.
+#[test]
+fn closed_pipe_ends_it() {
+    let Some(_root) = root_or_skip("filelife_closed_pipe_ends_it") else {
+        return;
+    };
+    use std::io::BufRead as _;
+    let dir = TempDir::new(0o755);
+    let d = dir_str(&dir);
+    let mut g = ChildGuard::spawn(
+        Command::new(tool("filelife"))
+            .args(["-d", "60"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null()),
+    );
+    let mut first = String::new();
+    {
+        let out = g.0.stdout.take().expect("stdout");
+        std::io::BufReader::new(out)
+            .read_line(&mut first)
+            .expect("first line");
+    } // closed here, as `head -1` does
+    assert!(first.starts_with("TIME     PID     COMM"), "{first}");
+    run_helper(&["life", "openat", &d, "f", "10"]); // a row for the closed pipe
+    let st = g.wait_timeout(Duration::from_secs(10));
+    assert_eq!(st.code(), Some(0), "{st:?}");
+}
