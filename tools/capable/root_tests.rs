@@ -297,3 +297,34 @@ fn closed_pipe_ends_it() {
     let st = g.wait_timeout(Duration::from_secs(10));
     assert_eq!(st.code(), Some(0), "{st:?}");
 }
+
+/// A kernel without capability:cap_capable (Linux < 6.14), as far as the
+/// tool can tell: a private mount namespace whose tracefs is an empty
+/// tmpfs (gone with the namespace). The error names the tracepoint and the
+/// release, and `corescope check` says the same.
+#[test]
+fn missing_tracepoint_names_the_release() {
+    let Some(_root) = root_or_skip("missing_tracepoint_names_the_release") else {
+        return;
+    };
+    let script = "mount -t tmpfs none /sys/kernel/tracing && mkdir -p /sys/kernel/tracing/events/sched && \"$0\" -d 1; echo \"rc=$?\"; \"$1\" check";
+    let out = Command::new("unshare")
+        .args(["-m", "--propagation", "private", "sh", "-c", script])
+        .arg(crate::util::tool("capable"))
+        .arg(crate::util::tool("corescope"))
+        .stdin(Stdio::null())
+        .output()
+        .expect("unshare");
+    let (o, e) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(o.contains("rc=1\n"), "{o}\n{e}");
+    let want = "capable: error: tracepoint capability:cap_capable does not exist on this kernel: needs Linux >= 6.14\nhint: ";
+    assert!(e.starts_with(want), "{e}");
+    assert!(
+        o.lines().any(|l| l.starts_with("capable ")
+            && l.ends_with("missing: tracepoint capability:cap_capable: needs Linux >= 6.14")),
+        "{o}"
+    );
+}
