@@ -16,7 +16,9 @@
 # /bin/true); sigsnoop, killsnoop: N kill(getpid(), SIGWINCH)
 # (tools/sigsnoop/sigstorm.c); oomkill: one OOM kill per round of a process
 # in a v1 memory cgroup limited to 8 MiB (tools/oomkill/oom_hog.c; the
-# cgroup is removed after). Installs libbpf-tools with apt-get if missing;
+# cgroup is removed after); filelife: N files created and unlinked
+# (tools/filelife/lifestorm.c); capable: N setgroups(0, NULL), one
+# CAP_SETGID check each (tools/capable/capstorm.c). Installs libbpf-tools with apt-get if missing;
 # mounts tracefs if needed (unmounted at the end only if it mounted it);
 # restores bpf_stats_enabled. Kills only what it started.
 set -euo pipefail
@@ -66,6 +68,19 @@ oomkill)
 		awk -v d=$((t1 - t0)) 'BEGIN {printf "%.1f\n", 1e9 / d}'
 	}
 	LT=(/usr/sbin/oomkill) OURS_ARGS=() KINDS="ours lt"
+	;;
+filelife)
+	N=${N:-20000}
+	cc -O2 -Wall -o "$WORK/lifestorm" tools/filelife/lifestorm.c
+	mkdir "$WORK/files"
+	workload() { "$WORK/lifestorm" "$N" "$WORK/files" | sed -n 's/.*rate=\([0-9.]*\).*/\1/p'; }
+	LT=(/usr/sbin/filelife) OURS_ARGS=() KINDS="ours lt"
+	;;
+capable)
+	N=${N:-200000}
+	cc -O2 -Wall -o "$WORK/capstorm" tools/capable/capstorm.c
+	workload() { "$WORK/capstorm" "$N" | sed -n 's/.*rate=\([0-9.]*\).*/\1/p'; }
+	LT=(/usr/sbin/capable) OURS_ARGS=() KINDS="ours lt"
 	;;
 *)
 	echo "bench/events.sh: no workload for $TOOL" >&2

@@ -133,7 +133,11 @@ impl Machine {
 fn section_needs(m: &Machine, section: &str, missing: &mut BTreeSet<String>) {
     if let Some(tp) = load::tracepoint_of(section) {
         if load::tracepoint_exists(tp) == Some(false) {
-            missing.insert(format!("tracepoint {}", tp.replace('/', ":")));
+            missing.insert(format!(
+                "tracepoint {}{}",
+                tp.replace('/', ":"),
+                load::tracepoint_needs(tp)
+            ));
         } else if !m.tracefs_readable && m.privileged {
             // What the tools' load::ensure_tracefs needs, as it says it.
             // (Unprivileged, that is already the missing privileges.)

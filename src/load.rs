@@ -371,6 +371,27 @@ pub fn tracepoint_of(section: &str) -> Option<&str> {
         .or_else(|| section.strip_prefix("tracepoint/"))
 }
 
+/// Tracepoints added in a known kernel release, for the error and
+/// `corescope check` to name it.
+const TRACEPOINT_SINCE: &[(&str, &str)] = &[("capability/cap_capable", "6.14")];
+
+/// `": needs Linux >= X"` for a tracepoint `cat/name` added in release X
+/// (TRACEPOINT_SINCE), else `""`.
+pub fn tracepoint_needs(tp: &str) -> String {
+    TRACEPOINT_SINCE
+        .iter()
+        .find(|(t, _)| *t == tp)
+        .map(|(_, v)| format!(": needs Linux >= {v}"))
+        .unwrap_or_default()
+}
+
+/// `uname -r`, for messages ("unknown" if it cannot be read).
+fn kernel_release() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|r| r.trim().to_string())
+        .unwrap_or_else(|_| "unknown".into())
+}
+
 /// Whether tracepoint `cat/name` exists; `None` when tracefs is not mounted.
 pub fn tracepoint_exists(tp: &str) -> Option<bool> {
     tracefs_root().map(|r| r.join("events").join(tp).is_dir())
@@ -400,9 +421,21 @@ pub fn check_tracepoints(obj: &mut OpenObject, optional: &[&str]) -> Result<()> 
             }
             prog.set_autoload(false);
         } else {
+            let needs = tracepoint_needs(tp);
+            let hint = if needs.is_empty() {
+                "this tool needs it: use a kernel with that tracepoint (syscall tracepoints need CONFIG_FTRACE_SYSCALLS=y)".to_string()
+            } else {
+                format!(
+                    "this tool needs it: boot a kernel of that release or later (this one is {})",
+                    kernel_release()
+                )
+            };
             return Err(UserError::hint(
-                format!("tracepoint {} does not exist on this kernel", tp.replace('/', ":")),
-                "this tool needs it: use a kernel with that tracepoint (syscall tracepoints need CONFIG_FTRACE_SYSCALLS=y)",
+                format!(
+                    "tracepoint {} does not exist on this kernel{needs}",
+                    tp.replace('/', ":"),
+                ),
+                hint,
             )
             .into());
         }

@@ -68,6 +68,18 @@ pub trait Events: Sized {
     fn configure(a: Self::Args, open: &mut Open<'_, Self::Skel>, s: &mut Session) -> Result<Self>;
     /// One event (header + payload) → its rows (`out.row(&row, self)`).
     fn event(&mut self, e: &Self::Event, payload: &[u8], out: &mut Output) -> Result<()>;
+    /// [`Events::event`] with the loaded object at hand, for a tool that
+    /// reads its maps per event (capable's stacks, by id); the runner calls
+    /// this one, which by default is `event`.
+    fn event_with(
+        &mut self,
+        e: &Self::Event,
+        payload: &[u8],
+        out: &mut Output,
+        _obj: &Object,
+    ) -> Result<()> {
+        self.event(e, payload, out)
+    }
 }
 
 /// An interval tool: reads the BPF maps every [`Interval::period`].
@@ -115,7 +127,7 @@ pub fn events<T: Events>(name: &'static str) -> ExitCode {
         s.set_header::<T::Row<'_>>(&tool);
         let skel = s.load(open)?;
         s.stream(&skel, |e: &T::Event, payload: &[u8], out: &mut Output| {
-            tool.event(e, payload, out)
+            tool.event_with(e, payload, out, skel.object())
         })
     })
 }

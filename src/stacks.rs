@@ -799,6 +799,18 @@ pub fn write_bcc(w: &mut impl Write, st: &Stack, style: Style) -> io::Result<()>
 
 /// [`write_bcc`] into `s` (appended).
 pub fn bcc_text(s: &mut String, st: &Stack, style: Style) {
+    bcc_frames(s, st, style);
+    s.push_str("    -                ");
+    escape_into(s, &st.comm, false);
+    use std::fmt::Write as _;
+    let _ = writeln!(s, " ({})", st.tid.unwrap_or(st.pid));
+    let _ = writeln!(s, "        {}\n", st.count);
+}
+
+/// The frames of [`bcc_text`] only (kernel, `--` with `-d`, user; one line
+/// each, appended to `s`), without the comm/PID and count lines: for an
+/// event tool that prints a stack under each row (capable -K / -U).
+pub fn bcc_frames(s: &mut String, st: &Stack, style: Style) {
     let side = |s: &mut String, part: &Part, user: bool| match part {
         Part::Off => {}
         Part::Missing(m) => {
@@ -819,11 +831,6 @@ pub fn bcc_text(s: &mut String, st: &Stack, style: Style) {
         s.push_str("    --\n");
     }
     side(s, &st.user, true);
-    s.push_str("    -                ");
-    escape_into(s, &st.comm, false);
-    use std::fmt::Write as _;
-    let _ = writeln!(s, " ({})", st.tid.unwrap_or(st.pid));
-    let _ = writeln!(s, "        {}\n", st.count);
 }
 
 /// A folded frame: escaped, and `;` (the frame separator) escaped too, so

@@ -1,0 +1,5 @@
+#!/usr/bin/env bash
+# filelife benchmark: the shared event-tool benchmark (bench/events.sh: start ->
+# attached, in-kernel ns per event with kernel.bpf_stats_enabled=1, peak RSS,
+# tracer CPU, the workload's slowdown) side by side with Debian's libbpf-tools.
+exec "$(dirname "$0")/../../bench/events.sh" filelife
