@@ -14,7 +14,9 @@
 #  - the workload's rate (its slowdown when traced).
 # Workloads: exitsnoop: N process exits (bench/storm.c: posix_spawn
 # /bin/true); sigsnoop, killsnoop: N kill(getpid(), SIGWINCH)
-# (tools/sigsnoop/sigstorm.c); oomkill: one OOM kill per round of a process
+# (tools/sigsnoop/sigstorm.c); tcpconnect (LATENCY=1: --latency against
+# tcpconnlat), tcpaccept: N loopback connects (tools/tcpconnect/connpeer.c
+# loop); oomkill: one OOM kill per round of a process
 # in a v1 memory cgroup limited to 8 MiB (tools/oomkill/oom_hog.c; the
 # cgroup is removed after). Installs libbpf-tools with apt-get if missing;
 # mounts tracefs if needed (unmounted at the end only if it mounted it);
@@ -86,6 +88,25 @@ oomkill)
 		awk -v d=$((t1 - t0)) 'BEGIN {printf "%.1f\n", 1e9 / d}'
 	}
 	LT=(/usr/sbin/oomkill) OURS_ARGS=() KINDS="ours lt"
+	;;
+tcpconnect | tcpaccept)
+	# N loopback connect/accept/close in one process
+	# (tools/tcpconnect/connpeer.c), each round on its own port.
+	N=${N:-20000}
+	cc -O2 -Wall -o "$WORK/connpeer" tools/tcpconnect/connpeer.c
+	CP_PORT=28000
+	workload() {
+		CP_PORT=$((CP_PORT + 1))
+		"$WORK/connpeer" loop 4 "$CP_PORT" "$N" | sed -n 's/.*rate=\([0-9.]*\).*/\1/p'
+	}
+	OURS_ARGS=() KINDS="ours lt"
+	if [ "$TOOL" = tcpaccept ]; then
+		LT=(/usr/sbin/tcpaccept) # not in libbpf-tools (BCC only): reported as failing
+	elif [ -n "${LATENCY:-}" ]; then
+		OURS_ARGS=(--latency) LT=(/usr/sbin/tcpconnlat)
+	else
+		LT=(/usr/sbin/tcpconnect)
+	fi
 	;;
 *)
 	echo "bench/events.sh: no workload for $TOOL" >&2
