@@ -101,7 +101,8 @@ tcpconnect | tcpaccept)
 	}
 	OURS_ARGS=() KINDS="ours lt"
 	if [ "$TOOL" = tcpaccept ]; then
-		LT=(/usr/sbin/tcpaccept) # not in libbpf-tools (BCC only): reported as failing
+		# Not in libbpf-tools: BCC's (Debian's bpfcc-tools), if installed.
+		LT=(/usr/sbin/tcpaccept-bpfcc)
 	elif [ -n "${LATENCY:-}" ]; then
 		OURS_ARGS=(--latency) LT=(/usr/sbin/tcpconnlat)
 	else
@@ -177,7 +178,12 @@ for _ in $(seq "$ROUNDS"); do
 	for k in $KINDS; do traced "$k"; done
 done
 
-label() { case $1 in ours) echo "corescope $TOOL${OURS_ARGS[*]:+ ${OURS_ARGS[*]}}" ;; lt) echo "libbpf-tools ${LT[*]#/usr/sbin/}" ;; esac; }
+label() {
+	case $1 in
+	ours) echo "corescope $TOOL${OURS_ARGS[*]:+ ${OURS_ARGS[*]}}" ;;
+	lt) case ${LT[0]} in *-bpfcc) echo "BCC ${LT[*]#/usr/sbin/}" ;; *) echo "libbpf-tools ${LT[*]#/usr/sbin/}" ;; esac ;;
+	esac
+}
 echo "# $TOOL benchmark: $(date -u +%F) $(uname -r), $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
 echo "# libbpf-tools $(dpkg-query -W -f='${Version}' libbpf-tools 2>/dev/null); $N event(s) per round, $ROUNDS rounds, medians"
 echo
