@@ -14,7 +14,9 @@
 #  - the workload's rate (its slowdown when traced).
 # Workloads: exitsnoop: N process exits (bench/storm.c: posix_spawn
 # /bin/true); sigsnoop, killsnoop: N kill(getpid(), SIGWINCH)
-# (tools/sigsnoop/sigstorm.c); oomkill: one OOM kill per round of a process
+# (tools/sigsnoop/sigstorm.c); tcpconnect (LATENCY=1: --latency against
+# tcpconnlat), tcpaccept: N loopback connects (tools/tcpconnect/connpeer.c
+# loop); oomkill: one OOM kill per round of a process
 # in a v1 memory cgroup limited to 8 MiB (tools/oomkill/oom_hog.c; the
 # cgroup is removed after); filelife: N files created and unlinked
 # (tools/filelife/lifestorm.c); capable: N setgroups(0, NULL), one
@@ -82,6 +84,26 @@ capable)
 	workload() { "$WORK/capstorm" "$N" | sed -n 's/.*rate=\([0-9.]*\).*/\1/p'; }
 	LT=(/usr/sbin/capable) OURS_ARGS=() KINDS="ours lt"
 	;;
+tcpconnect | tcpaccept)
+	# N loopback connect/accept/close in one process
+	# (tools/tcpconnect/connpeer.c), each round on its own port.
+	N=${N:-20000}
+	cc -O2 -Wall -o "$WORK/connpeer" tools/tcpconnect/connpeer.c
+	CP_PORT=28000
+	workload() {
+		CP_PORT=$((CP_PORT + 1))
+		"$WORK/connpeer" loop 4 "$CP_PORT" "$N" | sed -n 's/.*rate=\([0-9.]*\).*/\1/p'
+	}
+	OURS_ARGS=() KINDS="ours lt"
+	if [ "$TOOL" = tcpaccept ]; then
+		# Not in libbpf-tools: BCC's (Debian's bpfcc-tools), if installed.
+		LT=(/usr/sbin/tcpaccept-bpfcc)
+	elif [ -n "${LATENCY:-}" ]; then
+		OURS_ARGS=(--latency) LT=(/usr/sbin/tcpconnlat)
+	else
+		LT=(/usr/sbin/tcpconnect)
+	fi
+	;;
 *)
 	echo "bench/events.sh: no workload for $TOOL" >&2
 	exit 2
@@ -130,7 +152,12 @@ for _ in $(seq "$ROUNDS"); do
 	for k in $KINDS; do traced "$k"; done
 done
 
-label() { case $1 in ours) echo "corescope $TOOL${OURS_ARGS[*]:+ ${OURS_ARGS[*]}}" ;; lt) echo "libbpf-tools ${LT[*]#/usr/sbin/}" ;; esac; }
+label() {
+	case $1 in
+	ours) echo "corescope $TOOL${OURS_ARGS[*]:+ ${OURS_ARGS[*]}}" ;;
+	lt) case ${LT[0]} in *-bpfcc) echo "BCC ${LT[*]#/usr/sbin/}" ;; *) echo "libbpf-tools ${LT[*]#/usr/sbin/}" ;; esac ;;
+	esac
+}
 echo "# $TOOL benchmark: $(machine_line)"
 echo "# libbpf-tools $(dpkg-query -W -f='${Version}' libbpf-tools 2>/dev/null); $N event(s) per round, $ROUNDS rounds, medians"
 echo
