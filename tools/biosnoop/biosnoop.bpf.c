@@ -16,8 +16,8 @@
  * - sector and size are the request's at its issue (libbpf-tools reads
  *   them at the completion, after a partial completion has moved them);
  * - QUE is from the insertion to the issue, 0 for a request never
- *   inserted (as libbpf-tools'); -Q only loads the insertion program where
- *   block_io_start names the task.
+ *   inserted (as libbpf-tools'). The insertion program is loaded for -Q,
+ *   or where block_io_start is missing (it may name the task).
  */
 #include "block_rq.bpf.h"
 #include "biosnoop.h"
