@@ -50,6 +50,10 @@ pub struct ToolCheck {
     /// Missing only for --pid and `-- CMD` (the process-tree trackers): the
     /// tool runs, without those options.
     pub without_pid_filter: Vec<String>,
+    /// Optional hooks missing here, each with the fallback the tool uses
+    /// instead ([`OPTIONAL_TP_BTF`]): the tool runs.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fallbacks: Vec<String>,
     /// Program sections of its BPF object (what it attaches to).
     pub programs: Vec<String>,
     /// Map types it creates.
@@ -129,6 +133,14 @@ impl Machine {
     }
 }
 
+/// BTF tracepoints a tool may attach where the kernel has them, with what
+/// it does without (the tool probes them and leaves the program out):
+/// `corescope check` reports them as fallbacks, not as missing.
+pub const OPTIONAL_TP_BTF: &[(&str, &str)] = &[(
+    "block_io_start",
+    "Linux < 6.5: the issuing task from block_rq_insert / block_rq_issue",
+)];
+
 /// What one program section needs, beyond its program type.
 fn section_needs(m: &Machine, section: &str, missing: &mut BTreeSet<String>) {
     if let Some(tp) = load::tracepoint_of(section) {
@@ -192,12 +204,23 @@ pub fn check_tool(m: &Machine, tool: &str, obj: &[u8]) -> Result<ToolCheck> {
     }
     let mut programs = Vec::new();
     let mut limited = BTreeSet::new();
+    let mut fallbacks = BTreeSet::new();
     for p in open.progs() {
         let section = p.section().to_string_lossy().into_owned();
         // The process-tree trackers load only for --pid and `-- CMD`.
         let track = p.name().to_string_lossy().starts_with("cs_track_");
+        let optional = section
+            .strip_prefix("tp_btf/")
+            .and_then(|n| OPTIONAL_TP_BTF.iter().find(|(tp, _)| *tp == n));
+        let mut needs = BTreeSet::new();
+        section_needs(m, &section, &mut needs);
         let into = if track { &mut limited } else { &mut missing };
-        section_needs(m, &section, into);
+        match optional {
+            Some((tp, instead)) if !needs.is_empty() => {
+                fallbacks.insert(format!("tracepoint {tp} ({instead})"));
+            }
+            _ => into.extend(needs),
+        }
         // tp_btf programs share the tracing program type with fentry, but
         // do not need BPF trampolines: the type probe (an fentry) says
         // nothing about them.
@@ -224,6 +247,7 @@ pub fn check_tool(m: &Machine, tool: &str, obj: &[u8]) -> Result<ToolCheck> {
         ok: missing.is_empty(),
         missing: missing.into_iter().collect(),
         without_pid_filter: limited.into_iter().collect(),
+        fallbacks: fallbacks.into_iter().collect(),
         programs,
         maps: maps.into_iter().collect(),
     })
@@ -307,6 +331,8 @@ impl Report {
                     t.tool,
                     t.without_pid_filter.join(", ")
                 );
+            } else if t.ok && !t.fallbacks.is_empty() {
+                s += &format!("{:w$}  ok (without {})\n", t.tool, t.fallbacks.join(", "));
             } else if t.ok {
                 s += &format!("{:w$}  ok\n", t.tool);
             } else {
@@ -390,5 +416,34 @@ mod tests {
             needs(&m),
             ["tracefs (not mounted; mounting it needs CAP_SYS_ADMIN)"]
         );
+    }
+
+    /// A missing optional hook is a fallback: the tool is ok, and says
+    /// without what.
+    #[test]
+    fn fallbacks_are_ok_and_named() {
+        let t = ToolCheck {
+            tool: "biosnoop".into(),
+            ok: true,
+            missing: Vec::new(),
+            without_pid_filter: Vec::new(),
+            fallbacks: vec!["tracepoint block_io_start (Linux < 6.5: …)".into()],
+            programs: Vec::new(),
+            maps: Vec::new(),
+        };
+        let r = Report {
+            machine: machine(true),
+            tools: vec![t],
+        };
+        assert!(r.all_ok());
+        let text = r.text();
+        let last = text.lines().last().unwrap();
+        assert_eq!(
+            last,
+            "biosnoop  ok (without tracepoint block_io_start (Linux < 6.5: …))"
+        );
+        assert!(OPTIONAL_TP_BTF
+            .iter()
+            .any(|(tp, _)| *tp == "block_io_start"));
     }
 }

@@ -397,6 +397,19 @@ pub fn tracepoint_exists(tp: &str) -> Option<bool> {
     tracefs_root().map(|r| r.join("events").join(tp).is_dir())
 }
 
+/// Whether the running kernel has the BTF raw tracepoint `name` (what a
+/// `tp_btf/NAME` program attaches to): its `btf_trace_NAME` typedef in the
+/// kernel's BTF. `None` when the kernel's BTF cannot be read.
+pub fn tp_btf_exists(name: &str) -> Option<bool> {
+    let (btf, _log) = libbpf_log::held(libbpf_rs::btf::Btf::from_vmlinux);
+    let btf = btf.ok()?;
+    let ty = format!("btf_trace_{name}");
+    Some(
+        btf.type_by_name::<libbpf_rs::btf::types::Typedef<'_>>(&ty)
+            .is_some(),
+    )
+}
+
 /// Disables optional programs whose tracepoint is missing (a notice with -v),
 /// and fails on a missing required one.
 pub fn check_tracepoints(obj: &mut OpenObject, optional: &[&str]) -> Result<()> {

@@ -1,6 +1,7 @@
 //! One integration-test binary (ripgrep style): CLI checks that need no
 //! privileges, and root tests that load real BPF programs.
 
+mod block_workload;
 mod cli;
 mod packaging;
 mod root_filters;

@@ -32,6 +32,7 @@
  */
 #include "common/task.bpf.h"
 #include "hist.bpf.h"
+#include "block.bpf.h" /* cs_rq_dev */
 #include "biolatency.h"
 
 CORESCOPE_EXPORT_ENUM(biolatency_op);
@@ -59,27 +60,6 @@ struct {
 	__type(value, __u64);
 } start SEC(".maps");
 
-/* request::rq_disk until 5.17; request_queue::disk since. */
-struct request___old {
-	struct gendisk *rq_disk;
-} __attribute__((preserve_access_index));
-
-static __always_inline __u32 rq_dev(struct request *rq)
-{
-	struct request___old *old = (void *)rq;
-	struct gendisk *disk;
-
-	/* Direct loads through the tp_btf pointers (CO-RE relocated, no
-	 * helper call; a NULL one reads 0): cheaper than BPF_CORE_READ. */
-	if (bpf_core_field_exists(old->rq_disk))
-		disk = BPF_CORE_READ(old, rq_disk);
-	else
-		disk = rq->q->disk;
-	if (!disk)
-		return 0;
-	return (__u32)disk->major << BIOLATENCY_MINORBITS | (__u32)disk->first_minor;
-}
-
 /* Whether any task filter is on (cs_cfg is .rodata: folded at load). */
 static __always_inline bool task_filter_on(void)
 {
@@ -105,7 +85,7 @@ static __always_inline void rq_start(struct request *rq, bool insert)
 {
 	__u64 key = (__u64)rq, ts = 0;
 
-	if (filter_dev && rq_dev(rq) != targ_dev)
+	if (filter_dev && cs_rq_dev(rq) != targ_dev)
 		return;
 	/* -Q: an inserted request keeps its insertion time. */
 	if (!insert && targ_queued && bpf_map_lookup_elem(&start, &key))
@@ -200,7 +180,7 @@ int BPF_PROG(biolatency_complete, struct request *rq, int error, unsigned int nr
 	__u32 dev = 0;
 
 	if (filter_dev || targ_per_disk) {
-		dev = rq_dev(rq);
+		dev = cs_rq_dev(rq);
 		if (filter_dev && dev != targ_dev)
 			return 0;
 	}

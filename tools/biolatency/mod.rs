@@ -3,12 +3,12 @@
 //! biolatency(8) from BCC and libbpf-tools; the BPF side says what differs
 //! (tools/biolatency/biolatency.bpf.c).
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::ops::ControlFlow;
 use std::path::Path;
 use std::time::Duration;
 
+use corescope::disk::{disk_dev, DiskNames};
 use corescope::hist::{self, Hist, HistMap, HistValue, Key};
 use corescope::prelude::*;
 use corescope::run::{Loaded, Open};
@@ -17,8 +17,14 @@ use corescope::skel::biolatency::types::{
     biolatency_flag as Flag, biolatency_op as Op, cs_hist as Value,
 };
 use corescope::skel::biolatency::{BiolatencySkelBuilder, OpenBiolatencySkel};
-use corescope::UserError;
 use libbpf_rs::Object;
+
+// The tests check the dev_t helpers through this module, where they were.
+#[cfg(test)]
+use corescope::{
+    disk::{maj_min, parse_dev},
+    UserError,
+};
 
 const EXAMPLES: &str = "EXAMPLES:
     biolatency             # block I/O latency, one histogram at Ctrl-C
@@ -33,9 +39,6 @@ const EXAMPLES: &str = "EXAMPLES:
 
 /// libbpf-tools' banner, printed as the (only) table header.
 const BANNER: &str = "Tracing block device I/O... Hit Ctrl-C to end.";
-
-/// The kernel's dev_t: MAJOR << 20 | MINOR (biolatency.h).
-const MINORBITS: u32 = 20;
 
 /// Summarize block device I/O latency as a histogram.
 #[derive(Parser, Debug)]
@@ -73,87 +76,6 @@ impl Args {
         } else {
             "usecs"
         }
-    }
-}
-
-/// `MAJ:MIN` (as /sys/dev/block names it) of a kernel dev_t.
-fn maj_min(dev: u32) -> String {
-    format!("{}:{}", dev >> MINORBITS, dev & ((1 << MINORBITS) - 1))
-}
-
-/// The kernel dev_t of `MAJ:MIN` (a /sys/class/block/NAME/dev file).
-fn parse_dev(s: &str) -> Option<u32> {
-    let (maj, min) = s.trim().split_once(':')?;
-    let (maj, min): (u32, u32) = (maj.parse().ok()?, min.parse().ok()?);
-    (maj < 1 << 12 && min < 1 << MINORBITS).then_some(maj << MINORBITS | min)
-}
-
-/// The dev_t of disk `name` under `sys` (/sys), for --disk.
-fn disk_dev(sys: &Path, name: &str) -> Result<u32> {
-    let hint = "see `lsblk -d` or /proc/partitions for the disks' names";
-    if name.is_empty() || name.contains('/') || name.starts_with('.') {
-        return Err(UserError::hint(format!("--disk {name:?}: not a disk name"), hint).into());
-    }
-    let dir = sys.join("class/block").join(name);
-    let Ok(text) = std::fs::read_to_string(dir.join("dev")) else {
-        return Err(UserError::hint(format!("--disk {name}: no such block device"), hint).into());
-    };
-    if dir.join("partition").exists() {
-        // Requests are counted on the whole disk (request_queue::disk).
-        let parent = std::fs::canonicalize(&dir)
-            .ok()
-            .and_then(|p| Some(p.parent()?.file_name()?.to_string_lossy().into_owned()))
-            .unwrap_or_else(|| "its disk".into());
-        return Err(UserError::hint(
-            format!("--disk {name}: a partition; block I/O is counted per disk"),
-            format!("use --disk {parent}"),
-        )
-        .into());
-    }
-    parse_dev(&text).ok_or_else(|| {
-        UserError::hint(
-            format!("--disk {name}: unreadable device number {text:?}"),
-            hint,
-        )
-        .into()
-    })
-}
-
-/// Disk names by dev_t: those of /sys at start (so a disk gone by the time
-/// it is printed keeps its name), and any new one looked up when first seen.
-struct DiskNames {
-    sys: std::path::PathBuf,
-    names: HashMap<u32, Vec<u8>>,
-}
-
-impl DiskNames {
-    fn new(sys: &Path) -> Self {
-        let mut names = HashMap::new();
-        if let Ok(d) = std::fs::read_dir(sys.join("class/block")) {
-            for e in d.flatten() {
-                let dev = std::fs::read_to_string(e.path().join("dev"));
-                if let Some(dev) = dev.ok().as_deref().and_then(parse_dev) {
-                    names.insert(dev, e.file_name().as_encoded_bytes().to_vec());
-                }
-            }
-        }
-        Self {
-            sys: sys.to_path_buf(),
-            names,
-        }
-    }
-
-    /// The disk's name; `MAJ:MIN` when /sys does not know it (libbpf-tools
-    /// prints `Unknown`).
-    fn get(&mut self, dev: u32) -> &[u8] {
-        let sys = &self.sys;
-        self.names.entry(dev).or_insert_with(|| {
-            let link = sys.join("dev/block").join(maj_min(dev));
-            std::fs::read_link(link)
-                .ok()
-                .and_then(|p| Some(p.file_name()?.as_encoded_bytes().to_vec()))
-                .unwrap_or_else(|| maj_min(dev).into_bytes())
-        })
     }
 }
 

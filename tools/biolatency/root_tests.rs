@@ -5,95 +5,18 @@
 //! layout).
 
 use std::fs::File;
-use std::os::unix::fs::{FileExt, OpenOptionsExt};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use corescope::hist::Hist;
 use nix::sys::signal::Signal;
 use serde_json::Value;
 
+use crate::block_workload::Loop;
 use crate::sched_workload::{hists, loads};
-use crate::util::{root_or_skip, with_tracefs, TempDir, ToolRun};
+use crate::util::{root_or_skip, with_tracefs, ToolRun};
 
 const BANNER: &str = "Tracing block device I/O... Hit Ctrl-C to end.";
-
-/// A loop device over a 16 MiB file in a temp dir, detached on drop.
-struct Loop {
-    dev: String,
-    _dir: TempDir,
-}
-
-impl Loop {
-    fn new() -> Self {
-        let dir = TempDir::new(0o700);
-        let file = dir.path().join("disk");
-        File::create(&file)
-            .and_then(|f| f.set_len(16 << 20))
-            .expect("the backing file");
-        // Another process may take the free device first: try again.
-        for _ in 0..5 {
-            let out = Command::new("losetup")
-                .args(["-f", "--show"])
-                .arg(&file)
-                .stdin(Stdio::null())
-                .output()
-                .expect("running losetup");
-            if out.status.success() {
-                let dev = String::from_utf8(out.stdout).unwrap().trim().to_string();
-                return Self { dev, _dir: dir };
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        panic!("losetup -f --show failed 5 times");
-    }
-
-    /// `loop3`: the name the tool prints.
-    fn name(&self) -> &str {
-        self.dev.trim_start_matches("/dev/")
-    }
-
-    /// Sets the I/O scheduler (none by default for loop devices); false
-    /// if the kernel has not got it.
-    fn scheduler(&self, s: &str) -> bool {
-        let p = format!("/sys/block/{}/queue/scheduler", self.name());
-        std::fs::write(&p, s).is_ok()
-    }
-
-    /// `writes` then `reads` direct 4 KiB I/Os, each one request (the test
-    /// waits for each). The file stays open (returned): with udev running,
-    /// closing a device written to makes it probe the device (more reads).
-    fn direct_io(&self, writes: u64, reads: u64) -> File {
-        #[repr(C, align(4096))]
-        struct Block([u8; 4096]);
-        let mut b = Box::new(Block([0x5a; 4096]));
-        let f = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .custom_flags(nix::fcntl::OFlag::O_DIRECT.bits())
-            .open(&self.dev)
-            .expect("opening the loop device O_DIRECT");
-        let blocks = (16 << 20) / 4096;
-        for i in 0..writes {
-            f.write_all_at(&b.0, (i % blocks) * 4096)
-                .expect("direct write");
-        }
-        for i in 0..reads {
-            f.read_exact_at(&mut b.0, (i % blocks) * 4096)
-                .expect("direct read");
-        }
-        f
-    }
-}
-
-impl Drop for Loop {
-    fn drop(&mut self) {
-        let _ = Command::new("losetup")
-            .args(["-d", &self.dev])
-            .stdin(Stdio::null())
-            .status();
-    }
-}
 
 /// Runs `biolatency -v -j ARGS` around `io` (after attach); Ctrl-C after.
 fn traced(args: &[&str], io: impl FnOnce() -> Vec<File>) -> (Vec<Value>, Value) {
