@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Shared benchmark of the event tools of issue 15 (tools/exitsnoop,
-# sigsnoop, killsnoop, oomkill: each tool's bench.sh runs
+# sigsnoop, killsnoop, oomkill, bindsnoop: each tool's bench.sh runs
 # `bench/events.sh TOOL`). Standalone; run as root. ROUNDS rounds, each
 # alternating corescope's tool and Debian's libbpf-tools counterpart on the
 # same workload, medians of:
@@ -16,7 +16,8 @@
 # /bin/true); sigsnoop, killsnoop: N kill(getpid(), SIGWINCH)
 # (tools/sigsnoop/sigstorm.c); oomkill: one OOM kill per round of a process
 # in a v1 memory cgroup limited to 8 MiB (tools/oomkill/oom_hog.c; the
-# cgroup is removed after). Installs libbpf-tools with apt-get if missing;
+# cgroup is removed after); bindsnoop: N binds of a UDP socket to
+# 127.0.0.1 port 0 (tools/bindsnoop/bindstorm.c). Installs libbpf-tools with apt-get if missing;
 # mounts tracefs if needed (unmounted at the end only if it mounted it);
 # restores bpf_stats_enabled. Kills only what it started.
 set -euo pipefail
@@ -86,6 +87,13 @@ oomkill)
 		awk -v d=$((t1 - t0)) 'BEGIN {printf "%.1f\n", 1e9 / d}'
 	}
 	LT=(/usr/sbin/oomkill) OURS_ARGS=() KINDS="ours lt"
+	;;
+bindsnoop)
+	N=${N:-100000}
+	cc -O2 -Wall -o "$WORK/bindstorm" tools/bindsnoop/bindstorm.c
+	workload() { "$WORK/bindstorm" "$N" | sed -n 's/.*rate=\([0-9.]*\).*/\1/p'; }
+	# libbpf-tools' bindsnoop is kprobe-based (inet_bind/inet6_bind).
+	LT=(/usr/sbin/bindsnoop) OURS_ARGS=() KINDS="ours lt"
 	;;
 *)
 	echo "bench/events.sh: no workload for $TOOL" >&2
