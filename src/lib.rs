@@ -16,6 +16,7 @@ pub mod cli;
 pub mod clock;
 pub mod cmd;
 pub mod delta;
+pub mod errno;
 pub mod error;
 pub mod escape;
 pub mod filter;

@@ -7,6 +7,7 @@
 use std::net::IpAddr;
 
 use corescope::clock::Hms;
+use corescope::errno::ErrnoName;
 use corescope::escape::cstr;
 use corescope::net::{ip_addr, Family, FamilyArgs};
 use corescope::ports::{filter_bitmap, PortSet};
@@ -54,17 +55,6 @@ struct Args {
     family: FamilyArgs,
     #[command(flatten)]
     common: CommonArgs,
-}
-
-/// A negative syscall result by its errno name (`EADDRINUSE`), for JSON.
-#[derive(Clone, Copy)]
-struct ErrName(i32);
-
-impl Serialize for ErrName {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        // nix's Debug is the errno's name; written in place (no String).
-        s.collect_str(&format_args!("{:?}", nix::errno::Errno::from_raw(self.0)))
-    }
 }
 
 /// OPTS: BCC's `FTNRr` letters, `.` for an option not set.
@@ -148,7 +138,7 @@ struct Bind<'a> {
     /// 0, or a negative errno.
     ret: i32,
     /// The errno's name when `ret` < 0.
-    error: Option<ErrName>,
+    error: Option<ErrnoName>,
     /// `TCP`, `UDP`, ... (`UNK` when not known: see `proto_num`).
     proto: &'static str,
     proto_num: u16,
@@ -201,7 +191,7 @@ fn row<'a>(e: &'a Event, out: &Output) -> Option<Bind<'a>> {
         uid: e.uid,
         comm: KStr(cstr(&e.comm)),
         ret: e.ret,
-        error: (e.ret < 0).then_some(ErrName(-e.ret)),
+        error: (e.ret < 0).then_some(ErrnoName(-e.ret)),
         proto: proto_name(e.proto).unwrap_or("UNK"),
         proto_num: e.proto,
         sock_type: sock_type_name(e.sock_type),

@@ -251,27 +251,7 @@ fn closed_pipe_and_sigterm_end_cleanly() {
     let Some(_root) = root_or_skip("closed_pipe_and_sigterm_end_cleanly") else {
         return;
     };
-    use std::io::BufRead as _;
-    let mut c = std::process::Command::new(crate::util::tool("bindsnoop"));
-    c.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    let mut g = crate::util::ChildGuard::spawn(&mut c);
-    let out = g.0.stdout.take().expect("stdout");
-    let mut header = String::new();
-    std::io::BufReader::new(out)
-        .read_line(&mut header)
-        .expect("header");
-    assert!(header.starts_with("PID "), "{header:?}");
-    // The reader is dropped: the pipe is closed. A bind makes a row to write.
-    let _ = run(&["-j"]);
-    let st = g.wait_timeout(Duration::from_secs(10));
-    assert_eq!(st.code(), Some(0), "{st:?}");
-
-    let mut t = ToolRun::start("bindsnoop", &["-v", "-j"], Stdio::null());
-    t.wait_ready(Duration::from_secs(30));
-    t.signal(nix::sys::signal::Signal::SIGTERM);
-    let f = t.wait(Duration::from_secs(30));
-    assert_eq!(f.code(), 0, "{}", f.stderr);
-    json_summary(&json_lines(&f.stdout));
+    crate::util::closed_pipe_and_sigterm_end_cleanly("bindsnoop", || {
+        run(&["-j"]);
+    });
 }
