@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Shared benchmark of the event tools of issue 15 (tools/exitsnoop,
-# sigsnoop, killsnoop, oomkill, bindsnoop: each tool's bench.sh runs
+# sigsnoop, killsnoop, oomkill, bindsnoop, mountsnoop: each tool's bench.sh runs
 # `bench/events.sh TOOL`). Standalone; run as root. ROUNDS rounds, each
 # alternating corescope's tool and Debian's libbpf-tools counterpart on the
 # same workload, medians of:
@@ -17,7 +17,9 @@
 # (tools/sigsnoop/sigstorm.c); oomkill: one OOM kill per round of a process
 # in a v1 memory cgroup limited to 8 MiB (tools/oomkill/oom_hog.c; the
 # cgroup is removed after); bindsnoop: N binds of a UDP socket to
-# 127.0.0.1 port 0 (tools/bindsnoop/bindstorm.c). Installs libbpf-tools with apt-get if missing;
+# 127.0.0.1 port 0 (tools/bindsnoop/bindstorm.c); mountsnoop: N mount and
+# umount calls of a tmpfs in a private mount namespace
+# (tools/mountsnoop/mountstorm.c: nothing reaches the host). Installs libbpf-tools with apt-get if missing;
 # mounts tracefs if needed (unmounted at the end only if it mounted it);
 # restores bpf_stats_enabled. Kills only what it started.
 set -euo pipefail
@@ -94,6 +96,12 @@ bindsnoop)
 	workload() { "$WORK/bindstorm" "$N" | sed -n 's/.*rate=\([0-9.]*\).*/\1/p'; }
 	# libbpf-tools' bindsnoop is kprobe-based (inet_bind/inet6_bind).
 	LT=(/usr/sbin/bindsnoop) OURS_ARGS=() KINDS="ours lt"
+	;;
+mountsnoop)
+	N=${N:-10000}
+	cc -O2 -Wall -o "$WORK/mountstorm" tools/mountsnoop/mountstorm.c
+	workload() { "$WORK/mountstorm" "$N" | sed -n 's/.*rate=\([0-9.]*\).*/\1/p'; }
+	LT=(/usr/sbin/mountsnoop) OURS_ARGS=() KINDS="ours lt"
 	;;
 *)
 	echo "bench/events.sh: no workload for $TOOL" >&2
