@@ -4,7 +4,8 @@
 #   binds   system-wide, started in the background: csprobe's loopback TCP
 #           server binds 127.0.0.1:P1 with SO_REUSEADDR (a row with port
 #           P1, TCP, OPTS ...R., ret 0); csprobe udp binds 127.0.0.1:P2
-#           (UDP, ret 0) and a second one, while the first holds it,
+#           (UDP, ret 0; with no datagrams it holds the port 1.5 s) and a
+#           second one, while the first holds it,
 #           fails (ret -98, EADDRINUSE); Ctrl-C ends it with a summary
 
 P1=$((PORT_BASE + 90))
@@ -15,10 +16,10 @@ if ! wait_attached bind 60; then
 	judge_failure binds bind "$FEATURE_RE" "not attached within 60 s"
 else
 	csprobe tcp "$P1" 10 10 >/dev/null 2>&1
-	csprobe udp "$P2" 1 1500 >/dev/null 2>&1 &
+	csprobe udp "$P2" 0 1500 >/dev/null 2>&1 &
 	H=$!
 	usleep 300000
-	csprobe udp "$P2" 1 0 >/dev/null 2>&1
+	csprobe udp "$P2" 0 0 >/dev/null 2>&1
 	wait "$H"
 	usleep 300000
 	stop_tool 30
