@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Shared benchmark of the event tools of issue 15 (tools/exitsnoop,
-# sigsnoop, killsnoop, oomkill: each tool's bench.sh runs
+# sigsnoop, killsnoop, oomkill, bindsnoop, mountsnoop: each tool's bench.sh runs
 # `bench/events.sh TOOL`). Standalone; run as root. ROUNDS rounds, each
 # alternating corescope's tool and Debian's libbpf-tools counterpart on the
 # same workload, medians of:
@@ -20,7 +20,11 @@
 # in a v1 memory cgroup limited to 8 MiB (tools/oomkill/oom_hog.c; the
 # cgroup is removed after); filelife: N files created and unlinked
 # (tools/filelife/lifestorm.c); capable: N setgroups(0, NULL), one
-# CAP_SETGID check each (tools/capable/capstorm.c). Installs libbpf-tools with apt-get if missing;
+# CAP_SETGID check each (tools/capable/capstorm.c); bindsnoop: N binds of
+# a UDP socket to 127.0.0.1 port 0 (tools/bindsnoop/bindstorm.c);
+# mountsnoop: N mount and umount calls of a tmpfs in a private mount
+# namespace (tools/mountsnoop/mountstorm.c: nothing reaches the host).
+# Installs libbpf-tools with apt-get if missing;
 # mounts tracefs if needed (unmounted at the end only if it mounted it);
 # restores bpf_stats_enabled. Kills only what it started.
 set -euo pipefail
@@ -103,6 +107,19 @@ tcpconnect | tcpaccept)
 	else
 		LT=(/usr/sbin/tcpconnect)
 	fi
+	;;
+bindsnoop)
+	N=${N:-100000}
+	cc -O2 -Wall -o "$WORK/bindstorm" tools/bindsnoop/bindstorm.c
+	workload() { "$WORK/bindstorm" "$N" | sed -n 's/.*rate=\([0-9.]*\).*/\1/p'; }
+	# libbpf-tools' bindsnoop is kprobe-based (inet_bind/inet6_bind).
+	LT=(/usr/sbin/bindsnoop) OURS_ARGS=() KINDS="ours lt"
+	;;
+mountsnoop)
+	N=${N:-10000}
+	cc -O2 -Wall -o "$WORK/mountstorm" tools/mountsnoop/mountstorm.c
+	workload() { "$WORK/mountstorm" "$N" | sed -n 's/.*rate=\([0-9.]*\).*/\1/p'; }
+	LT=(/usr/sbin/mountsnoop) OURS_ARGS=() KINDS="ours lt"
 	;;
 *)
 	echo "bench/events.sh: no workload for $TOOL" >&2

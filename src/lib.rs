@@ -17,6 +17,7 @@ pub mod clock;
 pub mod cmd;
 pub mod delta;
 pub mod disk;
+pub mod errno;
 pub mod error;
 pub mod escape;
 pub mod filter;

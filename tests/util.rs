@@ -610,3 +610,29 @@ pub fn syscalls_helper() -> &'static std::path::Path {
         out
     })
 }
+
+/// An event tool's clean endings: `TOOL | head -1` (the header read, the
+/// pipe closed, `make_row` run to give it a row to write) exits 0, and
+/// SIGTERM ends a JSON run with exit 0 and its summary.
+pub fn closed_pipe_and_sigterm_end_cleanly(tool_name: &str, make_row: impl FnOnce()) {
+    let mut c = Command::new(tool(tool_name));
+    c.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut g = ChildGuard::spawn(&mut c);
+    let out = g.0.stdout.take().expect("stdout");
+    let mut header = String::new();
+    BufReader::new(out).read_line(&mut header).expect("header");
+    assert!(!header.is_empty(), "{tool_name}: no header");
+    // The reader is gone: the pipe is closed.
+    make_row();
+    let st = g.wait_timeout(Duration::from_secs(10));
+    assert_eq!(st.code(), Some(0), "{tool_name} | head -1: {st:?}");
+
+    let mut t = ToolRun::start(tool_name, &["-v", "-j"], Stdio::null());
+    t.wait_ready(Duration::from_secs(30));
+    t.signal(Signal::SIGTERM);
+    let f = t.wait(Duration::from_secs(30));
+    assert_eq!(f.code(), 0, "{tool_name} SIGTERM: {}", f.stderr);
+    json_summary(&json_lines(&f.stdout));
+}

@@ -20,6 +20,7 @@
  */
 #include "common/task.bpf.h"
 #include "staging.bpf.h" /* CS_SCRATCH */
+#include "fd.bpf.h"
 #include "filetop.h"
 
 CORESCOPE_EXPORT(filetop_key);
@@ -139,8 +140,7 @@ static __always_inline int exit_(long ret, __u32 write)
 	struct task_struct *t = bpf_get_current_task_btf();
 	struct filetop_key key = {};
 	struct filetop_value *v;
-	struct fdtable *fdt;
-	struct file **fds, *f = NULL;
+	struct file *f;
 	struct inode *ino;
 	__u32 type, mode;
 	int fd;
@@ -151,13 +151,7 @@ static __always_inline int exit_(long ret, __u32 write)
 	 * (orig_x0 on arm64, where x0 holds the result): no enter program, no
 	 * staging, no call missed for having begun before tracing did. */
 	fd = (int)PT_REGS_PARM1_CORE_SYSCALL((struct pt_regs *)bpf_task_pt_regs(t));
-	if (fd < 0)
-		return 0;
-	fdt = BPF_CORE_READ(t, files, fdt);
-	if (!fdt || (__u32)fd >= BPF_CORE_READ(fdt, max_fds))
-		return 0;
-	fds = BPF_CORE_READ(fdt, fd);
-	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+	f = cs_fd_file(t, fd);
 	if (!f)
 		return 0;
 	ino = BPF_CORE_READ(f, f_inode);
