@@ -547,6 +547,9 @@ pub trait TopTool: Sized + 'static {
     type Row<'a>: Row<Opts = Self::Opts>;
     /// The JSON form of a value sum (the `interval` record's totals).
     type Sum: Serialize;
+    /// What rows are built in, reused from row to row (filetop's path
+    /// buffer, biotop's disk names).
+    type Scratch: 'static;
     const SHORTS: &'static [(&'static str, char)];
     /// Sets the `.rodata` knobs and map sizes before load.
     fn configure(a: Self::Args, open: &mut Open<'_, Self::Skel>) -> Result<Self>;
@@ -562,14 +565,23 @@ pub trait TopTool: Sized + 'static {
     fn map<'a>(skel: &'a Loaded<'_, Self::Skel>) -> &'a dyn MapCore;
     /// The sort key (largest first).
     fn score(&self, k: &Self::Key, v: &Self::Value) -> u64;
-    /// The row of one key; `buf` is a buffer reused from row to row.
+    /// The scratch, made once.
+    fn scratch(&self) -> Self::Scratch;
+    /// The row of one key.
     fn row<'a>(
         &'a self,
         k: &'a Self::Key,
         v: &'a Self::Value,
-        buf: &'a mut Vec<u8>,
+        scratch: &'a mut Self::Scratch,
     ) -> Self::Row<'a>;
     fn sum(&self, v: &Self::Value) -> Self::Sum;
+    /// Keys the BPF side could not insert (map full), for the summary: by
+    /// default the `map_full` slot of `cs_dropped`.
+    fn keys_dropped(obj: &Object) -> u64 {
+        crate::session::find_map(obj, "cs_dropped")
+            .map(|m| keys_dropped(&m, crate::stream::SLOT_MAP_FULL))
+            .unwrap_or(0)
+    }
 }
 
 /// A [`TopTool`] run as an interval tool (see the module doc).
@@ -577,7 +589,7 @@ pub struct Runner<T: TopTool> {
     tool: T,
     drain: Option<Drain<T::Key, T::Value>>,
     screen: Screen,
-    buf: Vec<u8>,
+    scratch: T::Scratch,
 }
 
 impl<T: TopTool> crate::run::Interval for Runner<T> {
@@ -592,10 +604,10 @@ impl<T: TopTool> crate::run::Interval for Runner<T> {
         let mut screen = Screen::new(tool.top());
         tool.screen(&mut screen);
         Ok(Self {
+            scratch: tool.scratch(),
             tool,
             drain: None,
             screen,
-            buf: Vec::with_capacity(256),
         })
     }
 
@@ -618,7 +630,7 @@ impl<T: TopTool> crate::run::Interval for Runner<T> {
             tool,
             drain,
             screen,
-            buf,
+            scratch,
         } = self;
         // COUNT intervals were printed: the final call adds nothing.
         if tick.last && tool.top().interval.done(screen.interval) {
@@ -631,16 +643,14 @@ impl<T: TopTool> crate::run::Interval for Runner<T> {
         let totals = sort_limit(rows, tool.rows(), |k, v| tool.score(k, v));
         screen.begin(out)?;
         for (k, v) in rows.iter() {
-            screen.row(out, &tool.row(k, v, buf), tool.opts())?;
+            screen.row(out, &tool.row(k, v, scratch), tool.opts())?;
         }
         screen.end(out, &totals.map(|v| tool.sum(v)))?;
         Ok(screen.after(&tool.top().interval))
     }
 
     fn summary(&mut self, obj: &Object) -> (Vec<Counter>, Fields) {
-        let n = crate::session::find_map(obj, "cs_dropped")
-            .map(|m| keys_dropped(&m, crate::stream::SLOT_MAP_FULL))
-            .unwrap_or(0);
+        let n = T::keys_dropped(obj);
         let c = Counter::new("keys_dropped", "keys dropped (map full)", n);
         (vec![c], Fields::new())
     }

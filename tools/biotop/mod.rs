@@ -4,19 +4,16 @@
 //! differs (tools/biotop/biotop.bpf.c, and the request tracking in
 //! src/block_rq.bpf.h). A top-shape tool ([`corescope::top`]).
 
-use std::ops::ControlFlow;
 use std::path::Path;
-use std::time::Duration;
 
 use corescope::disk::{self, DiskNames};
 use corescope::escape::cstr;
 use corescope::prelude::*;
 use corescope::run::Loaded;
-use corescope::session::{Counter, Fields};
 use corescope::skel::biotop::types::{biotop_key as Key, biotop_value as Value};
 use corescope::skel::biotop::{BiotopSkelBuilder, OpenBiotopSkel};
-use corescope::top::{self, Counts, Drain, Screen, TopArgs};
-use corescope::Tick;
+use corescope::top::{self, Counts, TopArgs, TopTool};
+use libbpf_rs::MapCore;
 
 const EXAMPLES: &str = "EXAMPLES:
     biotop              # block I/O top, every second
@@ -155,9 +152,6 @@ pub fn row<'a>(k: &'a Key, v: &Value, disk: &'a [u8]) -> IoRow<'a> {
 
 struct Biotop {
     a: Args,
-    drain: Option<Drain<Key, Value>>,
-    screen: Screen,
-    disks: DiskNames,
 }
 
 /// Which programs load (as biosnoop's: the task from block_io_start where
@@ -168,9 +162,15 @@ fn configure(open: &mut OpenBiotopSkel<'_>, io_start: bool) {
     p.biotop_insert.set_autoload(!io_start);
 }
 
-impl Interval for Biotop {
+impl TopTool for Biotop {
     type Args = Args;
     type Skel = BiotopSkelBuilder;
+    type Key = Key;
+    type Value = Value;
+    type Opts = ();
+    type Row<'a> = IoRow<'a>;
+    type Sum = Sum;
+    type Scratch = DiskNames;
     const SHORTS: &'static [(&'static str, char)] = &[
         ("pid", 'p'),
         ("cgroup", 'c'),
@@ -179,7 +179,7 @@ impl Interval for Biotop {
         ("verbose", 'v'),
     ];
 
-    fn configure(a: Args, open: &mut OpenBiotopSkel<'_>, s: &mut Session) -> Result<Self> {
+    fn configure(a: Args, open: &mut OpenBiotopSkel<'_>) -> Result<Self> {
         let io_start =
             !a.no_io_start && corescope::load::tp_btf_exists("block_io_start") != Some(false);
         configure(open, io_start);
@@ -193,72 +193,51 @@ impl Interval for Biotop {
                 }
             );
         }
-        s.set_header::<top::TopRecord<'_, IoRow<'_>>>(&());
-        s.header_per_interval();
-        let screen = Screen::new(&a.top);
-        Ok(Self {
-            a,
-            drain: None,
-            screen,
-            disks: DiskNames::new(Path::new("/sys")),
-        })
+        Ok(Self { a })
     }
 
-    fn loaded(&mut self, skel: &mut Loaded<'_, BiotopSkelBuilder>, _: &mut Session) -> Result<()> {
-        self.drain = Some(Drain::new(&skel.maps.ios)?);
-        Ok(())
+    fn top(&self) -> &TopArgs {
+        &self.a.top
     }
 
-    fn period(&self) -> Duration {
-        self.a.top.interval.period()
+    fn opts(&self) -> &() {
+        &()
     }
 
-    fn tick(
-        &mut self,
-        skel: &Loaded<'_, BiotopSkelBuilder>,
-        tick: &Tick,
-        out: &mut Output,
-    ) -> Result<ControlFlow<()>> {
-        let Self {
-            a,
-            drain,
-            screen,
-            disks,
-        } = self;
-        // COUNT intervals were printed: the final call adds nothing.
-        if tick.last && a.top.interval.done(screen.interval) {
-            return Ok(ControlFlow::Break(()));
-        }
-        let Some(drain) = drain.as_mut() else {
-            anyhow::bail!("biotop: the map was not opened for draining");
-        };
-        let rows = drain.drain(&skel.maps.ios)?;
-        let sort = a.sort;
-        let totals = top::sort_limit(rows, a.top.rows, |_, v| sort.score(v));
-        screen.begin(out)?;
-        for (k, v) in rows.iter() {
-            disks.get(k.dev);
-            let name = disks.name(k.dev).unwrap_or_default();
-            screen.row(out, &row(k, v, name), &())?;
-        }
-        screen.end(out, &totals.map(sum))?;
-        Ok(screen.after(&a.top.interval))
+    fn map<'a>(skel: &'a Loaded<'_, BiotopSkelBuilder>) -> &'a dyn MapCore {
+        &skel.maps.ios
     }
 
-    fn summary(&mut self, obj: &libbpf_rs::Object) -> (Vec<Counter>, Fields) {
-        let n = corescope::session::find_map(obj, "keys_lost")
+    fn score(&self, _: &Key, v: &Value) -> u64 {
+        self.a.sort.score(v)
+    }
+
+    fn scratch(&self) -> DiskNames {
+        DiskNames::new(Path::new("/sys"))
+    }
+
+    fn row<'a>(&'a self, k: &'a Key, v: &'a Value, disks: &'a mut DiskNames) -> IoRow<'a> {
+        disks.get(k.dev);
+        let disks: &'a DiskNames = disks;
+        row(k, v, disks.name(k.dev).unwrap_or_default())
+    }
+
+    fn sum(&self, v: &Value) -> Sum {
+        sum(v)
+    }
+
+    /// biotop's own counter: `cs_dropped`'s map_full also counts the
+    /// in-flight request map's (block_rq.bpf.h) losses.
+    fn keys_dropped(obj: &libbpf_rs::Object) -> u64 {
+        corescope::session::find_map(obj, "keys_lost")
             .map(|m| top::keys_dropped(&m, 0))
-            .unwrap_or(0);
-        (
-            vec![Counter::new("keys_dropped", "keys dropped (map full)", n)],
-            Fields::new(),
-        )
+            .unwrap_or(0)
     }
 }
 
 /// The tool (its binary, or `corescope biotop`).
 pub fn main(name: &'static str) -> ExitCode {
-    corescope::run::interval::<Biotop>(name)
+    corescope::run::interval::<top::Runner<Biotop>>(name)
 }
 
 #[cfg(test)]

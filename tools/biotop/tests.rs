@@ -1,6 +1,7 @@
 //! Unit tests of biotop's CLI and rows (no BPF).
 
 use super::*;
+use corescope::top::Screen;
 use corescope::output::{header_line, table_line};
 
 fn args(a: &[&str]) -> Result<Args, clap::Error> {

@@ -205,6 +205,7 @@ impl TopTool for Filetop {
     type Opts = ();
     type Row<'a> = FileRow<'a>;
     type Sum = Sum;
+    type Scratch = Vec<u8>;
     const SHORTS: &'static [(&'static str, char)] = &[
         ("pid", 'p'),
         ("cgroup", 'c'),
@@ -232,6 +233,10 @@ impl TopTool for Filetop {
 
     fn score(&self, _: &Key, v: &Value) -> u64 {
         self.a.sort.score(v)
+    }
+
+    fn scratch(&self) -> Vec<u8> {
+        Vec::with_capacity(1024)
     }
 
     fn row<'a>(&'a self, k: &'a Key, v: &'a Value, path: &'a mut Vec<u8>) -> FileRow<'a> {

@@ -174,6 +174,7 @@ impl TopTool for Syscount {
     type Opts = Shape;
     type Row<'a> = SysRow<'a>;
     type Sum = Sum;
+    type Scratch = ();
     const SHORTS: &'static [(&'static str, char)] = &[
         ("pid", 'p'),
         ("cgroup", 'c'),
@@ -235,7 +236,9 @@ impl TopTool for Syscount {
         }
     }
 
-    fn row<'a>(&'a self, k: &'a Key, v: &'a Value, _: &'a mut Vec<u8>) -> SysRow<'a> {
+    fn scratch(&self) {}
+
+    fn row<'a>(&'a self, k: &'a Key, v: &'a Value, _: &'a mut ()) -> SysRow<'a> {
         row(&self.shape, k, v)
     }
 

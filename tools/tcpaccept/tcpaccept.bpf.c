@@ -5,7 +5,7 @@
  * kretprobe (libbpf-tools has no tcpaccept); this is tracepoint-only: the
  * exits of the accept syscalls, in the accepting task (its pid, comm and
  * the process filters), with the socket found from the returned fd in the
- * task's file table (current->files->fdt, CO-RE; as tcplife does).
+ * task's file table (src/fd.bpf.h: current->files->fdt, CO-RE).
  * Why there and not sock:inet_sock_set_state: the passive side's state
  * changes (SYN_RECV, ESTABLISHED) run in softirq, where the current task is
  * whoever was interrupted; matching them to a later accept would need a map
@@ -15,10 +15,11 @@
  */
 #include "common/task.bpf.h"
 #include <bpf/bpf_endian.h>
+#include "fd.bpf.h"
+#include "ports.bpf.h"
 #include "tcpaccept.h"
 
 CORESCOPE_EXPORT(tcpaccept_event);
-CORESCOPE_EXPORT_ENUM(tcpaccept_consts);
 
 #define AF_INET 2
 #define AF_INET6 10
@@ -26,29 +27,21 @@ CORESCOPE_EXPORT_ENUM(tcpaccept_consts);
 
 const volatile __u16 targ_family = 0; /* 0: both */
 const volatile __u8 lport_on = 0;
-const volatile __u8 lport_bits[TCPACCEPT_PORT_BITMAP] = {};
+const volatile __u8 lport_bits[CS_PORT_BITMAP] = {};
 
 static __always_inline int accepted(long fd)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 pid = id >> 32, tid = (__u32)id;
 	struct tcpaccept_event *e;
-	struct fdtable *fdt;
-	struct file *f = NULL;
 	struct socket *sock;
 	struct sock *sk;
 	__u16 family, lport;
 
 	if (fd < 0 || !cs_trace_task(pid, tid))
 		return 0;
-	/* Typed loads (no helper call) but for the fd array slot. */
-	fdt = bpf_get_current_task_btf()->files->fdt;
-	if (fd >= fdt->max_fds)
-		return 0;
-	if (bpf_probe_read_kernel(&f, sizeof(f), &fdt->fd[fd]) || !f)
-		return 0;
-	sock = BPF_CORE_READ(f, private_data);
-	sk = BPF_CORE_READ(sock, sk);
+	sock = cs_file_socket(cs_fd_file(bpf_get_current_task_btf(), fd));
+	sk = sock ? BPF_CORE_READ(sock, sk) : NULL;
 	if (!sk)
 		return 0;
 	family = BPF_CORE_READ(sk, __sk_common.skc_family);
@@ -60,7 +53,7 @@ static __always_inline int accepted(long fd)
 	    BPF_CORE_READ_BITFIELD_PROBED(sk, sk_type) != SOCK_STREAM)
 		return 0;
 	lport = BPF_CORE_READ(sk, __sk_common.skc_num);
-	if (lport_on && !(lport_bits[lport >> 3] & (1 << (lport & 7))))
+	if (lport_on && !cs_port_in(lport_bits, lport))
 		return 0;
 	e = cs_reserve(sizeof(*e));
 	if (!e)

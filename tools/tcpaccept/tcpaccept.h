@@ -4,9 +4,6 @@
 
 #include "common/common.h"
 
-enum tcpaccept_consts {
-	TCPACCEPT_PORT_BITMAP = 8192, /* one bit per port */
-};
 
 /* One connection returned by accept()/accept4(). */
 struct tcpaccept_event {

@@ -21,11 +21,11 @@
 #include "common/task.bpf.h"
 #include <bpf/bpf_endian.h>
 #include "lru.bpf.h"
+#include "ports.bpf.h"
 #include "tcpconnect.h"
 
 CORESCOPE_EXPORT(tcpconnect_event);
 CORESCOPE_EXPORT(tcpconnect_key);
-CORESCOPE_EXPORT_ENUM(tcpconnect_consts);
 CORESCOPE_EXPORT_ENUM(tcpconnect_result);
 
 #define AF_INET 2
@@ -37,7 +37,7 @@ const volatile __u8 count_mode = 0;
 const volatile __u8 latency_mode = 0;
 const volatile __u64 min_lat_ns = 0;
 const volatile __u8 dport_on = 0;
-const volatile __u8 dport_bits[TCPCONNECT_PORT_BITMAP] = {};
+const volatile __u8 dport_bits[CS_PORT_BITMAP] = {};
 
 /* A connect() in SYN_SENT: who made it, when. */
 struct tc_pending {
@@ -64,11 +64,6 @@ static __always_inline bool wanted(const struct sock *sk)
 {
 	return sk->sk_protocol == IPPROTO_TCP &&
 	       (!targ_family || sk->__sk_common.skc_family == targ_family);
-}
-
-static __always_inline bool port_in(__u16 port)
-{
-	return dport_bits[port >> 3] & (1 << (port & 7));
 }
 
 /* Source and destination addresses as the tracepoint's own fields have them. */
@@ -121,7 +116,7 @@ int BPF_PROG(tc_connect, const struct sock *sk, int oldstate, int newstate)
 	if (newstate != TCP_SYN_SENT || !wanted(sk))
 		return 0;
 	dport = bpf_ntohs(sk->__sk_common.skc_dport);
-	if (dport_on && !port_in(dport))
+	if (dport_on && !cs_port_in(dport_bits, dport))
 		return 0;
 	p.pid = id >> 32;
 	p.tid = (__u32)id;

@@ -4,9 +4,6 @@
 
 #include "common/common.h"
 
-enum tcpconnect_consts {
-	TCPCONNECT_PORT_BITMAP = 8192, /* one bit per port */
-};
 
 /* How a connect() ended (tcpconnect_event.result). */
 enum tcpconnect_result {

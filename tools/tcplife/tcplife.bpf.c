@@ -30,12 +30,12 @@
 #include "common/task.bpf.h"
 #include <bpf/bpf_endian.h>
 #include "lru.bpf.h"
+#include "ports.bpf.h"
 #include "tcplife.h"
 
 CORESCOPE_EXPORT(tcplife_event);
 CORESCOPE_EXPORT_ENUM(tcplife_owner);
 CORESCOPE_EXPORT_ENUM(tcplife_stat);
-CORESCOPE_EXPORT_ENUM(tcplife_consts);
 
 #define AF_INET 2
 #define AF_INET6 10
@@ -44,8 +44,8 @@ const volatile __u16 targ_family = 0; /* 0: both */
 const volatile __u32 max_sessions = 65536;
 const volatile __u8 lport_on = 0;
 const volatile __u8 rport_on = 0;
-const volatile __u8 lport_bits[TCPLIFE_PORT_BITMAP] = {};
-const volatile __u8 rport_bits[TCPLIFE_PORT_BITMAP] = {};
+const volatile __u8 lport_bits[CS_PORT_BITMAP] = {};
+const volatile __u8 rport_bits[CS_PORT_BITMAP] = {};
 
 struct tl_session {
 	__u64 birth_ns;
@@ -107,16 +107,11 @@ static __always_inline void bind_owner(struct tl_session *s, __u8 how)
 	s->owner = how;
 }
 
-static __always_inline bool port_in(const volatile __u8 *bits, __u16 port)
-{
-	return bits[port >> 3] & (1 << (port & 7));
-}
-
 static __always_inline bool ports_ok(__u16 lport, __u16 rport)
 {
-	if (lport_on && !port_in(lport_bits, lport))
+	if (lport_on && !cs_port_in(lport_bits, lport))
 		return false;
-	if (rport_on && !port_in(rport_bits, rport))
+	if (rport_on && !cs_port_in(rport_bits, rport))
 		return false;
 	return true;
 }

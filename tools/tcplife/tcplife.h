@@ -23,9 +23,6 @@ enum tcplife_stat {
 	TCPLIFE_STAT_MAX = 1,
 };
 
-enum tcplife_consts {
-	TCPLIFE_PORT_BITMAP = 8192, /* one bit per port */
-};
 
 /* One TCP session, sent when it closes. */
 struct tcplife_event {
