@@ -65,7 +65,10 @@ static __always_inline int count(struct sock *sk, int ret, int flags, bool send)
 		return 0;
 	key.pid = id >> 32;
 	key.family = family;
-	key.lport = sk->__sk_common.skc_num;
+	/* inet_sport, not skc_num: that is 0 once the socket is closed, and a
+	 * read after the peer's FIN and our close would get a key of its own
+	 * (seen on 6.12). A probe read: inet_sock is beyond the typed sock. */
+	key.lport = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
 	key.rport = bpf_ntohs(sk->__sk_common.skc_dport);
 	if (family == AF_INET) {
 		*(__u32 *)key.laddr = sk->__sk_common.skc_rcv_saddr;
