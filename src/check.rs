@@ -183,7 +183,9 @@ fn section_needs(m: &Machine, section: &str, missing: &mut BTreeSet<String>) {
                 .unwrap_or(false)
         });
         if found == Some(false) {
-            missing.insert(format!("tracepoint {name}"));
+            // A tracepoint younger than some supported kernels names the
+            // release that added it, as the tool's own error does.
+            missing.insert(load::needs_linux(name).unwrap_or_else(|| format!("tracepoint {name}")));
         }
     }
 }

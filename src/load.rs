@@ -456,6 +456,60 @@ pub fn check_tracepoints(obj: &mut OpenObject, optional: &[&str]) -> Result<()> 
     Ok(())
 }
 
+/// Tracepoints younger than the oldest kernels the tools run on, with the
+/// release that added them (`category/name`, version): a tool that needs
+/// one, and `corescope check`, say which release ([`needs_linux`]).
+pub const TRACEPOINT_SINCE: &[(&str, &str)] = &[
+    ("sock/sock_send_length", "6.3"),
+    ("sock/sock_recv_length", "6.3"),
+];
+
+/// `needs Linux >= V (category:name)` for a tracepoint of
+/// [`TRACEPOINT_SINCE`], by its name alone (as a `tp_btf/` section gives it)
+/// or by `category/name`.
+pub fn needs_linux(tp: &str) -> Option<String> {
+    TRACEPOINT_SINCE
+        .iter()
+        .find(|(full, _)| *full == tp || full.rsplit('/').next() == Some(tp))
+        .map(|(full, v)| format!("needs Linux >= {v} ({})", full.replace('/', ":")))
+}
+
+/// The arguments of BTF raw tracepoint `name` in the running kernel's BTF
+/// (its `btf_trace_<name>` prototype, without the leading context
+/// pointer): `Ok(None)` when the kernel has no such tracepoint, an error
+/// when its BTF cannot be read (the load then says why).
+pub fn btf_tracepoint_args(name: &str) -> Result<Option<usize>> {
+    use libbpf_rs::btf::{types, Btf, BtfType, ReferencesType};
+    let (btf, _) = libbpf_log::held(Btf::from_vmlinux);
+    let btf = btf.map_err(|e| anyhow::anyhow!("reading {KERNEL_BTF}: {e}"))?;
+    let Some(t) = btf.type_by_name::<types::Typedef<'_>>(&format!("btf_trace_{name}")) else {
+        return Ok(None);
+    };
+    // typedef → pointer → function prototype.
+    let proto: Option<BtfType<'_>> = t.referenced_type().next_type();
+    let n = proto
+        .and_then(|p| types::FuncProto::try_from(p).ok())
+        .map(|p| p.len().saturating_sub(1));
+    Ok(Some(n.unwrap_or(0)))
+}
+
+/// The error of a tool whose tracepoint `tp` (`category/name`) this kernel
+/// does not have: `needs Linux >= V (category:name)` when the release is
+/// known.
+pub fn missing_tracepoint(tool: &str, tp: &str) -> UserError {
+    let what = tp.replace('/', ":");
+    match needs_linux(tp) {
+        Some(n) => UserError::hint(
+            format!("{n}: this kernel does not have tracepoint {what}"),
+            format!("run {tool} on a newer kernel (`corescope check` lists what each tool needs)"),
+        ),
+        None => UserError::hint(
+            format!("tracepoint {what} does not exist on this kernel"),
+            format!("{tool} needs it: use a kernel with that tracepoint"),
+        ),
+    }
+}
+
 /// Turns a failed load into one line plus a hint, using libbpf's held log.
 pub fn load_error(
     err: libbpf_rs::Error,
