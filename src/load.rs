@@ -371,12 +371,8 @@ pub fn tracepoint_of(section: &str) -> Option<&str> {
         .or_else(|| section.strip_prefix("tracepoint/"))
 }
 
-/// Tracepoints added in a known kernel release, for the error and
-/// `corescope check` to name it.
-const TRACEPOINT_SINCE: &[(&str, &str)] = &[("capability/cap_capable", "6.14")];
-
 /// `": needs Linux >= X"` for a tracepoint `cat/name` added in release X
-/// (TRACEPOINT_SINCE), else `""`.
+/// ([`TRACEPOINT_SINCE`]), else `""`.
 pub fn tracepoint_needs(tp: &str) -> String {
     TRACEPOINT_SINCE
         .iter()
@@ -460,6 +456,7 @@ pub fn check_tracepoints(obj: &mut OpenObject, optional: &[&str]) -> Result<()> 
 /// release that added them (`category/name`, version): a tool that needs
 /// one, and `corescope check`, say which release ([`needs_linux`]).
 pub const TRACEPOINT_SINCE: &[(&str, &str)] = &[
+    ("capability/cap_capable", "6.14"),
     ("sock/sock_send_length", "6.3"),
     ("sock/sock_recv_length", "6.3"),
 ];

@@ -14,7 +14,15 @@
 
 static __always_inline bool cs_port_in(const volatile __u8 *bits, __u16 port)
 {
-	return bits[port >> 3] & (1 << (port & 7));
+	__u64 i = port;
+
+	/* Bounded where the verifier sees it: older verifiers (6.1, 6.12)
+	 * lose the bounds of a byte-swapped port and refuse the index as
+	 * unbounded, and clang drops a mask of a __u16 unless a barrier hides
+	 * the value's width from it. */
+	asm volatile("" : "+r"(i));
+	i &= 0xffff;
+	return bits[i >> 3] & (1 << (i & 7));
 }
 
 #endif /* CORESCOPE_PORTS_BPF_H */

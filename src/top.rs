@@ -567,13 +567,14 @@ pub trait TopTool: Sized + 'static {
     fn score(&self, k: &Self::Key, v: &Self::Value) -> u64;
     /// The scratch, made once.
     fn scratch(&self) -> Self::Scratch;
-    /// The row of one key.
+    /// The row of one key (None: a key that cannot be shown, such as an
+    /// address family the tool does not know; it still counts in the totals).
     fn row<'a>(
         &'a self,
         k: &'a Self::Key,
         v: &'a Self::Value,
         scratch: &'a mut Self::Scratch,
-    ) -> Self::Row<'a>;
+    ) -> Option<Self::Row<'a>>;
     fn sum(&self, v: &Self::Value) -> Self::Sum;
     /// Keys the BPF side could not insert (map full), for the summary: by
     /// default the `map_full` slot of `cs_dropped`.
@@ -643,7 +644,9 @@ impl<T: TopTool> crate::run::Interval for Runner<T> {
         let totals = sort_limit(rows, tool.rows(), |k, v| tool.score(k, v));
         screen.begin(out)?;
         for (k, v) in rows.iter() {
-            screen.row(out, &tool.row(k, v, scratch), tool.opts())?;
+            if let Some(r) = tool.row(k, v, scratch) {
+                screen.row(out, &r, tool.opts())?;
+            }
         }
         screen.end(out, &totals.map(|v| tool.sum(v)))?;
         Ok(screen.after(&tool.top().interval))

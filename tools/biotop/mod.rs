@@ -216,10 +216,10 @@ impl TopTool for Biotop {
         DiskNames::new(Path::new("/sys"))
     }
 
-    fn row<'a>(&'a self, k: &'a Key, v: &'a Value, disks: &'a mut DiskNames) -> IoRow<'a> {
+    fn row<'a>(&'a self, k: &'a Key, v: &'a Value, disks: &'a mut DiskNames) -> Option<IoRow<'a>> {
         disks.get(k.dev);
         let disks: &'a DiskNames = disks;
-        row(k, v, disks.name(k.dev).unwrap_or_default())
+        Some(row(k, v, disks.name(k.dev).unwrap_or_default()))
     }
 
     fn sum(&self, v: &Value) -> Sum {

@@ -1,8 +1,8 @@
 //! Unit tests of biotop's CLI and rows (no BPF).
 
 use super::*;
-use corescope::top::Screen;
 use corescope::output::{header_line, table_line};
+use corescope::top::Screen;
 
 fn args(a: &[&str]) -> Result<Args, clap::Error> {
     corescope::cli::try_parse_from::<Args, _, _>(

@@ -239,8 +239,8 @@ impl TopTool for Filetop {
         Vec::with_capacity(1024)
     }
 
-    fn row<'a>(&'a self, k: &'a Key, v: &'a Value, path: &'a mut Vec<u8>) -> FileRow<'a> {
-        row(k, v, path)
+    fn row<'a>(&'a self, k: &'a Key, v: &'a Value, path: &'a mut Vec<u8>) -> Option<FileRow<'a>> {
+        Some(row(k, v, path))
     }
 
     fn sum(&self, v: &Value) -> Sum {

@@ -238,8 +238,8 @@ impl TopTool for Syscount {
 
     fn scratch(&self) {}
 
-    fn row<'a>(&'a self, k: &'a Key, v: &'a Value, _: &'a mut ()) -> SysRow<'a> {
-        row(&self.shape, k, v)
+    fn row<'a>(&'a self, k: &'a Key, v: &'a Value, _: &'a mut ()) -> Option<SysRow<'a>> {
+        Some(row(&self.shape, k, v))
     }
 
     fn sum(&self, v: &Value) -> Sum {

@@ -16,11 +16,11 @@
 #include "common/task.bpf.h"
 #include <bpf/bpf_endian.h>
 #include "lru.bpf.h"
+#include "ports.bpf.h"
 #include "tcpstates.h"
 
 CORESCOPE_EXPORT(tcpstates_event);
 CORESCOPE_EXPORT_ENUM(tcpstates_stat);
-CORESCOPE_EXPORT_ENUM(tcpstates_consts);
 CORESCOPE_EXPORT_ENUM(tcpstates_flags);
 
 #define AF_INET 2
@@ -30,8 +30,8 @@ const volatile __u16 targ_family = 0; /* 0: both */
 const volatile __u32 max_sockets = 65536;
 const volatile __u8 lport_on = 0;
 const volatile __u8 rport_on = 0;
-const volatile __u8 lport_bits[TCPSTATES_PORT_BITMAP] = {};
-const volatile __u8 rport_bits[TCPSTATES_PORT_BITMAP] = {};
+const volatile __u8 lport_bits[CS_PORT_BITMAP] = {};
+const volatile __u8 rport_bits[CS_PORT_BITMAP] = {};
 
 /* The time of each socket's last state change, by socket address. */
 CS_COUNTED_LRU(timestamps, ts_live, __u64, __u64);
@@ -42,12 +42,6 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } ts_stats SEC(".maps");
-
-static __always_inline bool port_in(const volatile __u8 *bits, __u16 port)
-{
-	/* Masked: older verifiers lose the bounds of a byte-swapped port. */
-	return bits[(port >> 3) & (TCPSTATES_PORT_BITMAP - 1)] & (1 << (port & 7));
-}
 
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(handle_set_state, const struct sock *sk, int oldstate, int newstate)
@@ -91,9 +85,9 @@ int BPF_PROG(handle_set_state, const struct sock *sk, int oldstate, int newstate
 
 	/* Filters after the timestamp: a socket's first change (SYN_SENT,
 	 * whose local port is still 0) times the next one. */
-	if (lport_on && !port_in(lport_bits, lport))
+	if (lport_on && !cs_port_in(lport_bits, lport))
 		return 0;
-	if (rport_on && !port_in(rport_bits, rport))
+	if (rport_on && !cs_port_in(rport_bits, rport))
 		return 0;
 	id = bpf_get_current_pid_tgid();
 	if (!cs_trace_task(id >> 32, (__u32)id))

@@ -12,9 +12,6 @@ enum tcpstates_stat {
 	TCPSTATES_STAT_MAX = 1,
 };
 
-enum tcpstates_consts {
-	TCPSTATES_PORT_BITMAP = 8192, /* one bit per port */
-};
 
 enum tcpstates_flags {
 	TCPSTATES_FIRST = 1,   /* no earlier change of this socket seen: MS 0 */

@@ -5,18 +5,14 @@
 //! BPF side says what differs (tools/tcptop/tcptop.bpf.c). A top-shape tool
 //! ([`corescope::top`]).
 
-use std::ops::ControlFlow;
-use std::time::Duration;
-
 use corescope::load;
 use corescope::net::{Endpoints, FamilyArgs};
 use corescope::prelude::*;
 use corescope::run::Loaded;
-use corescope::session::{Counter, Fields};
 use corescope::skel::tcptop::types::{tcptop_key as Key, tcptop_value as Value};
 use corescope::skel::tcptop::{OpenTcptopSkel, TcptopSkelBuilder};
-use corescope::top::{self, Counts, Drain, Screen, TopArgs};
-use corescope::Tick;
+use corescope::top::{self, Counts, Screen, TopArgs, TopTool};
+use libbpf_rs::MapCore;
 
 const EXAMPLES: &str = "EXAMPLES:
     tcptop              # TCP send/receive top, every second
@@ -149,13 +145,17 @@ fn probe_kernel(tool: &str) -> Result<bool> {
 
 struct Tcptop {
     a: Args,
-    drain: Option<Drain<Key, Value>>,
-    screen: Screen,
 }
 
-impl Interval for Tcptop {
+impl TopTool for Tcptop {
     type Args = Args;
     type Skel = TcptopSkelBuilder;
+    type Key = Key;
+    type Value = Value;
+    type Opts = ();
+    type Row<'a> = FlowRow<'a>;
+    type Sum = Sum;
+    type Scratch = ();
     const SHORTS: &'static [(&'static str, char)] = &[
         ("pid", 'p'),
         ("cgroup", 'c'),
@@ -164,73 +164,49 @@ impl Interval for Tcptop {
         ("verbose", 'v'),
     ];
 
-    fn configure(a: Args, open: &mut OpenTcptopSkel<'_>, s: &mut Session) -> Result<Self> {
-        let wide = probe_kernel(s.tool())?;
+    fn configure(a: Args, open: &mut OpenTcptopSkel<'_>) -> Result<Self> {
+        let wide = probe_kernel("tcptop")?;
         let ro = open.rodata()?;
         ro.targ_family = a.family.af();
         ro.wide_args = u8::from(wide);
-        s.set_header::<top::TopRecord<'_, FlowRow<'_>>>(&());
-        s.header_per_interval();
-        let mut screen = Screen::new(&a.top);
-        screen.loadavg = !a.nosummary;
-        Ok(Self {
-            a,
-            drain: None,
-            screen,
-        })
+        Ok(Self { a })
     }
 
-    fn loaded(&mut self, skel: &mut Loaded<'_, TcptopSkelBuilder>, _: &mut Session) -> Result<()> {
-        self.drain = Some(Drain::new(&skel.maps.flows)?);
-        Ok(())
+    fn top(&self) -> &TopArgs {
+        &self.a.top
     }
 
-    fn period(&self) -> Duration {
-        self.a.top.interval.period()
+    fn opts(&self) -> &() {
+        &()
     }
 
-    fn tick(
-        &mut self,
-        skel: &Loaded<'_, TcptopSkelBuilder>,
-        tick: &Tick,
-        out: &mut Output,
-    ) -> Result<ControlFlow<()>> {
-        let Self { a, drain, screen } = self;
-        // COUNT intervals were printed: the final call adds nothing.
-        if tick.last && a.top.interval.done(screen.interval) {
-            return Ok(ControlFlow::Break(()));
-        }
-        let Some(drain) = drain.as_mut() else {
-            anyhow::bail!("tcptop: the map was not opened for draining");
-        };
-        let rows = drain.drain(&skel.maps.flows)?;
-        let sort = a.sort;
-        let totals = top::sort_limit(rows, a.top.rows, |_, v| sort.score(v));
-        screen.begin(out)?;
-        for (k, v) in rows.iter() {
-            if let Some(r) = row(k, v) {
-                screen.row(out, &r, &())?;
-            }
-        }
-        screen.end(out, &totals.map(sum))?;
-        Ok(screen.after(&a.top.interval))
+    /// -S: no `HH:MM:SS loadavg:` line (BCC's "system summary line").
+    fn screen(&self, s: &mut Screen) {
+        s.loadavg = !self.a.nosummary;
     }
 
-    fn summary(&mut self, obj: &libbpf_rs::Object) -> (Vec<Counter>, Fields) {
-        let slot = corescope::skel::tcptop::types::corescope_drop::CS_DROP_MAP_FULL.0;
-        let n = corescope::session::find_map(obj, "cs_dropped")
-            .map(|m| top::keys_dropped(&m, slot))
-            .unwrap_or(0);
-        (
-            vec![Counter::new("keys_dropped", "keys dropped (map full)", n)],
-            Fields::new(),
-        )
+    fn map<'a>(skel: &'a Loaded<'_, TcptopSkelBuilder>) -> &'a dyn MapCore {
+        &skel.maps.flows
+    }
+
+    fn score(&self, _: &Key, v: &Value) -> u64 {
+        self.a.sort.score(v)
+    }
+
+    fn scratch(&self) {}
+
+    fn row<'a>(&'a self, k: &'a Key, v: &'a Value, _: &'a mut ()) -> Option<FlowRow<'a>> {
+        row(k, v)
+    }
+
+    fn sum(&self, v: &Value) -> Sum {
+        sum(v)
     }
 }
 
 /// The tool (its binary, or `corescope tcptop`).
 pub fn main(name: &'static str) -> ExitCode {
-    corescope::run::interval::<Tcptop>(name)
+    corescope::run::interval::<top::Runner<Tcptop>>(name)
 }
 
 #[cfg(test)]
