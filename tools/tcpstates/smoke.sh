@@ -18,10 +18,13 @@ else
 	usleep 500000
 	stop_tool 30
 	ev=$(grep -F '"type":"event"' "$WORK/states.out")
-	# The accepted socket: the one with a remote port other than 0.
-	seq=$(printf '%s\n' "$ev" | grep -v '"rport":0,' |
+	# The listener: the socket that went CLOSE -> LISTEN; the accepted
+	# socket: the other one (by SKADDR: its remote port may still be 0 at
+	# its first change).
+	lsk=$(printf '%s\n' "$ev" | grep -F '"newstate":"LISTEN"' | sed -n 's/.*"skaddr":"\([0-9a-f]*\)".*/\1/p' | head -n1)
+	seq=$(printf '%s\n' "$ev" | grep -vF "\"skaddr\":\"${lsk:-none}\"" |
 		sed -n 's/.*"oldstate":"\([A-Z_0-9]*\)","newstate":"\([A-Z_0-9]*\)".*/\1>\2/p' | tr '\n' ' ')
-	lis=$(printf '%s\n' "$ev" | grep -F '"rport":0,' |
+	lis=$(printf '%s\n' "$ev" | grep -F "\"skaddr\":\"${lsk:-none}\"" |
 		sed -n 's/.*"oldstate":"\([A-Z_0-9]*\)","newstate":"\([A-Z_0-9]*\)".*/\1>\2/p' | tr '\n' ' ')
 	want="LISTEN>SYN_RECV SYN_RECV>ESTABLISHED ESTABLISHED>CLOSE_WAIT CLOSE_WAIT>LAST_ACK LAST_ACK>CLOSE "
 	if [ "$RC" != 0 ]; then
