@@ -24,7 +24,7 @@ N=${N:-20000}
 ROUNDS=${ROUNDS:-5}
 
 cd "$(dirname "$0")/.."
-[ "$(id -u)" = 0 ] || { echo "bench/block.sh: needs root" >&2; exit 1; }
+. bench/lib.sh
 
 case $TOOL in
 biosnoop) VARIANTS=("ours:" "ours-Q:-Q") ;;
@@ -32,37 +32,21 @@ biotop) VARIANTS=("ours:-C 1" "ours-j:-C -j 1") ;;
 *) echo "bench/block.sh: unknown tool $TOOL" >&2; exit 1 ;;
 esac
 
-WORK=$(mktemp -d /tmp/block-bench.XXXXXX)
+bench_init block
 SHM=$(mktemp -d /dev/shm/block-bench.XXXXXX)
-MOUNTED=""
 LOOP=""
-STATS=$(cat /proc/sys/kernel/bpf_stats_enabled)
-STARTED=()
-cleanup() {
-	for p in "${STARTED[@]}"; do kill -INT "$p" 2>/dev/null || true; done
-	for p in "${STARTED[@]}"; do wait "$p" 2>/dev/null || true; done
-	echo "$STATS" >/proc/sys/kernel/bpf_stats_enabled
+bench_cleanup_extra() {
 	[ -z "$LOOP" ] || losetup -d "$LOOP" || true
-	if [ -n "$MOUNTED" ]; then umount /sys/kernel/tracing || true; fi
-	rm -rf "$WORK" "$SHM"
+	rm -rf "$SHM"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-if [ ! -x "/usr/sbin/$TOOL" ]; then
-	echo "installing libbpf-tools (Debian) for the comparison" >&2
-	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libbpf-tools
-fi
-if ! mountpoint -q /sys/kernel/tracing; then
-	mount -t tracefs nodev /sys/kernel/tracing
-	MOUNTED=1
-fi
+bench_libbpf_tools
+bench_tracefs
 cargo build --release --quiet --bin "$TOOL"
 OURS=$PWD/target/release/$TOOL
 LT=/usr/sbin/$TOOL
 truncate -s 256M "$SHM/disk"
 LOOP=$(losetup -f --show "$SHM/disk")
-echo 1 >/proc/sys/kernel/bpf_stats_enabled
+bench_stats_on
 
 # io: N direct writes; prints ops/s.
 io() {
@@ -117,8 +101,6 @@ traced() {
 	echo "$rate $((total_rt / (done_rc > 0 ? done_rc : 1))) $rss $(((c1 - c0) * 1000 / $(getconf CLK_TCK))) $((t1 - t0))" >>"$WORK/$kind"
 }
 
-median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
-col() { awk -v c="$1" '{print $c}' "$WORK/$2" | median; }
 
 # libbpf-tools: does it run here? Its first error line if not.
 LT_ERR=""
@@ -136,7 +118,7 @@ for _ in $(seq "$ROUNDS"); do
 	done
 done
 
-echo "# $TOOL benchmark: $(date -u +%F) $(uname -r), $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
+echo "# $TOOL benchmark: $(machine_line)"
 echo "# libbpf-tools $(dpkg-query -W -f='${Version}' libbpf-tools 2>/dev/null); dd of $N direct 4 KiB writes to a loop device over /dev/shm, $ROUNDS rounds, medians"
 echo
 base=$(median <"$WORK/base")

@@ -20,27 +20,18 @@ N=${N:-20000}
 PORT=47124
 
 cd "$(dirname "$0")/../.."
-[ "$(id -u)" = 0 ] || { echo "tools/tcpdrop/bench.sh: needs root" >&2; exit 1; }
-
-WORK=$(mktemp -d /tmp/tcpdrop-bench.XXXXXX)
+. bench/lib.sh
+bench_init tcpdrop
 NS=csbench-tcpdrop-$$
-STATS=$(cat /proc/sys/kernel/bpf_stats_enabled)
-STARTED=()
-cleanup() {
-	for p in "${STARTED[@]}"; do kill -INT "$p" 2>/dev/null || true; done
-	for p in "${STARTED[@]}"; do wait "$p" 2>/dev/null || true; done
-	echo "$STATS" >/proc/sys/kernel/bpf_stats_enabled
+bench_cleanup_extra() {
 	ip netns del "$NS" 2>/dev/null || true
-	rm -rf "$WORK"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 cargo build --release --quiet --bin tcpdrop
 cc -O2 -Wall -o "$WORK/closedport" tools/tcpdrop/closedport.c
 OURS=$PWD/target/release/tcpdrop
 BCC=/usr/sbin/tcpdrop-bpfcc
-echo 1 >/proc/sys/kernel/bpf_stats_enabled
+bench_stats_on
 ip netns add "$NS"
 ip -n "$NS" link set lo up
 
@@ -104,7 +95,6 @@ traced() {
 	echo "$(((t1 - t0) / 1000000)) $(awk -v a="$s0" -v b="$s1" 'BEGIN {split(a, x); split(b, y); n = y[2] - x[2]; print (n > 0) ? int((y[1] - x[1]) / n) : 0}') $rss $rows" >>"$f"
 }
 
-median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 col() { grep -v failed "$2" | awk -v c="$1" '{print $c}' | median; }
 
 TRACERS="ours"
@@ -116,7 +106,7 @@ for _ in $(seq "$ROUNDS"); do
 done
 
 label() { case $1 in ours) echo "corescope tcpdrop" ;; bcc) echo "BCC tcpdrop (bpfcc-tools $(dpkg-query -W -f='${Version}' bpfcc-tools 2>/dev/null))" ;; esac; }
-echo "# tcpdrop benchmark: $(date -u +%F) $(uname -r), $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
+echo "# tcpdrop benchmark: $(machine_line)"
 echo "# storms of $N drops (tcp: SYNs to a closed port; udp: datagrams to a closed port), $ROUNDS rounds, medians"
 echo
 echo "| tracer | storm | start -> attached (ms) | BPF ns per run | peak RSS (KiB) | rows for the port (want) |"

@@ -22,27 +22,18 @@ N=${N:-1000}
 PORT=47123
 
 cd "$(dirname "$0")/../.."
-[ "$(id -u)" = 0 ] || { echo "tools/tcpretrans/bench.sh: needs root" >&2; exit 1; }
-
-WORK=$(mktemp -d /tmp/tcpretrans-bench.XXXXXX)
+. bench/lib.sh
+bench_init tcpretrans
 NS=csbench-tcpretrans-$$
-STATS=$(cat /proc/sys/kernel/bpf_stats_enabled)
-STARTED=()
-cleanup() {
-	for p in "${STARTED[@]}"; do kill -INT "$p" 2>/dev/null || true; done
-	for p in "${STARTED[@]}"; do wait "$p" 2>/dev/null || true; done
-	echo "$STATS" >/proc/sys/kernel/bpf_stats_enabled
+bench_cleanup_extra() {
 	ip netns del "$NS" 2>/dev/null || true
-	rm -rf "$WORK"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 cargo build --release --quiet --bin tcpretrans
 cc -O2 -Wall -o "$WORK/synstorm" tools/tcpretrans/synstorm.c
 OURS=$PWD/target/release/tcpretrans
 BCC=/usr/sbin/tcpretrans-bpfcc
-echo 1 >/proc/sys/kernel/bpf_stats_enabled
+bench_stats_on
 
 # prog_stats PID: "run_time_ns run_cnt" summed over its BPF programs.
 prog_stats() {
@@ -109,8 +100,6 @@ traced() {
 	echo "$(((t1 - t0) / 1000000)) $(awk -v a="$s0" -v b="$s1" 'BEGIN {split(a, x); split(b, y); n = y[2] - x[2]; print (n > 0) ? int((y[1] - x[1]) / n) : 0}') $rss $seen $kernel" >>"$WORK/$kind"
 }
 
-median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
-col() { grep -v failed "$WORK/$2" | awk -v c="$1" '{print $c}' | median; }
 
 KINDS="events count"
 [ -x "$BCC" ] && KINDS="$KINDS bcc"
@@ -120,7 +109,7 @@ for _ in $(seq "$ROUNDS"); do
 done
 
 label() { case $1 in events) echo "corescope tcpretrans" ;; count) echo "corescope tcpretrans -c" ;; bcc) echo "BCC tcpretrans (bpfcc-tools $(dpkg-query -W -f='${Version}' bpfcc-tools 2>/dev/null))" ;; esac; }
-echo "# tcpretrans benchmark: $(date -u +%F) $(uname -r), $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
+echo "# tcpretrans benchmark: $(machine_line)"
 echo "# SYN storm of $N connections (~3 retransmits each), $ROUNDS rounds, medians"
 echo
 echo "| tracer | start -> attached (ms) | BPF ns per event | peak RSS (KiB) | rows for the storm | kernel's RetransSegs |"

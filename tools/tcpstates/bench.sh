@@ -21,22 +21,13 @@ LBT=${LBT:-/usr/sbin/tcpstates}
 PORT=${PORT:-47190}
 
 cd "$(dirname "$0")/../.."
-[ "$(id -u)" = 0 ] || { echo "tcpstates bench: needs root" >&2; exit 1; }
+. bench/lib.sh
+bench_init tcpstates
 [ -x "$LBT" ] || { echo "tcpstates bench: $LBT not installed (libbpf-tools)" >&2; exit 1; }
-
-WORK=$(mktemp -d /tmp/tcpstates-bench.XXXXXX)
-STATS=$(cat /proc/sys/kernel/bpf_stats_enabled)
-STARTED=()
 MOUNTED=""
-cleanup() {
-	for p in "${STARTED[@]}"; do kill -INT "$p" 2>/dev/null || true; done
-	for p in "${STARTED[@]}"; do wait "$p" 2>/dev/null || true; done
-	echo "$STATS" >/proc/sys/kernel/bpf_stats_enabled
+bench_cleanup_extra() {
 	[ -z "$MOUNTED" ] || umount "$MOUNTED" 2>/dev/null || true
-	rm -rf "$WORK"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 cargo build --release --quiet --bin tcpstates
 cc -O2 -Wall -o "$WORK/peer" tools/tcplife/peer.c
@@ -45,7 +36,7 @@ if ! [ -d /sys/kernel/tracing/events ]; then
 	mount -t tracefs tracefs /sys/kernel/tracing
 	MOUNTED=/sys/kernel/tracing
 fi
-echo 1 >/proc/sys/kernel/bpf_stats_enabled
+bench_stats_on
 
 prog_ns() {
 	local f id
@@ -57,7 +48,6 @@ prog_ns() {
 		echo "$(awk '/^run_time_ns:/ {print $2}' "$f") $(awk '/^run_cnt:/ {print $2}' "$f")"
 	done
 }
-median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 
 # wait_file FILE PATTERN: until FILE has a line matching PATTERN (10 s).
 wait_file() {
@@ -123,7 +113,7 @@ no=$(((o1 - o0) / (oc1 - oc0 > 0 ? oc1 - oc0 : 1)))
 nl=$(((l1 - l0) / (lc1 - lc0 > 0 ? lc1 - lc0 : 1)))
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f×", (b > 0) ? a / b : 0}'; }
 
-echo "# tcpstates benchmark: $(date -u +%F) $(uname -r), $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
+echo "# tcpstates benchmark: $(machine_line)"
 echo "# start->attached: $ROUNDS rounds, medians; $SESSIONS loopback sessions on port $PORT with both attached (-L $PORT)"
 echo
 echo "| | corescope tcpstates | libbpf-tools tcpstates | ratio |"

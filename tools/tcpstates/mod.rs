@@ -51,25 +51,9 @@ struct Args {
     common: CommonArgs,
 }
 
-/// The kernel's TCP states (include/net/tcp_states.h), by number.
-pub const STATES: [&str; 13] = [
-    "UNKNOWN",
-    "ESTABLISHED",
-    "SYN_SENT",
-    "SYN_RECV",
-    "FIN_WAIT1",
-    "FIN_WAIT2",
-    "TIME_WAIT",
-    "CLOSE",
-    "CLOSE_WAIT",
-    "LAST_ACK",
-    "LISTEN",
-    "CLOSING",
-    "NEW_SYN_RECV",
-];
-
+/// A TCP state's name (src/net.rs: BCC's names, `UNKNOWN` for others).
 pub fn state(n: u32) -> &'static str {
-    STATES.get(n as usize).copied().unwrap_or("UNKNOWN")
+    corescope::net::tcp_state_name(n)
 }
 
 /// The SKADDR column: the socket's kernel address, as %016llx.

@@ -13,7 +13,9 @@ use std::time::Duration;
 use nix::sys::signal::Signal;
 use serde_json::Value;
 
-use crate::util::{compile_helper, json_lines, root_or_skip, ChildGuard, Finished, ToolRun};
+use crate::util::{
+    compile_helper, json_lines, root_or_skip, with_tracefs, ChildGuard, Finished, ToolRun,
+};
 
 const T: Duration = Duration::from_secs(60);
 const EST_MS: f64 = 300.0;
@@ -177,7 +179,7 @@ fn known_connection_ipv4() {
     let Some(_g) = root_or_skip("tcpstates IPv4 sequences") else {
         return;
     };
-    sequences("4", 47151);
+    sequences("4", 21331);
 }
 
 #[test]
@@ -185,7 +187,7 @@ fn known_connection_ipv6() {
     let Some(_g) = root_or_skip("tcpstates IPv6 sequences") else {
         return;
     };
-    sequences("6", 47152);
+    sequences("6", 21332);
 }
 
 #[test]
@@ -193,7 +195,7 @@ fn port_and_family_filters() {
     let Some(_g) = root_or_skip("tcpstates -L/-D/-4/-6") else {
         return;
     };
-    let port = 47153u16;
+    let port = 21333u16;
     let ps = port.to_string();
     // -L: the server side only (listener and accepted socket).
     let (ev, ..) = run(&["-j", "-L", &ps], "4", port);
@@ -219,7 +221,7 @@ fn table_columns() {
     let Some(_g) = root_or_skip("tcpstates table") else {
         return;
     };
-    let port = 47154u16;
+    let port = 21334u16;
     let (_, [_, cli, _], f) = run(&["-T", "-D", &port.to_string()], "4", port);
     let lines: Vec<&str> = f.stdout.lines().filter(|l| !l.is_empty()).collect();
     assert_eq!(
@@ -261,20 +263,16 @@ fn agrees_with_libbpf_tools() {
     if !std::path::Path::new(lbt).exists() {
         assert!(
             std::env::var_os("CI").is_none(),
-            "libbpf-tools' tcpstates is needed on CI"
+            "libbpf-tools' tcpstates is needed on CI (`make deps` installs it)"
         );
         eprintln!("skip: {lbt} not installed (Debian package libbpf-tools)");
         return;
     }
-    let port = 47155u16;
+    let port = 21335u16;
     let ps = port.to_string();
     // It needs tracefs: mounted in its own private mount namespace only.
-    let script = format!(
-        "[ -d /sys/kernel/tracing/events ] || mount -t tracefs tracefs /sys/kernel/tracing; exec {lbt} -L {ps}"
-    );
     let mut theirs = ChildGuard::spawn(
-        Command::new("unshare")
-            .args(["-m", "--propagation", "private", "sh", "-c", &script])
+        with_tracefs(&format!("exec {lbt} -L {ps}"))
             .stdout(Stdio::piped())
             .stderr(Stdio::null()),
     );

@@ -26,26 +26,17 @@ SECS=${SECS:-10}
 LBT=${LBT:-/usr/sbin/tcptop}
 
 cd "$(dirname "$0")/../.."
-[ "$(id -u)" = 0 ] || { echo "tcptop bench: needs root" >&2; exit 1; }
-
-WORK=$(mktemp -d /tmp/tcptop-bench.XXXXXX)
-STATS=$(cat /proc/sys/kernel/bpf_stats_enabled)
-STARTED=()
+. bench/lib.sh
+bench_init tcptop
 MOUNTED=""
-cleanup() {
-	for p in "${STARTED[@]}"; do kill -INT "$p" 2>/dev/null || true; done
-	for p in "${STARTED[@]}"; do wait "$p" 2>/dev/null || true; done
-	echo "$STATS" >/proc/sys/kernel/bpf_stats_enabled
+bench_cleanup_extra() {
 	[ -z "$MOUNTED" ] || umount "$MOUNTED" 2>/dev/null || true
-	rm -rf "$WORK"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 cargo build --release --quiet --bin tcptop
 cc -O2 -Wall -o "$WORK/flow" tools/tcptop/flow.c
 OURS=$PWD/target/release/tcptop
-echo 1 >/proc/sys/kernel/bpf_stats_enabled
+bench_stats_on
 
 # prog_ns PID NAME: "run_time_ns run_cnt" of the tracer's program NAME.
 prog_ns() {
@@ -59,7 +50,6 @@ prog_ns() {
 	done
 }
 
-median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 
 # sends: one paced run; prints "cpu_ns_per_send rate".
 sends() {
@@ -138,7 +128,7 @@ if [ -x "$LBT" ]; then
 	fi
 fi
 
-echo "# tcptop benchmark: $(date -u +%F) $(uname -r), $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
+echo "# tcptop benchmark: $(machine_line)"
 echo "# $N sends of 64 bytes per run at $RATE/s, $ROUNDS rounds, medians; tcptop system-wide"
 echo
 bcpu=$(awk '{print $1}' "$WORK/base" | median)
