@@ -18,7 +18,8 @@ use corescope::skel::tcpconnect::types::{
     tcpconnect_event as Event, tcpconnect_key as Key, tcpconnect_result,
 };
 use corescope::skel::tcpconnect::TcpconnectSkelBuilder;
-use libbpf_rs::{MapCore, MapFlags};
+use corescope::top::Drain;
+use libbpf_rs::MapCore;
 
 const EXAMPLES: &str = "EXAMPLES:
     tcpconnect               # every TCP connect(), when established or failed
@@ -216,14 +217,13 @@ impl Row for CountRow {
 }
 
 /// The counts map as rows, most connects first.
-fn count_rows(map: &dyn MapCore) -> Vec<CountRow> {
-    let mut rows: Vec<CountRow> = map
-        .keys()
-        .filter_map(|k| {
-            let v = map.lookup(&k, MapFlags::ANY).ok().flatten()?;
-            let mut key = Key::default();
-            plain::copy_from_bytes(&mut key, &k).ok()?;
-            let connects = u64::from_ne_bytes(v.get(..8)?.try_into().ok()?);
+fn count_rows(map: &dyn MapCore) -> Result<Vec<CountRow>> {
+    // Read once, at the end: the top shape's drain (destination -> count).
+    let mut drain = Drain::<Key, u64>::new(map)?;
+    let mut rows: Vec<CountRow> = drain
+        .drain(map)?
+        .iter()
+        .filter_map(|&(key, connects)| {
             let family = Family::from_af(key.family)?;
             Some(CountRow {
                 family,
@@ -237,7 +237,7 @@ fn count_rows(map: &dyn MapCore) -> Vec<CountRow> {
     rows.sort_by(|x, y| {
         (y.connects, x.saddr, x.daddr, x.dport).cmp(&(x.connects, y.saddr, y.daddr, y.dport))
     });
-    rows
+    Ok(rows)
 }
 
 impl Interval for Counting {
@@ -266,7 +266,7 @@ impl Interval for Counting {
     ) -> Result<ControlFlow<()>> {
         if tick.last {
             out.header()?;
-            for r in count_rows(&skel.maps.counts) {
+            for r in count_rows(&skel.maps.counts)? {
                 out.row_as("count", &r, &())?;
             }
         }

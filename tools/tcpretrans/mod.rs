@@ -12,8 +12,8 @@ use corescope::prelude::*;
 use corescope::session::{Counter, Fields, Tick};
 use corescope::skel::tcpretrans::types::{tcpretrans_event as Event, tcpretrans_key as Key};
 use corescope::skel::tcpretrans::{OpenTcpretransSkel, TcpretransSkel, TcpretransSkelBuilder};
+use corescope::top::Drain;
 use corescope::UserError;
-use libbpf_rs::{MapCore, MapFlags};
 
 const EXAMPLES: &str = "EXAMPLES:
     tcpretrans               # one row per TCP retransmit
@@ -226,24 +226,10 @@ impl Interval for Count {
         if !tick.last {
             return Ok(ControlFlow::Continue(()));
         }
+        // Read once, at the end: the top shape's drain (flow -> count).
         let map = &skel.maps.flows;
-        let mut entries = Vec::new();
-        for k in map.keys() {
-            let mut key = Key::default();
-            // (A copy: the key's bytes need not be aligned for it.)
-            let Some(v) = map.lookup(&k, MapFlags::ANY)? else {
-                continue; // deleted meanwhile: nothing deletes, but be safe
-            };
-            if plain::copy_from_bytes(&mut key, &k).is_err() {
-                continue;
-            }
-            let n = v
-                .get(..8)
-                .and_then(|b| b.try_into().ok())
-                .map(u64::from_ne_bytes);
-            entries.push((key, n.unwrap_or(0)));
-        }
-        for f in flows(entries) {
+        let mut drain = Drain::<Key, u64>::new(map)?;
+        for f in flows(drain.drain(map)?.iter().copied()) {
             out.row_as("flow", &f, &())?;
             self.shown += 1;
         }
