@@ -31,9 +31,10 @@ PROGS = $(foreach t,$(TOOLS),$(t):$(NAMEPREFIX)$(t)$(SUFFIX)) corescope:corescop
 GEN = target/generated/names$(NAMEPREFIX)@$(SUFFIX)
 # Debian packages needed to build and test (libbpf itself is vendored by libbpf-sys);
 # the second line is for test-kernels (qemu guests with a busybox initramfs);
-# libbpf-tools is the root tests' reference (they compare with its tools).
+# libbpf-tools is the root tests' reference (they compare with its tools),
+# prometheus (server and promtool) the --prometheus tests' scraper.
 DEB_PKGS := clang llvm libelf-dev zlib1g-dev pkg-config bpftool make gcc iproute2 \
-	qemu-system-x86 busybox-static cpio xz-utils zstd dpkg-dev libbpf-tools
+	qemu-system-x86 busybox-static cpio xz-utils zstd dpkg-dev libbpf-tools prometheus
 
 .PHONY: all deps build run test test-unit test-root test-kernels bench vmlinux fmt lint gen install uninstall deb clean
 

@@ -76,6 +76,18 @@ pub struct RunArgs {
     /// More messages: libbpf's debug log, the verifier log on failure
     #[arg(long, action = ArgAction::Count)]
     pub verbose: u8,
+
+    /// Serve Prometheus metrics on http://ADDR:PORT/metrics while running
+    /// (`:PORT`: every address). An interval tool then prints no tables:
+    /// it reads its maps every INTERVAL (default 1 s) for the scrapes
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub prometheus: Option<String>,
+
+    /// Label sets kept per Prometheus metric; further keys are counted in
+    /// the series without key labels (`other`)
+    #[arg(long, value_name = "N", default_value_t = crate::prom::DEFAULT_SERIES,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..100_000))]
+    pub prometheus_series: usize,
 }
 
 /// The task filters of a tool that traces no task: interrupt handlers
@@ -267,10 +279,28 @@ pub fn skip_arg0() {
     SKIP_ARG0.store(true, std::sync::atomic::Ordering::Relaxed);
 }
 
-/// The process's arguments as the running tool sees them (see [`skip_arg0`]).
-pub fn args_os() -> impl Iterator<Item = OsString> {
+thread_local! {
+    /// This thread's tool command line (the exporter runs each tool on a
+    /// thread of its own: [`set_thread_args`]).
+    static THREAD_ARGS: std::cell::RefCell<Option<Vec<OsString>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// The command line (`TOOL ARGS…`) the tool on this thread parses, instead
+/// of the process's.
+pub fn set_thread_args(args: Vec<OsString>) {
+    THREAD_ARGS.with(|a| *a.borrow_mut() = Some(args));
+}
+
+/// The process's arguments as the running tool sees them (see
+/// [`skip_arg0`], [`set_thread_args`]).
+pub fn args_os() -> std::vec::IntoIter<OsString> {
+    if let Some(v) = THREAD_ARGS.with(|a| a.borrow().clone()) {
+        return v.into_iter();
+    }
     let skip = SKIP_ARG0.load(std::sync::atomic::Ordering::Relaxed);
-    std::env::args_os().skip(usize::from(skip))
+    let v: Vec<OsString> = std::env::args_os().skip(usize::from(skip)).collect();
+    v.into_iter()
 }
 
 /// The clap command of tool `T` with its short letters and version.

@@ -79,6 +79,8 @@ pub trait IrqTool: Sized + 'static {
     const SHORTS: &'static [(&'static str, char)];
     /// The JSON record type of a totals row (`hardirq`, `softirq`).
     const RECORD: &'static str;
+    /// How a totals row becomes Prometheus counters (`--prometheus`).
+    const PROM: crate::prom::RowSpec;
     /// Sets the `.rodata` knobs and map sizes before load; returns the
     /// tool and its banner (libbpf-tools' "Tracing …" line).
     fn configure(a: Self::Args, open: &mut Open<'_, Self::Skel>) -> Result<(Self, &'static str)>;
@@ -181,6 +183,9 @@ impl<T: IrqTool> Interval for Runner<T> {
             let interval = self.steps.printed();
             for (k, [count, ns]) in rows.iter() {
                 let r = tool.row(k, *count, *ns, interval, time.as_deref());
+                if let Some(p) = &out.prom {
+                    p.row(&T::PROM, &r);
+                }
                 out.row_as(T::RECORD, &r, tool.opts())?;
                 self.counted += count;
             }

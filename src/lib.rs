@@ -20,6 +20,7 @@ pub mod disk;
 pub mod errno;
 pub mod error;
 pub mod escape;
+pub mod exporter;
 pub mod filter;
 #[cfg(any(debug_assertions, feature = "gen"))]
 pub mod gen;
@@ -33,6 +34,7 @@ pub mod net;
 pub mod output;
 pub mod perf_event;
 pub mod ports;
+pub mod prom;
 pub mod run;
 pub mod session;
 pub mod signal;

@@ -55,6 +55,10 @@ pub fn release() -> Vec<(PrintLevel, String)> {
 
 /// Runs `f` with libbpf's messages held back; returns its result and them.
 pub fn held<T>(f: impl FnOnce() -> T) -> (T, Vec<(PrintLevel, String)>) {
+    // One load at a time (the exporter's tools load on their own threads):
+    // each load's messages are its own.
+    static LOADING: Mutex<()> = Mutex::new(());
+    let _one = LOADING.lock().unwrap_or_else(|p| p.into_inner());
     hold();
     let r = f();
     (r, release())

@@ -341,6 +341,8 @@ pub struct Output {
     pub shown: u64,
     /// Turns event timestamps into TIME / TIME(s) values.
     pub clock: Clock,
+    /// `--prometheus`: where the shapes also put what they read.
+    pub prom: Option<crate::prom::Handle>,
 }
 
 impl Output {
@@ -388,6 +390,7 @@ impl Output {
             last_flush: Instant::now(),
             shown: 0,
             clock: Clock::new(),
+            prom: None,
         }
     }
 

@@ -142,6 +142,9 @@ pub fn interval<T: Interval + 'static>(name: &'static str) -> ExitCode {
         s.defer_header();
         s.defer_cmd_release();
         s.no_events();
+        if s.prometheus() {
+            s.mute_rows()?;
+        }
         let mut storage = MaybeUninit::uninit();
         let mut open = s.open(&mut storage, T::Skel::default())?;
         let tool = T::configure(args, &mut open, &mut s)?;
@@ -159,7 +162,12 @@ pub fn interval<T: Interval + 'static>(name: &'static str) -> ExitCode {
         });
         let p = Rc::clone(&parts);
         s.summary_fields(move |_| p.borrow_mut().take().unwrap_or_default());
-        let period = tool.borrow().period();
+        let mut period = tool.borrow().period();
+        // Serving metrics, a histogram tool without INTERVAL (one print at
+        // the end) reads its maps every second for the scrapes.
+        if s.prometheus() && period == Duration::MAX {
+            period = crate::prom::READ_EVERY;
+        }
         let code = s.every(&skel, period, |tick, out| {
             tool.borrow_mut().tick(&skel, tick, out)
         })?;

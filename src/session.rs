@@ -26,6 +26,25 @@ use crate::run::ToolSkel;
 use crate::stream::{decode, skipped_runs, LossReporter, Lost};
 
 static STOP: AtomicBool = AtomicBool::new(false);
+
+/// Makes Ctrl-C, SIGTERM and SIGHUP end the sessions' loops; once per
+/// process (the exporter runs several sessions, and installs it first).
+pub fn install_stop_handler() -> Result<()> {
+    static HANDLER: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    HANDLER
+        .get_or_init(|| {
+            STOP.store(false, Ordering::SeqCst);
+            ctrlc::set_handler(|| STOP.store(true, Ordering::SeqCst)).map_err(|e| e.to_string())
+        })
+        .clone()
+        .map_err(|e| anyhow!("installing the Ctrl-C handler: {e}"))
+}
+
+/// Ends every session of the process as Ctrl-C does (the exporter, when
+/// one of its tools has ended).
+pub fn stop_all() {
+    STOP.store(true, Ordering::SeqCst);
+}
 const PAGE: u32 = 4096;
 
 pub struct Session {
@@ -159,7 +178,12 @@ impl Session {
         libbpf_log::init(run.verbose);
         load::check_privileges()?;
         load::check_btf(run.btf.as_deref())?;
-        let out = Output::to(run.json, run.output.as_deref())?;
+        // In the exporter the tools' rows go nowhere: they are served.
+        let mut out = match crate::prom::exporter_sink() {
+            Some(_) => Output::to(false, Some(std::path::Path::new("/dev/null")))?,
+            None => Output::to(run.json, run.output.as_deref())?,
+        };
+        out.prom = crate::prom::for_tool(tool, run)?;
         Ok(Self {
             tool,
             run: run.clone(),
@@ -176,6 +200,21 @@ impl Session {
             fields: None,
             harmless_skips: Vec::new(),
         })
+    }
+
+    /// Whether the tool serves Prometheus metrics (`--prometheus`, or in
+    /// `corescope exporter`).
+    pub fn prometheus(&self) -> bool {
+        self.out.prom.is_some()
+    }
+
+    /// An interval tool serving metrics prints no tables: its rows go
+    /// nowhere (they are served), and the summary line stays on stderr.
+    pub fn mute_rows(&mut self) -> Result<()> {
+        let prom = self.out.prom.take();
+        self.out = Output::to(false, Some(std::path::Path::new("/dev/null")))?;
+        self.out.prom = prom;
+        Ok(())
     }
 
     /// Prints the table header when the loop (`stream` / `every`) starts
@@ -323,9 +362,7 @@ impl Session {
         // Before anything tells the world we are tracing, so a Ctrl-C that
         // follows is a clean stop; after CMD was forked (the child must not
         // inherit a thread) and after the mount namespace was set up.
-        STOP.store(false, Ordering::SeqCst);
-        ctrlc::set_handler(|| STOP.store(true, Ordering::SeqCst))
-            .context("installing the Ctrl-C handler")?;
+        install_stop_handler()?;
         self.out.clock.reset();
         if libbpf_log::verbose() {
             let n = skel.object().progs().filter(|p| p.autoload()).count();
@@ -413,6 +450,9 @@ impl Session {
         let mut losses = LossReporter::new();
         let mut report_lost = |c: &mut Consumer<'_, F>, force: bool| -> Result<()> {
             let lost = read_lost(c.short);
+            if let Some(p) = &c.out.prom {
+                p.totals(c.received, lost.events());
+            }
             let new = losses.update(tool, &lost, force);
             if new > 0 {
                 let total = lost.events();
@@ -544,7 +584,9 @@ impl Session {
                     .ok()
                     .and_then(|k| interval.checked_mul(k))
                     .and_then(|d| n.checked_add(d));
-                if f(&tick, &mut out)?.is_break() {
+                let flow = f(&tick, &mut out)?;
+                export_totals(&out, skel.object(), &harmless_skips)?;
+                if flow.is_break() {
                     break;
                 }
             }
@@ -568,6 +610,7 @@ impl Session {
         // The last call's own Break changes nothing: the loop is over.
         let _ = f(&tick, &mut out)?;
         let obj = skel.object();
+        export_totals(&out, obj, &harmless_skips)?;
         let end = End {
             tool,
             obj,
@@ -648,6 +691,14 @@ fn counted_losses(obj: &Object, harmless_skips: &[&str]) -> Result<Lost> {
         skipped: skipped_runs(obj, harmless_skips),
         ..counted
     })
+}
+
+/// An interval tool's totals for `--prometheus`: rows read, losses counted.
+fn export_totals(out: &Output, obj: &Object, harmless_skips: &[&str]) -> Result<()> {
+    if let Some(p) = &out.prom {
+        p.totals(out.shown, counted_losses(obj, harmless_skips)?.events());
+    }
+    Ok(())
 }
 
 /// What the summary of a run is made of, for every tool shape.

@@ -576,6 +576,8 @@ pub trait TopTool: Sized + 'static {
         scratch: &'a mut Self::Scratch,
     ) -> Option<Self::Row<'a>>;
     fn sum(&self, v: &Self::Value) -> Self::Sum;
+    /// How a row's JSON fields become Prometheus counters (`--prometheus`).
+    const PROM: crate::prom::RowSpec;
     /// Keys the BPF side could not insert (map full), for the summary: by
     /// default the `map_full` slot of `cs_dropped`.
     fn keys_dropped(obj: &Object) -> u64 {
@@ -641,6 +643,14 @@ impl<T: TopTool> crate::run::Interval for Runner<T> {
             anyhow::bail!("the map was not opened for draining");
         };
         let rows = drain.drain(T::map(skel))?;
+        // Every key read counts in the metrics, not only the rows shown.
+        if let Some(p) = &out.prom {
+            for (k, v) in rows.iter() {
+                if let Some(r) = tool.row(k, v, scratch) {
+                    p.row(&T::PROM, &r);
+                }
+            }
+        }
         let totals = sort_limit(rows, tool.rows(), |k, v| tool.score(k, v));
         screen.begin(out)?;
         for (k, v) in rows.iter() {

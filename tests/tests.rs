@@ -4,6 +4,7 @@
 mod block_workload;
 mod cli;
 mod packaging;
+mod prometheus;
 mod root_filters;
 mod root_lifecycle;
 mod root_load;

@@ -19,7 +19,9 @@ const STDOUT: &str = "writing to stdout failed";
 const EXAMPLES: &str = "EXAMPLES:
     corescope check            # can each tool run here? one line per tool
     corescope check --json     # the same, and what was probed, as JSON
-    corescope execsnoop -h     # any tool, as `corescope TOOL` (or by its own name)";
+    corescope execsnoop -h     # any tool, as `corescope TOOL` (or by its own name)
+    corescope exporter --listen 127.0.0.1:9476 biolatency -D -- runqlat -- syscount
+                               # Prometheus metrics of three tools on one endpoint";
 
 /// Commands about the corescope tools as a whole; `corescope TOOL …` runs a tool
 #[derive(Parser, Debug)]
@@ -39,6 +41,9 @@ enum Cmd {
     },
     /// List the tools in this binary
     List,
+    /// Serve Prometheus metrics of several tools from one process:
+    /// `corescope exporter --listen 127.0.0.1:9476 biolatency -D -- runqlat`
+    Exporter(corescope::exporter::Args),
 }
 
 /// The tool named by `name`: exactly, or as the longest tool name inside it
@@ -97,6 +102,7 @@ fn main() -> ExitCode {
                     ExitCode::FAILURE
                 })
             }
+            Cmd::Exporter(a) => corescope::exporter::run(a),
             Cmd::List => {
                 for (t, _) in TOOLS {
                     writeln!(out, "{t}").context(STDOUT)?;

@@ -476,6 +476,9 @@ pub fn emit<T: Copy + Into<u64>>(
     keys: &[Key<'_>],
     hist: &Hist<'_, T>,
 ) -> io::Result<()> {
+    if let Some(p) = &out.prom {
+        p.hist(keys, hist);
+    }
     out.row_as("hist", &HistRow { hist, keys }, &"")
 }
 

@@ -222,6 +222,20 @@ impl TopTool for Biotop {
         Some(row(k, v, disks.name(k.dev).unwrap_or_default()))
     }
 
+    const PROM: corescope::prom::RowSpec = corescope::prom::RowSpec {
+        labels: &["pid", "comm", "op", "disk"],
+        counters: &[
+            ("io", "ios", "Block I/Os completed", 1.0),
+            ("bytes", "bytes", "Bytes of block I/O completed", 1.0),
+            (
+                "total_ns",
+                "time_seconds",
+                "Time of block I/O, issue to completion",
+                1e-9,
+            ),
+        ],
+    };
+
     fn sum(&self, v: &Value) -> Sum {
         sum(v)
     }

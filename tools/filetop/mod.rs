@@ -243,6 +243,16 @@ impl TopTool for Filetop {
         Some(row(k, v, path))
     }
 
+    const PROM: corescope::prom::RowSpec = corescope::prom::RowSpec {
+        labels: &["pid", "comm", "file_type", "file"],
+        counters: &[
+            ("reads", "reads", "read() calls on the file", 1.0),
+            ("writes", "writes", "write() calls on the file", 1.0),
+            ("rbytes", "read_bytes", "Bytes read from the file", 1.0),
+            ("wbytes", "written_bytes", "Bytes written to the file", 1.0),
+        ],
+    };
+
     fn sum(&self, v: &Value) -> Sum {
         sum(v)
     }

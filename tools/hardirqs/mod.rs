@@ -73,6 +73,13 @@ impl IrqTool for Hardirqs {
         ("refused_pid", 'p'),
     ];
     const RECORD: &'static str = "hardirq";
+    const PROM: corescope::prom::RowSpec = corescope::prom::RowSpec {
+        labels: &["hardirq"],
+        counters: &[
+            ("count", "runs", "Handler runs", 1.0),
+            ("time_ns", "time_seconds", "Time in the handler", 1e-9),
+        ],
+    };
 
     fn configure(a: Args, open: &mut OpenHardirqsSkel<'_>) -> Result<(Self, &'static str)> {
         let cpu = a.irq.check("hardirqs")?;

@@ -111,6 +111,13 @@ impl IrqTool for Softirqs {
         ("refused_pid", 'p'),
     ];
     const RECORD: &'static str = "softirq";
+    const PROM: corescope::prom::RowSpec = corescope::prom::RowSpec {
+        labels: &["softirq"],
+        counters: &[
+            ("count", "runs", "Handler runs", 1.0),
+            ("time_ns", "time_seconds", "Time in the handler", 1e-9),
+        ],
+    };
 
     fn configure(a: Args, open: &mut OpenSoftirqsSkel<'_>) -> Result<(Self, &'static str)> {
         let cpu = a.irq.check("softirqs")?;

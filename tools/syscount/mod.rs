@@ -242,6 +242,24 @@ impl TopTool for Syscount {
         Some(row(&self.shape, k, v))
     }
 
+    const PROM: corescope::prom::RowSpec = corescope::prom::RowSpec {
+        labels: &["syscall", "nr", "pid", "comm"],
+        counters: &[
+            (
+                "count",
+                "calls",
+                "System calls (by syscall, or by process with -P)",
+                1.0,
+            ),
+            (
+                "total_ns",
+                "time_seconds",
+                "Time in system calls (-L)",
+                1e-9,
+            ),
+        ],
+    };
+
     fn sum(&self, v: &Value) -> Sum {
         Sum {
             count: v.count,

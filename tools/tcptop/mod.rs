@@ -199,6 +199,20 @@ impl TopTool for Tcptop {
         row(k, v)
     }
 
+    const PROM: corescope::prom::RowSpec = corescope::prom::RowSpec {
+        // No ports: a client's ephemeral ports would make a series per connection.
+        labels: &["pid", "comm", "family", "laddr", "raddr"],
+        counters: &[
+            (
+                "rx_bytes",
+                "received_bytes",
+                "TCP payload bytes received",
+                1.0,
+            ),
+            ("tx_bytes", "sent_bytes", "TCP payload bytes sent", 1.0),
+        ],
+    };
+
     fn sum(&self, v: &Value) -> Sum {
         sum(v)
     }

@@ -296,6 +296,16 @@ impl Interval for Xdpdrop {
         let now = self.read(skel)?;
         let hms = out.clock.hms_now();
         for (ty, r) in self.rows(&now, &self.prev, tick.since_last.as_secs_f64(), Some(&hms)) {
+            if let Some(p) = &out.prom {
+                let l = [("kind", ty), ("name", r.name.as_str())];
+                p.total(
+                    "packets",
+                    "Packets counted (by rule, protocol or action)",
+                    &l,
+                    r.total.packets,
+                );
+                p.total("bytes", "Bytes of the packets counted", &l, r.total.bytes);
+            }
             out.row_as(ty, &r, &())?;
         }
         if tick.last {

@@ -1602,3 +1602,59 @@ fn the_interval_summary_has_the_stream_summary_s_common_fields() {
     assert!(rows > 0, "{out}");
     assert_eq!(events, rows, "stdout:\n{out}\nstderr:\n{err}");
 }
+
+/// `GET /metrics` from inside `ns` (where xdpdrop's endpoint listens).
+fn metrics_in(ns: &str, addr: &'static str) -> String {
+    in_ns(ns, move || {
+        use std::io::Write as _;
+        let Ok(mut s) = std::net::TcpStream::connect(addr) else {
+            return String::new();
+        };
+        let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+        let _ = write!(s, "GET /metrics HTTP/1.0\r\n\r\n");
+        let mut body = String::new();
+        let _ = s.read_to_string(&mut body);
+        body
+    })
+}
+
+#[test]
+fn prometheus_counts_the_rules_packets_exactly() {
+    let Some(_root) = root("prometheus_counts_the_rules_packets_exactly") else {
+        return;
+    };
+    let net = Net::new("prom");
+    let _socks = listen(&net.a, &[sa(A4, 5001)]);
+    const ADDR: &str = "127.0.0.1:21407";
+    let x = Xdp::start(
+        &net.a,
+        &["xd0", "--drop", "udp dst-port 5001", "--prometheus", ADDR],
+    );
+    assert!(net.xdp_on("xd0"), "{}", x.stderr());
+    send(&net.b, B4.into(), sa(A4, 5001), 37);
+    let series = r#"corescope_xdpdrop_packets_total{kind="rule",name="udp dst-port 5001"} "#;
+    let end = Instant::now() + Duration::from_secs(10);
+    let mut body = String::new();
+    while Instant::now() < end {
+        body = metrics_in(&net.a, ADDR);
+        if body.lines().any(|l| l == format!("{series}37")) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(
+        body.lines().any(|l| l == format!("{series}37")),
+        "{body}\n{}",
+        x.stderr()
+    );
+    assert!(
+        body.contains(r#"corescope_xdpdrop_packets_total{kind="action",name="drop"} 37"#),
+        "{body}"
+    );
+    let (st, out, err) = x.stop(SIGTERM);
+    assert_eq!(st.code(), Some(0), "{err}");
+    assert!(
+        out.is_empty(),
+        "serving metrics, xdpdrop prints no table: {out}"
+    );
+}
