@@ -96,6 +96,8 @@ fn man(cmd: Command, tool: &str, name: &str, w: &mut dyn Write) -> Result<()> {
         bail!("{tool}: after_help does not start with EXAMPLES:");
     };
     let has_version = cmd.get_version().is_some();
+    let subs: Vec<Command> = cmd.get_subcommands().cloned().collect();
+    let cmd_has_subcommands = !subs.is_empty();
     let m = clap_mangen::Man::new(cmd)
         .section("8")
         .source(format!("corescope {}", crate::cli::VERSION))
@@ -105,6 +107,9 @@ fn man(cmd: Command, tool: &str, name: &str, w: &mut dyn Write) -> Result<()> {
     m.render_synopsis_section(w)?;
     m.render_description_section(w)?;
     m.render_options_section(w)?;
+    if cmd_has_subcommands {
+        subcommands(&subs, w)?;
+    }
     writeln!(w, ".SH EXAMPLES")?;
     for line in examples.lines().map(str::trim).filter(|l| !l.is_empty()) {
         let line = match line.strip_prefix(tool) {
@@ -122,6 +127,33 @@ fn man(cmd: Command, tool: &str, name: &str, w: &mut dyn Write) -> Result<()> {
     }
     if has_version {
         m.render_version_section(w)?;
+    }
+    Ok(())
+}
+
+/// A COMMANDS section: each subcommand, what it does, and its options and
+/// arguments (`corescope exporter --listen …`); clap_mangen's own section
+/// would point to a man page per subcommand, which there is not.
+fn subcommands(subs: &[Command], w: &mut dyn Write) -> Result<()> {
+    writeln!(w, ".SH COMMANDS")?;
+    for sub in subs.iter().filter(|s| s.get_name() != "help") {
+        let about = sub.get_about().map(|h| h.to_string()).unwrap_or_default();
+        writeln!(w, ".TP\n.B {}\n{}", roff(sub.get_name()), roff(&about))?;
+        for a in (sub.get_arguments()).filter(|a| !a.is_hide_set() && a.get_id() != "help") {
+            let value = match a.get_action().takes_values() {
+                true => (a.get_value_names().unwrap_or_default().iter())
+                    .map(|n| format!(" <{n}>"))
+                    .collect::<String>(),
+                false => String::new(),
+            };
+            let head = match (a.get_long(), a.get_short()) {
+                (Some(l), Some(c)) => format!("-{c}, --{l}{value}"),
+                (Some(l), None) => format!("--{l}{value}"),
+                _ => value.trim_start().to_string(),
+            };
+            let help = a.get_help().map(|h| h.to_string()).unwrap_or_default();
+            writeln!(w, ".RS\n.TP\n.B {}\n{}\n.RE", roff(&head), roff(&help))?;
+        }
     }
     Ok(())
 }

@@ -129,6 +129,7 @@ pub struct Runner<T: IrqTool> {
 }
 
 impl<T: IrqTool> Interval for Runner<T> {
+    const SERVES_ROWS: bool = true;
     type Args = T::Args;
     type Skel = T::Skel;
     const SHORTS: &'static [(&'static str, char)] = T::SHORTS;

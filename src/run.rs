@@ -99,6 +99,11 @@ pub trait Interval: Sized {
         Ok(())
     }
     fn period(&self) -> Duration;
+    /// Whether its rows are Prometheus metrics (the histogram, top and
+    /// interrupt shapes, xdpdrop): with `--prometheus` it then prints no
+    /// tables and reads every INTERVAL. Other interval tools (stacks,
+    /// counts printed once) print as usual and serve only their totals.
+    const SERVES_ROWS: bool = false;
     /// One interval; `tick.last` is the final call (the run is ending).
     fn tick(
         &mut self,
@@ -142,7 +147,8 @@ pub fn interval<T: Interval + 'static>(name: &'static str) -> ExitCode {
         s.defer_header();
         s.defer_cmd_release();
         s.no_events();
-        if s.prometheus() {
+        let serves = s.prometheus() && T::SERVES_ROWS;
+        if serves {
             s.mute_rows()?;
         }
         let mut storage = MaybeUninit::uninit();
@@ -165,7 +171,7 @@ pub fn interval<T: Interval + 'static>(name: &'static str) -> ExitCode {
         let mut period = tool.borrow().period();
         // Serving metrics, a histogram tool without INTERVAL (one print at
         // the end) reads its maps every second for the scrapes.
-        if s.prometheus() && period == Duration::MAX {
+        if serves && period == Duration::MAX {
             period = crate::prom::READ_EVERY;
         }
         let code = s.every(&skel, period, |tick, out| {

@@ -596,6 +596,7 @@ pub struct Runner<T: TopTool> {
 }
 
 impl<T: TopTool> crate::run::Interval for Runner<T> {
+    const SERVES_ROWS: bool = true;
     type Args = T::Args;
     type Skel = T::Skel;
     const SHORTS: &'static [(&'static str, char)] = T::SHORTS;

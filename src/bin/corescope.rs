@@ -20,8 +20,7 @@ const EXAMPLES: &str = "EXAMPLES:
     corescope check            # can each tool run here? one line per tool
     corescope check --json     # the same, and what was probed, as JSON
     corescope execsnoop -h     # any tool, as `corescope TOOL` (or by its own name)
-    corescope exporter --listen 127.0.0.1:9476 biolatency -D -- runqlat -- syscount
-                               # Prometheus metrics of three tools on one endpoint";
+    corescope exporter --listen :9476 runqlat -- syscount  # their metrics on one endpoint";
 
 /// Commands about the corescope tools as a whole; `corescope TOOL …` runs a tool
 #[derive(Parser, Debug)]

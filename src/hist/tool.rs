@@ -45,6 +45,7 @@ pub struct Runner<T: HistTool> {
 }
 
 impl<T: HistTool> Interval for Runner<T> {
+    const SERVES_ROWS: bool = true;
     type Args = T::Args;
     type Skel = T::Skel;
     const SHORTS: &'static [(&'static str, char)] = T::SHORTS;

@@ -226,6 +226,7 @@ fn configure(open: &mut OpenBiolatencySkel<'_>, a: &Args) -> Result<()> {
 }
 
 impl Interval for Biolatency {
+    const SERVES_ROWS: bool = true;
     type Args = Args;
     type Skel = BiolatencySkelBuilder;
     #[rustfmt::skip]

@@ -147,6 +147,7 @@ struct Funclatency {
 }
 
 impl Interval for Funclatency {
+    const SERVES_ROWS: bool = true;
     type Args = Args;
     type Skel = FunclatencySkelBuilder;
     #[rustfmt::skip]

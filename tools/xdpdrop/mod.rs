@@ -218,6 +218,7 @@ fn counter_label(action: &str) -> &'static str {
 }
 
 impl Interval for Xdpdrop {
+    const SERVES_ROWS: bool = true;
     type Args = Args;
     type Skel = XdpdropSkelBuilder;
     const SHORTS: &'static [(&'static str, char)] =
