@@ -3,8 +3,10 @@
 
 mod block_workload;
 mod cli;
+mod json_schema;
 mod packaging;
 mod root_filters;
+mod root_json;
 mod root_lifecycle;
 mod root_load;
 mod sched_workload;
