@@ -673,7 +673,10 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(&s).unwrap();
         assert_eq!(v["type"], "event");
         assert_eq!(v["schema"], 1);
-        assert!(s.starts_with("{\"type\":\"event\",\"schema\":1,\"name\":"), "{s}");
+        assert!(
+            s.starts_with("{\"type\":\"event\",\"schema\":1,\"name\":"),
+            "{s}"
+        );
         assert_eq!(v["name"], "a\"b");
         assert_eq!(v["pid"], 1);
         let mut b = Vec::new();

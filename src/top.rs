@@ -1067,11 +1067,15 @@ mod tests {
         for (i, iv) in [(0, 1), (3, 2)] {
             assert_eq!(
                 lines[i],
-                format!(r#"{{"type":"top","schema":1,"interval":{iv},"pid":42,"comm":"sh","bytes":20}}"#)
+                format!(
+                    r#"{{"type":"top","schema":1,"interval":{iv},"pid":42,"comm":"sh","bytes":20}}"#
+                )
             );
             assert_eq!(
                 lines[i + 1],
-                format!(r#"{{"type":"top","schema":1,"interval":{iv},"pid":7,"comm":"sh","bytes":10}}"#)
+                format!(
+                    r#"{{"type":"top","schema":1,"interval":{iv},"pid":7,"comm":"sh","bytes":10}}"#
+                )
             );
             assert_eq!(
                 lines[i + 2],

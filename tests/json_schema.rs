@@ -197,10 +197,15 @@ pub fn parse(text: &str) -> Result<Schema, String> {
     }
     for t in field_tables {
         let Some((h, hline)) = &t.heading else {
-            return Err(format!("line {}: a field table under no ### heading", t.line));
+            return Err(format!(
+                "line {}: a field table under no ### heading",
+                t.line
+            ));
         };
         let Some((ty, scope)) = h.split_once(':') else {
-            return Err(format!("line {hline}: heading {h:?} is not \"`TYPE`: SCOPE\""));
+            return Err(format!(
+                "line {hline}: heading {h:?} is not \"`TYPE`: SCOPE\""
+            ));
         };
         let tys: Vec<&str> = ty.split(',').map(str::trim).collect();
         let tools: Vec<String> = match scope.trim() {
@@ -213,7 +218,9 @@ pub fn parse(text: &str) -> Result<Schema, String> {
             };
             for ty in &tys {
                 if *ty != "*" && !known.contains(*ty) {
-                    return Err(format!("line {hline}: {tool} has no record `{ty}` in the tool table"));
+                    return Err(format!(
+                        "line {hline}: {tool} has no record `{ty}` in the tool table"
+                    ));
                 }
             }
         }
@@ -263,7 +270,9 @@ pub fn parse(text: &str) -> Result<Schema, String> {
         for rec in recs {
             let key = (tool.clone(), rec.clone());
             let own = s.fields.get(&key).map_or(0, |m| {
-                m.keys().filter(|p| !["type", "schema"].contains(&p.as_str())).count()
+                m.keys()
+                    .filter(|p| !["type", "schema"].contains(&p.as_str()))
+                    .count()
             });
             if own == 0 && rec != "summary" {
                 return Err(format!("{tool} `{rec}`: no field table documents it"));
@@ -330,12 +339,7 @@ impl<'de> Visitor<'de> for StrictVisitor {
 
 /// Checks the value at `path` against `fields`, recursing where the
 /// document describes the inside (`path.x`, `path[]`, `path.*`).
-fn check_value(
-    fields: &BTreeMap<String, Field>,
-    path: &str,
-    v: &Value,
-    errs: &mut Vec<String>,
-) {
+fn check_value(fields: &BTreeMap<String, Field>, path: &str, v: &Value, errs: &mut Vec<String>) {
     let f = match fields.get(path) {
         Some(f) => f,
         None => {
@@ -350,7 +354,10 @@ fn check_value(
         }
     };
     if !f.types.iter().any(|t| t.matches(v)) {
-        errs.push(format!("{path}: {v} is not {:?} (line {})", f.types, f.line));
+        errs.push(format!(
+            "{path}: {v} is not {:?} (line {})",
+            f.types, f.line
+        ));
         return;
     }
     let pat = |p: &str| f.path.clone() + p;
@@ -453,7 +460,11 @@ pub fn check_line(tools: &[String], line: &str) -> Value {
 fn docs_json_md_describes_every_tool() {
     let s = schema();
     let listed: Vec<String> = s.types.keys().cloned().collect();
-    assert_eq!(listed, crate::util::tools(), "docs/json.md's tool table vs tools/");
+    assert_eq!(
+        listed,
+        crate::util::tools(),
+        "docs/json.md's tool table vs tools/"
+    );
     for (tool, recs) in &s.types {
         for rec in recs {
             let f = &s.fields[&(tool.clone(), rec.clone())];
@@ -502,17 +513,42 @@ fn the_checker_refuses_what_the_document_does_not_say() {
         check_object(f, "", "", m, &mut errs);
         errs
     };
-    let good = r#"{"type":"event","schema":1,"pid":1,"comm":{"bytes":"/w=="},"argv":["a"],"o":{"a":1}}"#;
+    let good =
+        r#"{"type":"event","schema":1,"pid":1,"comm":{"bytes":"/w=="},"argv":["a"],"o":{"a":1}}"#;
     assert_eq!(check(good), Vec::<String>::new());
     let bad = [
-        (r#"{"type":"event","schema":1,"comm":"x","argv":[],"o":{"a":1}}"#, "pid: missing"),
-        (r#"{"type":"event","schema":1,"pid":"1","comm":"x","argv":[],"o":{"a":1}}"#, "pid: \"1\""),
-        (r#"{"type":"event","schema":1,"pid":1.5,"comm":"x","argv":[],"o":{"a":1}}"#, "pid: 1.5"),
-        (r#"{"type":"event","schema":1,"pid":1,"comm":"x","argv":[2],"o":{"a":1}}"#, "argv[]: 2"),
-        (r#"{"type":"event","schema":1,"pid":1,"comm":"x","argv":[],"o":{}}"#, "o.a: missing"),
-        (r#"{"type":"event","schema":1,"pid":1,"comm":"x","argv":[],"o":{"a":1,"b":2}}"#, "o.b: not documented"),
-        (r#"{"type":"event","schema":1,"pid":1,"comm":"x","argv":[],"o":{"a":1},"new":0}"#, "new: not documented"),
-        (r#"{"type":"event","schema":1,"pid":1,"comm":{"b":"x"},"argv":[],"o":{"a":1}}"#, "comm: "),
+        (
+            r#"{"type":"event","schema":1,"comm":"x","argv":[],"o":{"a":1}}"#,
+            "pid: missing",
+        ),
+        (
+            r#"{"type":"event","schema":1,"pid":"1","comm":"x","argv":[],"o":{"a":1}}"#,
+            "pid: \"1\"",
+        ),
+        (
+            r#"{"type":"event","schema":1,"pid":1.5,"comm":"x","argv":[],"o":{"a":1}}"#,
+            "pid: 1.5",
+        ),
+        (
+            r#"{"type":"event","schema":1,"pid":1,"comm":"x","argv":[2],"o":{"a":1}}"#,
+            "argv[]: 2",
+        ),
+        (
+            r#"{"type":"event","schema":1,"pid":1,"comm":"x","argv":[],"o":{}}"#,
+            "o.a: missing",
+        ),
+        (
+            r#"{"type":"event","schema":1,"pid":1,"comm":"x","argv":[],"o":{"a":1,"b":2}}"#,
+            "o.b: not documented",
+        ),
+        (
+            r#"{"type":"event","schema":1,"pid":1,"comm":"x","argv":[],"o":{"a":1},"new":0}"#,
+            "new: not documented",
+        ),
+        (
+            r#"{"type":"event","schema":1,"pid":1,"comm":{"b":"x"},"argv":[],"o":{"a":1}}"#,
+            "comm: ",
+        ),
     ];
     for (line, want) in bad {
         let e = check(line);

@@ -79,7 +79,10 @@ fn runs() -> Vec<(&'static str, Vec<&'static str>)> {
 /// action rows, without it its protocol rows. Returns its stdout.
 fn xdpdrop(dir: &std::path::Path, rule: Option<&str>) -> std::thread::JoinHandle<String> {
     let tag = if rule.is_some() { "rules" } else { "protos" };
-    let (out, err) = (dir.join(format!("xdp-{tag}.out")), dir.join(format!("xdp-{tag}.err")));
+    let (out, err) = (
+        dir.join(format!("xdp-{tag}.out")),
+        dir.join(format!("xdp-{tag}.err")),
+    );
     let rule = rule.map_or(String::new(), |r| format!("--drop '{r}'"));
     let script = format!(
         "ip link set lo up || exit 2
@@ -170,9 +173,16 @@ fn workload(dir: &std::path::Path) {
 fn syn_retransmits(dir: &std::path::Path) -> ChildGuard {
     let probe = dir.join("csprobe");
     let src = concat!(env!("CARGO_MANIFEST_DIR"), "/kernels/guest/csprobe.c");
-    let cc = Command::new("cc").args(["-O1", "-o"]).arg(&probe).arg(src).status();
+    let cc = Command::new("cc")
+        .args(["-O1", "-o"])
+        .arg(&probe)
+        .arg(src)
+        .status();
     assert!(cc.is_ok_and(|s| s.success()), "cc {src}");
-    let script = format!("ip link set lo up && exec {} synq 21414 2600", probe.display());
+    let script = format!(
+        "ip link set lo up && exec {} synq 21414 2600",
+        probe.display()
+    );
     ChildGuard::spawn(
         Command::new("unshare")
             .args(["-n", "sh", "-c", &script])
@@ -201,7 +211,11 @@ fn oom_kill(dir: &std::path::Path) -> Option<()> {
     );
     let st = g.wait_timeout(Duration::from_secs(60));
     use std::os::unix::process::ExitStatusExt;
-    assert_eq!(st.signal(), Some(libc::SIGKILL), "the hog was not OOM-killed");
+    assert_eq!(
+        st.signal(),
+        Some(libc::SIGKILL),
+        "the hog was not OOM-killed"
+    );
     Some(())
 }
 
@@ -221,7 +235,11 @@ fn json_schema_every_tool() {
         .map(|(t, args)| {
             let mut a = vec!["-v", "-j"];
             a.extend(&args);
-            (t.to_string(), args.join(" "), ToolRun::start(t, &a, Stdio::null()))
+            (
+                t.to_string(),
+                args.join(" "),
+                ToolRun::start(t, &a, Stdio::null()),
+            )
         })
         .collect();
     for (_, _, r) in &mut running {
@@ -230,7 +248,10 @@ fn json_schema_every_tool() {
     let mut syn = syn_retransmits(dir.path());
     workload(dir.path());
     let oom = oom_kill(dir.path());
-    assert!(syn.wait_timeout(Duration::from_secs(30)).success(), "csprobe synq");
+    assert!(
+        syn.wait_timeout(Duration::from_secs(30)).success(),
+        "csprobe synq"
+    );
     // Two more intervals for the interval tools.
     std::thread::sleep(Duration::from_millis(2200));
     for (_, _, r) in &running {
@@ -243,10 +264,16 @@ fn json_schema_every_tool() {
         outputs.push((t, args, f.stdout));
     }
     for (h, a) in xdp.into_iter().zip(["--drop …", ""]) {
-        let out = h.join().unwrap_or_else(|_| panic!("xdpdrop {a}: see above"));
+        let out = h
+            .join()
+            .unwrap_or_else(|_| panic!("xdpdrop {a}: see above"));
         outputs.push(("xdpdrop".into(), a.into(), out));
     }
-    outputs.push(("execsnoop".into(), "(losing)".into(), execsnoop_losing(dir.path())));
+    outputs.push((
+        "execsnoop".into(),
+        "(losing)".into(),
+        execsnoop_losing(dir.path()),
+    ));
 
     let mut seen: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut counts = String::new();

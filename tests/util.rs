@@ -518,7 +518,11 @@ pub fn json_lines_of(tool: &str, stdout: &str) -> Vec<serde_json::Value> {
 
 fn json_lines_as(tools: &[String], stdout: &str) -> Vec<serde_json::Value> {
     // `corescope` is no tool: its runs are `corescope TOOL`, said by the caller.
-    let tools: Vec<String> = tools.iter().filter(|t| *t != "corescope").cloned().collect();
+    let tools: Vec<String> = tools
+        .iter()
+        .filter(|t| *t != "corescope")
+        .cloned()
+        .collect();
     stdout
         .lines()
         .map(|l| crate::json_schema::check_line(&tools, l))
