@@ -1,6 +1,7 @@
 //! Table and JSON Lines output. The table keeps every row under the BCC
 //! header (one width per column, used for header and rows alike); JSON has
-//! one object per line with a `type` field: `event`, `lost`, `summary`.
+//! one object per line with a `type` field (`event`, `lost`, `summary`, …)
+//! and then `schema` ([`JSON_SCHEMA`]); docs/json.md documents every record.
 //! A tool may also offer CSV (BCC tcplife's `-s`): the same cells, unpadded,
 //! comma-separated, quoted per RFC 4180 when they hold `,` or `"`.
 
@@ -269,14 +270,20 @@ pub fn csv_line<R: Row + ?Sized>(row: &R, o: &R::Opts) -> String {
     s
 }
 
-/// Serializes `v` as one JSON object line with `"type": ty` first.
-/// Written in place (the type first, then `v` with its `{` dropped): no
-/// second buffer per record.
+/// The version of the JSON Lines records (docs/json.md), `"schema"` in each
+/// one: the same while fields are only added; +1 when one is renamed,
+/// removed or changes its type.
+pub const JSON_SCHEMA: u32 = 1;
+
+/// Serializes `v` as one JSON object line with `"type": ty` first, then
+/// `"schema": JSON_SCHEMA`. Written in place (those two first, then `v`
+/// with its `{` dropped): no second buffer per record.
 pub fn json_line<T: Serialize>(ty: &str, v: &T, buf: &mut Vec<u8>) -> io::Result<()> {
+    use io::Write as _;
     let start = buf.len();
     buf.extend_from_slice(b"{\"type\":");
     serde_json::to_writer(&mut *buf, ty).map_err(io::Error::other)?;
-    buf.push(b',');
+    write!(buf, ",\"schema\":{JSON_SCHEMA},")?;
     let body = buf.len();
     serde_json::to_writer(&mut *buf, v).map_err(io::Error::other)?;
     match &buf[body..] {
@@ -668,12 +675,17 @@ mod tests {
         assert!(s.ends_with('\n') && s.matches('\n').count() == 1);
         let v: serde_json::Value = serde_json::from_str(&s).unwrap();
         assert_eq!(v["type"], "event");
+        assert_eq!(v["schema"], 1);
+        assert!(
+            s.starts_with("{\"type\":\"event\",\"schema\":1,\"name\":"),
+            "{s}"
+        );
         assert_eq!(v["name"], "a\"b");
         assert_eq!(v["pid"], 1);
         let mut b = Vec::new();
         #[derive(Serialize)]
         struct Empty {}
         json_line("summary", &Empty {}, &mut b).unwrap();
-        assert_eq!(b, b"{\"type\":\"summary\"}\n");
+        assert_eq!(b, b"{\"type\":\"summary\",\"schema\":1}\n");
     }
 }

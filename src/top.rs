@@ -1078,16 +1078,20 @@ mod tests {
         for (i, iv) in [(0, 1), (3, 2)] {
             assert_eq!(
                 lines[i],
-                format!(r#"{{"type":"top","interval":{iv},"pid":42,"comm":"sh","bytes":20}}"#)
+                format!(
+                    r#"{{"type":"top","schema":1,"interval":{iv},"pid":42,"comm":"sh","bytes":20}}"#
+                )
             );
             assert_eq!(
                 lines[i + 1],
-                format!(r#"{{"type":"top","interval":{iv},"pid":7,"comm":"sh","bytes":10}}"#)
+                format!(
+                    r#"{{"type":"top","schema":1,"interval":{iv},"pid":7,"comm":"sh","bytes":10}}"#
+                )
             );
             assert_eq!(
                 lines[i + 2],
                 format!(
-                    r#"{{"type":"interval","interval":{iv},"keys":3,"shown":2,"cut_keys":1,"cut":5,"total":35}}"#
+                    r#"{{"type":"interval","schema":1,"interval":{iv},"keys":3,"shown":2,"cut_keys":1,"cut":5,"total":35}}"#
                 )
             );
         }

@@ -394,7 +394,7 @@ fn root_multi_call_binary_traces() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(stderr.starts_with("execsnoop: "), "{stderr}");
-    let v = crate::util::json_lines(&String::from_utf8_lossy(&out.stdout));
+    let v = crate::util::json_lines_of("execsnoop", &String::from_utf8_lossy(&out.stdout));
     let evs = crate::util::json_events(&v);
     assert!(
         evs.iter().any(|e| crate::util::argv(e) == ["/bin/true"]),

@@ -3,9 +3,11 @@
 
 mod block_workload;
 mod cli;
+mod json_schema;
 mod packaging;
 mod prometheus;
 mod root_filters;
+mod root_json;
 mod root_lifecycle;
 mod root_load;
 mod sched_workload;

@@ -12,8 +12,21 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
-/// Path of a tool binary built by cargo for this test run.
+thread_local! {
+    /// The tools this test thread has run (through [`tool`]): whose JSON
+    /// [`json_lines`] checks against docs/json.md.
+    static STARTED: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Path of a tool binary built by cargo for this test run (noted as one
+/// this thread runs, for [`json_lines`]).
 pub fn tool(name: &str) -> PathBuf {
+    STARTED.with(|s| {
+        let mut s = s.borrow_mut();
+        if !s.iter().any(|t| t == name) {
+            s.push(name.to_string());
+        }
+    });
     let mut p = PathBuf::from(env!("CARGO_BIN_EXE_execsnoop"));
     p.set_file_name(name);
     p
@@ -488,15 +501,31 @@ impl Drop for ToolRun {
     }
 }
 
-/// Every stdout line as JSON; panics naming a line that does not parse.
+/// Every stdout line as JSON, each checked against docs/json.md
+/// ([`crate::json_schema::check_line`]) as a record of a tool this test
+/// thread ran ([`tool`]); panics naming a line that does not parse or
+/// match.
 pub fn json_lines(stdout: &str) -> Vec<serde_json::Value> {
+    let tools = STARTED.with(|s| s.borrow().clone());
+    json_lines_as(&tools, stdout)
+}
+
+/// [`json_lines`] for the output of `tool` (a tool run another way, e.g.
+/// from another thread or through `corescope TOOL`).
+pub fn json_lines_of(tool: &str, stdout: &str) -> Vec<serde_json::Value> {
+    json_lines_as(&[tool.to_string()], stdout)
+}
+
+fn json_lines_as(tools: &[String], stdout: &str) -> Vec<serde_json::Value> {
+    // `corescope` is no tool: its runs are `corescope TOOL`, said by the caller.
+    let tools: Vec<String> = tools
+        .iter()
+        .filter(|t| *t != "corescope")
+        .cloned()
+        .collect();
     stdout
         .lines()
-        .enumerate()
-        .map(|(i, l)| {
-            serde_json::from_str(l)
-                .unwrap_or_else(|e| panic!("stdout line {} is not JSON ({e}): {l:?}", i + 1))
-        })
+        .map(|l| crate::json_schema::check_line(&tools, l))
         .collect()
 }
 

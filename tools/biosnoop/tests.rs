@@ -116,7 +116,7 @@ fn json_fields() {
     );
     let o = v.as_object_mut().unwrap();
     assert!(o.remove("time_s").unwrap().is_f64());
-    let want = serde_json::json!({"type": "event", "comm": "dd", "pid": 4242, "tid": 4243,
+    let want = serde_json::json!({"type": "event", "schema": 1, "comm": "dd", "pid": 4242, "tid": 4243,
         "disk": "loop3", "major": 7, "minor": 3, "op": "W", "sector": 2048, "bytes": 8192,
         "queued_ns": 25000, "latency_ns": 1234567, "error": 0, "task_from": "block_io_start"});
     assert_eq!(v, want);

@@ -63,7 +63,7 @@ fn bcc_columns_and_names() {
 fn json_fields() {
     let (_, _, mut v) = render(&tool("-j"), &event(b"chown", 0, -1), None);
     assert!(v.as_object_mut().unwrap().remove("time").is_some());
-    let want = serde_json::json!({"type": "event", "uid": 65534, "pid": 4242, "tid": 4243,
+    let want = serde_json::json!({"type": "event", "schema": 1, "uid": 65534, "pid": 4242, "tid": 4243,
         "comm": "chown", "cap": 0, "name": "CAP_CHOWN", "verdict": "deny", "ret": -1,
         "userns": 4026531837u32});
     assert_eq!(v, want);

@@ -74,7 +74,7 @@ fn json_fields() {
     assert!(o.remove("time").is_some());
     let age = o.remove("age_s").and_then(|a| a.as_f64()).unwrap();
     assert!((age - 1.25).abs() < 1e-9);
-    let want = serde_json::json!({"type": "event", "comm": "crash", "pid": 4242, "ppid": 1,
+    let want = serde_json::json!({"type": "event", "schema": 1, "comm": "crash", "pid": 4242, "ppid": 1,
         "tid": 4243, "uid": 1000, "exit_code": null, "signal": "SIGABRT", "signal_number": 6,
         "core_dumped": true, "status": 0x86});
     assert_eq!(v, want);

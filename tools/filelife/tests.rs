@@ -48,7 +48,7 @@ fn json_fields() {
     assert!(o.remove("time").is_some());
     let age = o.remove("age_s").and_then(|a| a.as_f64()).unwrap();
     assert!((age - 0.3).abs() < 1e-9);
-    let want = serde_json::json!({"type": "event", "pid": 4242, "tid": 4243, "uid": 1000,
+    let want = serde_json::json!({"type": "event", "schema": 1, "pid": 4242, "tid": 4243, "uid": 1000,
         "comm": "rmrf", "path": "rel/y", "path_truncated": false, "deleted_by": "rename",
         "dev_major": 8, "dev_minor": 3, "ino": 1234567, "creator_pid": 4200,
         "creator_comm": "cc"});

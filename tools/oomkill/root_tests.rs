@@ -24,7 +24,7 @@ const MEMCG: &str = "/sys/fs/cgroup/memory";
 /// A hostile name: a quote (ends BCC's `("%s")`), an escape sequence.
 const NAME: &str = "oom\"hog\x1b[2J";
 
-fn hog() -> PathBuf {
+pub(crate) fn hog() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
         let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("oomkill-helper");
@@ -35,11 +35,12 @@ fn hog() -> PathBuf {
 }
 
 /// A child memory cgroup limited to 8 MiB; on drop, whatever is left in it
-/// is killed (it is ours: the cgroup is new) and it is removed.
-struct MemCg(PathBuf);
+/// is killed (it is ours: the cgroup is new) and it is removed. (Also
+/// tests/root_json.rs's OOM kill.)
+pub(crate) struct MemCg(pub(crate) PathBuf);
 
 impl MemCg {
-    fn new() -> Option<Self> {
+    pub(crate) fn new() -> Option<Self> {
         if !Path::new(MEMCG).join("memory.limit_in_bytes").is_file() {
             return None;
         }

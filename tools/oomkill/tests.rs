@@ -88,7 +88,7 @@ fn hostile_comms_are_escaped_quotes_included() {
 fn json_fields() {
     let (_, _, mut v) = render(&event(ALL), &bufs(CommFrom::Tracepoint, b""));
     assert!(v.as_object_mut().unwrap().remove("time").is_some());
-    let want = serde_json::json!({"type": "event", "trigger_pid": 4242, "trigger_tid": 4243,
+    let want = serde_json::json!({"type": "event", "schema": 1, "trigger_pid": 4242, "trigger_tid": 4243,
         "trigger_comm": "trigger", "pid": 4242, "comm": "hog", "comm_from": "tracepoint",
         "uid": 1000, "total_vm_kb": 20480, "anon_rss_kb": 8000, "file_rss_kb": 1200,
         "shmem_rss_kb": 4, "pgtables_kb": 64, "oom_score_adj": -17,

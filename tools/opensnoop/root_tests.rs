@@ -66,10 +66,7 @@ struct Run {
 
 impl Run {
     fn json(&self) -> Vec<Value> {
-        self.stdout
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON {l:?}: {e}")))
-            .collect()
+        crate::util::json_lines_of("opensnoop", &self.stdout)
     }
     fn events(&self) -> Vec<Value> {
         self.json()

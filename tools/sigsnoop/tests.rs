@@ -59,13 +59,13 @@ fn libbpf_tools_columns_numbers_and_names() {
 fn json_records_by_source() {
     let (_, _, mut v) = render("", &event(Source::SIGSNOOP_GENERATE, b"bash", 10, 0));
     assert!(v.as_object_mut().unwrap().remove("time").is_some());
-    let want = serde_json::json!({"type": "event", "pid": 4242, "tid": 4243, "uid": 1000,
+    let want = serde_json::json!({"type": "event", "schema": 1, "pid": 4242, "tid": 4243, "uid": 1000,
         "comm": "bash", "sig": 10, "signal": "SIGUSR1", "tpid": 77, "target_comm": "sleep",
         "ret": 0, "source": "signal_generate", "delivery": "ignored", "group": true});
     assert_eq!(v, want);
     let (_, _, mut v) = render("", &event(Source::SIGSNOOP_TGKILL, b"sh", 0, -1));
     assert!(v.as_object_mut().unwrap().remove("time").is_some());
-    let want = serde_json::json!({"type": "event", "pid": 4242, "tid": 4243, "uid": 1000,
+    let want = serde_json::json!({"type": "event", "schema": 1, "pid": 4242, "tid": 4243, "uid": 1000,
         "comm": "sh", "sig": 0, "signal": null, "tpid": 77, "ttgid": 70, "ret": -1,
         "source": "tgkill"});
     assert_eq!(v, want);

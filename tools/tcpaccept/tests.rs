@@ -65,7 +65,7 @@ fn json_record() {
     let (_, _, mut v) = render("-j", &event("fd00::1", "::1", b"srv"));
     let o = v.as_object_mut().unwrap();
     assert!(o.remove("time").is_some() && o.remove("timestamp").is_some_and(|t| t.is_f64()));
-    let want = serde_json::json!({"type": "event", "uid": 33, "pid": 4242, "tid": 4243,
+    let want = serde_json::json!({"type": "event", "schema": 1, "uid": 33, "pid": 4242, "tid": 4243,
         "comm": "srv", "family": "ipv6", "laddr": "fd00::1", "lport": 8080, "raddr": "::1",
         "rport": 51234, "fd": 5});
     assert_eq!(v, want);

@@ -84,7 +84,7 @@ fn csv_and_json() {
     let (_, _, mut v) = render("-j", &event("fd00::1", "::1", b"srv", 1));
     let o = v.as_object_mut().unwrap();
     assert!(o.remove("time").is_some() && o.remove("timestamp").is_some_and(|t| t.is_f64()));
-    let want = serde_json::json!({"type": "event", "uid": 1000, "pid": 4242, "tid": 4243,
+    let want = serde_json::json!({"type": "event", "schema": 1, "uid": 1000, "pid": 4242, "tid": 4243,
         "comm": "srv", "family": "ipv6", "saddr": "fd00::1", "lport": 51234, "daddr": "::1",
         "dport": 8080, "result": "failed", "latency_us": 1234.567});
     assert_eq!(v, want);
@@ -108,7 +108,7 @@ fn count_rows_table() {
     let mut j = Vec::new();
     json_line("count", &r, &mut j).unwrap();
     let v: serde_json::Value = serde_json::from_slice(&j).unwrap();
-    let want = serde_json::json!({"type": "count", "family": "ipv4", "saddr": "127.0.0.1",
+    let want = serde_json::json!({"type": "count", "schema": 1, "family": "ipv4", "saddr": "127.0.0.1",
         "daddr": "127.0.0.2", "dport": 80, "connects": 7});
     assert_eq!(v, want);
 }

@@ -78,7 +78,7 @@ fn table_and_json_rows() {
     );
     let mut v = v;
     assert!(v.as_object_mut().unwrap().remove("time").is_some());
-    let want = serde_json::json!({"type": "event", "pid": 77, "family": "ipv4",
+    let want = serde_json::json!({"type": "event", "schema": 1, "pid": 77, "family": "ipv4",
         "saddr": "127.0.0.1", "sport": 40000, "daddr": "127.0.0.1", "dport": 9,
         "state": null, "flags": ["SYN"], "reason": "NO_SOCKET", "reason_code": 3});
     assert_eq!(v, want);

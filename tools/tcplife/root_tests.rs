@@ -153,10 +153,7 @@ fn tmp(name: &str) -> String {
 
 /// JSON events and the summary record of a `--json` run.
 fn records(out: &str) -> (Vec<Value>, Value) {
-    let all: Vec<Value> = out
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
-        .collect();
+    let all: Vec<Value> = crate::util::json_lines_of("tcplife", out);
     let events = all
         .iter()
         .filter(|v| v["type"] == "event")

@@ -97,7 +97,7 @@ fn csv_and_json() {
     let (_, _, mut v) = render("-j", &event(true, b"server", 2));
     let o = v.as_object_mut().unwrap();
     assert!(o.remove("time").is_some() && o.remove("timestamp").is_some_and(|t| t.is_f64()));
-    let want = serde_json::json!({"type": "event", "pid": 4242, "comm": "server",
+    let want = serde_json::json!({"type": "event", "schema": 1, "pid": 4242, "comm": "server",
         "owner": "accept", "family": "ipv6", "laddr": "fd00::1", "lport": 8080, "raddr": "::1",
         "rport": 51234, "tx_bytes": 5000, "rx_bytes": 3_000_000, "duration_us": 12340});
     assert_eq!(v, want);

@@ -63,7 +63,7 @@ fn json_record() {
     let (_, _, mut v) = render("-j", &event("10.0.0.1", "10.0.0.2", 4));
     let o = v.as_object_mut().unwrap();
     assert!(o.remove("time").is_some_and(|t| t.is_string()));
-    let want = serde_json::json!({"type": "event", "pid": 0, "family": "ipv4",
+    let want = serde_json::json!({"type": "event", "schema": 1, "pid": 0, "family": "ipv4",
         "laddr": "10.0.0.1", "lport": 22, "raddr": "10.0.0.2", "rport": 34619,
         "state": "FIN_WAIT1", "kind": "retransmit"});
     assert_eq!(v, want);
@@ -94,7 +94,7 @@ fn count_mode_sorts_by_count_and_prints_bcc_columns() {
     let mut j = Vec::new();
     json_line("flow", &f[0], &mut j).unwrap();
     let v: serde_json::Value = serde_json::from_slice(&j).unwrap();
-    let want = serde_json::json!({"type": "flow", "family": "ipv6", "laddr": "::1",
+    let want = serde_json::json!({"type": "flow", "schema": 1, "family": "ipv6", "laddr": "::1",
         "lport": 7, "raddr": "::1", "rport": 9, "retransmits": 9});
     assert_eq!(v, want);
 }

@@ -144,7 +144,7 @@ mod tests {
         json_line("rule", &r, &mut b).unwrap();
         assert_eq!(
             String::from_utf8(b).unwrap(),
-            "{\"type\":\"rule\",\"time\":\"12:00:01\",\"rule\":1,\"name\":\"udp\",\"packets\":1500,\"bytes\":90000,\"interval_packets\":1000,\"pps\":500.0}\n"
+            "{\"type\":\"rule\",\"schema\":1,\"time\":\"12:00:01\",\"rule\":1,\"name\":\"udp\",\"packets\":1500,\"bytes\":90000,\"interval_packets\":1000,\"pps\":500.0}\n"
         );
         let t = CounterRow::new(
             None,

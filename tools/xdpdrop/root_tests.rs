@@ -328,11 +328,11 @@ fn run(ns: &str, args: &[&str]) -> (ExitStatus, String, String) {
     (out.status, s(&out.stdout), s(&out.stderr))
 }
 
-/// The JSON summary record of a run with -j.
+/// The JSON summary record of a run with -j (of xdpdrop, or of execsnoop
+/// beside it: checked as a tool this test ran).
 fn summary(stdout: &str) -> serde_json::Value {
-    stdout
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+    crate::util::json_lines(stdout)
+        .into_iter()
         .find(|v| v["type"] == "summary")
         .unwrap_or_else(|| panic!("no summary in: {stdout}"))
 }
@@ -634,10 +634,7 @@ fn duration_intervals_table_and_json() {
         &["xd0", "-j", "-d", "2", "-i", "1", "--drop", "udp"],
     );
     assert_eq!(st.code(), Some(0), "{err}");
-    let recs: Vec<serde_json::Value> = out
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let recs = crate::util::json_lines_of("xdpdrop", &out);
     let times: std::collections::BTreeSet<&str> = recs
         .iter()
         .filter(|r| r["type"] == "rule")
