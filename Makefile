@@ -117,7 +117,13 @@ lint:
 # names: debug builds carry the generator (CORESCOPE_GENERATE, src/gen.rs).
 # The debug multi-call binary, run through a link named like each tool (as
 # installed), is every tool: one debug link instead of 31.
+# A dist tree has them for the default names in generated/ (make dist made
+# them): no debug build there unless NAMEPREFIX or SUFFIX is set.
+PREGEN := $(if $(NAMEPREFIX)$(SUFFIX),,$(wildcard generated/man8))
 gen: deps
+ifneq ($(PREGEN),)
+	rm -rf $(GEN) && mkdir -p $(GEN) && cp -R generated/. $(GEN)/
+else
 	$(CARGO_RUN) build --bin corescope
 	rm -rf $(GEN) && mkdir -p $(GEN)/bin $(GEN)/man8 $(GEN)/bash $(GEN)/zsh $(GEN)/fish
 	set -e; for p in $(PROGS); do b=$${p%%:*} n=$${p#*:}; \
@@ -127,6 +133,7 @@ gen: deps
 		CORESCOPE_GENERATE=zsh:$$n $(GEN)/bin/$$b >$(GEN)/zsh/_$$n; \
 		CORESCOPE_GENERATE=fish:$$n $(GEN)/bin/$$b >$(GEN)/fish/$$n.fish; \
 	done
+endif
 
 # One multi-call binary (target/release/corescope, every tool in it) and the
 # tools as hard links to it (it runs the tool named by argv[0]), plus a man
@@ -163,9 +170,11 @@ uninstall:
 
 # $(DISTDIR)/corescope-$(VERSION).tar.gz: the files git has (or would add),
 # the crates vendored (cargo vendor: the only step that reaches the crate
-# registry) and a .cargo/config.toml that builds from them offline, and
-# debian/copyright listing them (see packaging/dist.sh).
+# registry) and a .cargo/config.toml that builds from them offline,
+# debian/copyright listing them, and generated/: the man pages and
+# completions of the default names (see packaging/dist.sh).
 dist:
+	$(MAKE) --no-print-directory gen NAMEPREFIX= SUFFIX=
 	CARGO=$(CARGO) ./packaging/dist.sh $(DISTDIR)
 
 # target/deb/corescope_$(VERSION)_<arch>.deb: debian/ on the dist tarball,

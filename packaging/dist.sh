@@ -2,7 +2,7 @@
 # make dist: OUTDIR/corescope-VERSION.tar.gz, a source tarball that builds
 # with no network: the files git has or would add (as in the work tree),
 # vendor/ (cargo vendor), .cargo/config.toml using it, and debian/copyright
-# for them (packaging/copyright.sh).
+# for them (packaging/copyright.sh), generated/ (man pages, completions).
 #   usage: dist.sh OUTDIR
 set -euo pipefail
 
@@ -24,6 +24,16 @@ mkdir "$stage/$name"
 (cd "$here" && git ls-files -z --cached --others --exclude-standard |
 	while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done |
 	tar --null -T - -cf -) | tar -xf - -C "$stage/$name"
+
+# The man pages and completions (make gen, run by make dist, default names):
+# building from the tarball then needs no debug build for them.
+gen=$here/target/generated/names@
+if [ ! -d "$gen/man8" ]; then
+	echo "dist.sh: $gen/man8 is missing; hint: run make dist, which runs make gen first" >&2
+	exit 1
+fi
+mkdir "$stage/$name/generated"
+cp -R "$gen/man8" "$gen/bash" "$gen/zsh" "$gen/fish" "$stage/$name/generated/"
 
 # Every crate of Cargo.lock, for every platform (cargo vendor has no
 # platform filter: the Windows crates are ~13% of the tarball).
