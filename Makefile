@@ -188,7 +188,7 @@ deb: dist
 # The tarball built from a clean copy, built and installed from with no
 # network, the .deb built from it offline and checked with lintian (root:
 # unshare -n). Slow (see README): its own target, run by CI after make test.
-test-dist:
+test-dist: deps
 	./packaging/test-dist.sh
 
 clean:

@@ -189,9 +189,11 @@ fn make_install_lays_out_files_and_uninstall_removes_them() {
     let want = expected(|t| format!("{t}-cs"), "", &dirs);
     assert_eq!(files(dir.path()), want);
     // The unit runs the multi-call binary where SBINDIR put it.
-    let unit =
-        std::fs::read_to_string(dir.path().join("lib/systemd/system/corescope-exporter.service"))
-            .unwrap();
+    let unit = std::fs::read_to_string(
+        dir.path()
+            .join("lib/systemd/system/corescope-exporter.service"),
+    )
+    .unwrap();
     assert!(
         unit.lines()
             .any(|l| l == "ExecStart=/usr/bin/corescope exporter $CORESCOPE_EXPORTER_ARGS")
@@ -319,7 +321,13 @@ fn make_install_on_a_clean_clone_installs_only_our_files() {
         .arg("--no-print-directory")
         .arg("-C")
         .arg(&src)
-        .args(["-j2", "install", "PREFIX=/usr", "SBINDIR=/usr/bin", "MANDIR=/usr/man"])
+        .args([
+            "-j2",
+            "install",
+            "PREFIX=/usr",
+            "SBINDIR=/usr/bin",
+            "MANDIR=/usr/man",
+        ])
         .arg(format!("DESTDIR={}", stage.path().display()))
         .env_remove("MAKEFLAGS")
         .env_remove("MAKELEVEL")
