@@ -261,7 +261,13 @@ fn version(manifest: &std::path::Path) {
             .map(|s| s.trim().to_string())
             .filter(|s| !s.is_empty())
     };
-    let describe = git(&["describe", "--tags", "--always"]);
+    // Only the checkout's own .git: an unpacked `make dist` tarball (no
+    // .git) inside another repository (a packaging one) is no checkout.
+    let describe = manifest
+        .join(".git")
+        .exists()
+        .then(|| git(&["describe", "--tags", "--always"]))
+        .flatten();
     let v = match &describe {
         Some(d) => format!("{pkg} (git {d})"),
         None => pkg,

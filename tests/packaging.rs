@@ -1,5 +1,7 @@
 //! Packaging: man pages and completions generated from every tool's clap
-//! definition, `make install`/`uninstall`, `make deb`, and `corescope check`.
+//! definition, `make install`/`uninstall`, and `corescope check`. `make
+//! dist` and the Debian package (slow: offline builds from the tarball) are
+//! tested by `make test-dist` (packaging/test-dist.sh).
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -130,8 +132,23 @@ fn files(dir: &Path) -> BTreeSet<String> {
     s
 }
 
-/// The files `make install PREFIX=/usr` puts, for tool names `name(t)`.
-fn expected(name: impl Fn(&str) -> String, man_ext: &str) -> BTreeSet<String> {
+/// Where `make install` puts each kind of file, under DESTDIR.
+struct Dirs {
+    sbin: &'static str,
+    man: &'static str,
+    unit: &'static str,
+}
+
+/// `make install PREFIX=/usr` with no other directory set.
+const USR: Dirs = Dirs {
+    sbin: "usr/sbin",
+    man: "usr/share/man",
+    unit: "usr/lib/systemd/system",
+};
+
+/// The files `make install PREFIX=/usr` puts, for tool names `name(t)`, in
+/// `dirs`; the exporter's unit, and its defaults file in /etc.
+fn expected(name: impl Fn(&str) -> String, man_ext: &str, dirs: &Dirs) -> BTreeSet<String> {
     let mut want = BTreeSet::new();
     for p in programs() {
         let n = if p == "corescope" {
@@ -139,12 +156,14 @@ fn expected(name: impl Fn(&str) -> String, man_ext: &str) -> BTreeSet<String> {
         } else {
             name(&p)
         };
-        want.insert(format!("usr/sbin/{n}"));
-        want.insert(format!("usr/share/man/man8/{n}.8{man_ext}"));
+        want.insert(format!("{}/{n}", dirs.sbin));
+        want.insert(format!("{}/man8/{n}.8{man_ext}", dirs.man));
         want.insert(format!("usr/share/bash-completion/completions/{n}"));
         want.insert(format!("usr/share/zsh/vendor-completions/_{n}"));
         want.insert(format!("usr/share/fish/vendor_completions.d/{n}.fish"));
     }
+    want.insert(format!("{}/corescope-exporter.service", dirs.unit));
+    want.insert("etc/default/corescope-exporter".into());
     want
 }
 
@@ -152,12 +171,46 @@ fn expected(name: impl Fn(&str) -> String, man_ext: &str) -> BTreeSet<String> {
 fn make_install_lays_out_files_and_uninstall_removes_them() {
     let dir = TempDir::new(0o755);
     let d = format!("DESTDIR={}", dir.path().display());
-    make(&["install", "PREFIX=/usr", &d, "SUFFIX=-cs"]);
-    let want = expected(|t| format!("{t}-cs"), "");
+    // The directory variables, as a distro sets them.
+    let vars = [
+        "PREFIX=/usr",
+        &d,
+        "SUFFIX=-cs",
+        "SBINDIR=/usr/bin",
+        "MANDIR=/usr/man",
+        "SYSTEMDUNITDIR=/lib/systemd/system",
+    ];
+    let dirs = Dirs {
+        sbin: "usr/bin",
+        man: "usr/man",
+        unit: "lib/systemd/system",
+    };
+    make(&[&["install"], &vars[..]].concat());
+    let want = expected(|t| format!("{t}-cs"), "", &dirs);
     assert_eq!(files(dir.path()), want);
+    // The unit runs the multi-call binary where SBINDIR put it.
+    let unit = std::fs::read_to_string(
+        dir.path()
+            .join("lib/systemd/system/corescope-exporter.service"),
+    )
+    .unwrap();
+    assert!(
+        unit.lines()
+            .any(|l| l == "ExecStart=/usr/bin/corescope exporter $CORESCOPE_EXPORTER_ARGS")
+            && unit
+                .lines()
+                .any(|l| l == "EnvironmentFile=-/etc/default/corescope-exporter"),
+        "{unit}"
+    );
+    let shipped = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/packaging/corescope-exporter.default"
+    ))
+    .unwrap();
+    let defaults = dir.path().join("etc/default/corescope-exporter");
+    assert_eq!(std::fs::read_to_string(&defaults).unwrap(), shipped);
     // The man page and completions use the installed name.
-    let man =
-        std::fs::read_to_string(dir.path().join("usr/share/man/man8/execsnoop-cs.8")).unwrap();
+    let man = std::fs::read_to_string(dir.path().join("usr/man/man8/execsnoop-cs.8")).unwrap();
     assert!(
         man.contains(".TH execsnoop-cs 8") && man.contains(".B execsnoop\\-cs"),
         "{man}"
@@ -171,20 +224,35 @@ fn make_install_lays_out_files_and_uninstall_removes_them() {
     // The tools are hard links to the multi-call binary.
     use std::os::unix::fs::MetadataExt;
     let ino = |n: &str| {
-        std::fs::metadata(dir.path().join("usr/sbin").join(n))
+        std::fs::metadata(dir.path().join("usr/bin").join(n))
             .unwrap()
             .ino()
     };
     for t in tools() {
         assert_eq!(ino(&format!("{t}-cs")), ino("corescope"), "{t}-cs");
     }
-    let out = Command::new(dir.path().join("usr/sbin/execsnoop-cs"))
+    let out = Command::new(dir.path().join("usr/bin/execsnoop-cs"))
         .arg("--version")
         .output()
         .unwrap();
     assert!(out.status.success());
-    make(&["uninstall", "PREFIX=/usr", &d, "SUFFIX=-cs"]);
+    make(&[&["uninstall"], &vars[..]].concat());
     assert_eq!(files(dir.path()), BTreeSet::new(), "uninstall left files");
+
+    // An edited defaults file is the admin's: install keeps it, and so
+    // does uninstall (it removes only the file as install put it).
+    let edited = format!("{shipped}CORESCOPE_EXPORTER_ARGS=\"--listen [::1]:9476 runqlat\"\n");
+    std::fs::create_dir_all(defaults.parent().unwrap()).unwrap();
+    std::fs::write(&defaults, &edited).unwrap();
+    let out = make(&[&["install"], &vars[..]].concat());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("kept"));
+    assert_eq!(std::fs::read_to_string(&defaults).unwrap(), edited);
+    make(&[&["uninstall"], &vars[..]].concat());
+    assert_eq!(
+        files(dir.path()),
+        BTreeSet::from(["etc/default/corescope-exporter".to_string()])
+    );
+    assert_eq!(std::fs::read_to_string(&defaults).unwrap(), edited);
 }
 
 /// What every distro package build runs, on a clean clone:
@@ -253,7 +321,13 @@ fn make_install_on_a_clean_clone_installs_only_our_files() {
         .arg("--no-print-directory")
         .arg("-C")
         .arg(&src)
-        .args(["-j2", "install", "PREFIX=/usr"])
+        .args([
+            "-j2",
+            "install",
+            "PREFIX=/usr",
+            "SBINDIR=/usr/bin",
+            "MANDIR=/usr/man",
+        ])
         .arg(format!("DESTDIR={}", stage.path().display()))
         .env_remove("MAKEFLAGS")
         .env_remove("MAKELEVEL")
@@ -271,80 +345,21 @@ fn make_install_on_a_clean_clone_installs_only_our_files() {
         log.contains("Compiling libbpf-sys"),
         "libbpf-sys was not rebuilt by this run: {log}"
     );
+    let dirs = Dirs {
+        sbin: "usr/bin",
+        man: "usr/man",
+        ..USR
+    };
     assert_eq!(
         files(stage.path()),
-        expected(|t| t.to_string(), ""),
+        expected(|t| t.to_string(), "", &dirs),
         "{log}"
     );
-    let out = Command::new(stage.path().join("usr/sbin/corescope"))
+    let out = Command::new(stage.path().join("usr/bin/corescope"))
         .arg("--version")
         .output()
         .unwrap();
     assert!(out.status.success(), "the installed corescope runs");
-}
-
-#[test]
-fn make_deb_has_the_files_and_dependencies_and_its_tools_run() {
-    let out = make(&["deb"]);
-    let deb = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .rev()
-        .find(|l| l.ends_with(".deb"))
-        .expect("make deb names the package")
-        .to_string();
-    let deb = Path::new(env!("CARGO_MANIFEST_DIR")).join(deb);
-    let field = |f: &str| {
-        let o = Command::new("dpkg-deb")
-            .arg("-f")
-            .arg(&deb)
-            .arg(f)
-            .output()
-            .unwrap();
-        assert!(o.status.success());
-        String::from_utf8_lossy(&o.stdout).trim().to_string()
-    };
-    assert_eq!(field("Package"), "corescope");
-    assert_eq!(field("Version"), env!("CARGO_PKG_VERSION"));
-    let deps = field("Depends");
-    for lib in ["libc6", "libelf1", "zlib1g"] {
-        assert!(
-            deps.split(", ").any(|d| d.starts_with(lib)),
-            "Depends lacks {lib}: {deps}"
-        );
-    }
-    assert_eq!(field("Conflicts"), "libbpf-tools");
-    // apt accepts it (a simulation: nothing is installed).
-    let sim = Command::new("apt-get")
-        .args(["install", "-s", "-q"])
-        .arg(&deb)
-        .output()
-        .expect("apt-get");
-    let sim_out = String::from_utf8_lossy(&sim.stdout);
-    assert!(
-        sim.status.success() && sim_out.contains("Inst corescope"),
-        "apt-get install -s: {sim_out}{}",
-        String::from_utf8_lossy(&sim.stderr)
-    );
-    // Extracted (not installed): the file list, and every program runs.
-    let dir = TempDir::new(0o755);
-    let st = Command::new("dpkg-deb")
-        .arg("-x")
-        .arg(&deb)
-        .arg(dir.path())
-        .status()
-        .unwrap();
-    assert!(st.success());
-    let mut want = expected(|t| t.to_string(), ".gz");
-    want.insert("usr/share/doc/corescope/copyright".into());
-    assert_eq!(files(dir.path()), want);
-    for p in programs() {
-        let out = Command::new(dir.path().join("usr/sbin").join(&p))
-            .arg("--version")
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{p} --version from the package");
-        assert!(String::from_utf8_lossy(&out.stdout).starts_with(&format!("{p} ")));
-    }
 }
 
 #[test]
