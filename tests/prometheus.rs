@@ -408,3 +408,51 @@ fn the_exporter_serves_several_tools_and_stops_with_them() {
         assert!(err.contains(says), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn the_shipped_exporter_defaults_run() {
+    let Some(_g) = root_or_skip("the_shipped_exporter_defaults_run") else {
+        return;
+    };
+    // What the systemd unit runs: `corescope exporter $CORESCOPE_EXPORTER_ARGS`
+    // (systemd splits an unbraced $VAR at whitespace), on a test port.
+    let defaults = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/packaging/corescope-exporter.default"
+    );
+    let text = std::fs::read_to_string(defaults).expect("the defaults file");
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix("CORESCOPE_EXPORTER_ARGS="))
+        .expect("CORESCOPE_EXPORTER_ARGS=");
+    let mut args: Vec<String> = line
+        .trim_matches('"')
+        .split_whitespace()
+        .map(String::from)
+        .collect();
+    let at = args.iter().position(|a| a == "--listen").expect("--listen") + 1;
+    const ADDR: &str = "127.0.0.1:21408";
+    args[at] = ADDR.to_string();
+    let mut argv = vec!["exporter"];
+    argv.extend(args.iter().map(String::as_str));
+    let mut t = ToolRun::start("corescope", &argv, Stdio::null());
+    let want = [
+        "# TYPE corescope_biolatency_seconds histogram",
+        "# TYPE corescope_runqlat_seconds histogram",
+        "# TYPE corescope_syscount_calls_total counter",
+    ];
+    let end = Instant::now() + Duration::from_secs(30);
+    let mut body = String::new();
+    while Instant::now() < end && !want.iter().all(|w| body.contains(w)) {
+        std::thread::sleep(Duration::from_millis(300));
+        body = http_get(ADDR, "/metrics")
+            .map(|(_, b)| b)
+            .unwrap_or_default();
+    }
+    for w in want {
+        assert!(body.contains(w), "{w} not in:\n{body}\n{}", t.stderr_now());
+    }
+    t.signal(Signal::SIGTERM);
+    let f = t.wait(Duration::from_secs(10));
+    assert_eq!(f.code(), 0, "{}", f.stderr);
+}
