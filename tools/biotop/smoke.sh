@@ -28,12 +28,12 @@ top_check() { # NAME WANT_FROM ARGS...
 		judge_failure "$name" "$name" "$FEATURE_RE" "not attached within 60 s"
 		return
 	fi
-	wait_for "$WORK/$name.out" '"type":"interval","interval":2' 10 "$TOOL_PID"
+	wait_for "$WORK/$name.out" '"type":"interval","schema":1,"interval":2' 10 "$TOOL_PID"
 	stop_tool 30
 	if [ "$RC" != 0 ] || ! has_summary "$WORK/$name.out"; then
 		fail "$name" "Ctrl-C: exit $RC, or no summary"
 		show "$WORK/$name.err" 20
-	elif ! grep -q '"type":"interval","interval":2' "$WORK/$name.out"; then
+	elif ! grep -q '"type":"interval","schema":1,"interval":2' "$WORK/$name.out"; then
 		fail "$name" "no second interval record"
 		show "$WORK/$name.out"
 	elif ! grep -q '"keys_dropped":0' "$WORK/$name.out"; then
