@@ -74,8 +74,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
     // this thread's mount namespace.
     crate::load::ensure_tracefs()?;
     let sink = crate::prom::Sink::new(a.series);
-    let local = crate::prom::serve(&a.listen, sink.clone())
-        .map_err(|e| anyhow::anyhow!("{}", e.to_string().replace("--prometheus", "--listen")))?;
+    let local = crate::prom::serve("--listen", &a.listen, sink.clone())?;
     crate::prom::set_exporter_sink(sink);
     crate::session::install_stop_handler()?;
     let names: Vec<&str> = tools.iter().map(|(n, _)| *n).collect();

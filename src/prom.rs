@@ -528,16 +528,17 @@ pub fn for_tool(tool: &'static str, run: &crate::cli::RunArgs) -> Result<Option<
         return Ok(None);
     };
     let sink = Sink::new(run.prometheus_series);
-    let local = serve(listen, sink.clone())?;
+    let local = serve("--prometheus", listen, sink.clone())?;
     crate::diag!("{tool}: serving Prometheus metrics on http://{local}/metrics");
     Ok(Some(sink.handle(tool)))
 }
 
-/// `--prometheus`'s ADDR:PORT (`:PORT` is every address) as socket addresses.
-pub fn parse_listen(s: &str) -> Result<Vec<SocketAddr>> {
+/// ADDR:PORT (`:PORT` is every address) as socket addresses; `opt` is the
+/// option that gave it (`--prometheus`, the exporter's `--listen`).
+pub fn parse_listen(opt: &str, s: &str) -> Result<Vec<SocketAddr>> {
     let bad = || {
         UserError::hint(
-            format!("--prometheus: {s:?} is not ADDR:PORT"),
+            format!("{opt}: {s:?} is not ADDR:PORT"),
             "give an address and a port, e.g. 127.0.0.1:9476, [::1]:9476 or :9476 (every address)",
         )
     };
@@ -558,11 +559,11 @@ pub fn parse_listen(s: &str) -> Result<Vec<SocketAddr>> {
 /// each response is written on a thread of its own, at most
 /// [`MAX_RESPONDERS`] at once), never the tool's loop, which takes the
 /// store's lock only between its reads.
-pub fn serve(listen: &str, sink: Sink) -> Result<SocketAddr> {
-    let addrs = parse_listen(listen)?;
+pub fn serve(opt: &str, listen: &str, sink: Sink) -> Result<SocketAddr> {
+    let addrs = parse_listen(opt, listen)?;
     let server = tiny_http::Server::http(&addrs[..]).map_err(|e| {
         UserError::hint(
-            format!("--prometheus: cannot listen on {listen}: {e}"),
+            format!("{opt}: cannot listen on {listen}: {e}"),
             "choose a free port (see `ss -ltn`), or an address of this machine",
         )
     })?;

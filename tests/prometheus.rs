@@ -389,6 +389,10 @@ fn the_exporter_serves_several_tools_and_stops_with_them() {
     for (args, says) in [
         (vec!["--listen", ADDR, "nosuchtool"], "no tool called"),
         (
+            vec!["--listen", "nonsense", "runqlat"],
+            "--listen: \"nonsense\" is not ADDR:PORT\nhint: ",
+        ),
+        (
             vec!["--listen", ADDR, "runqlat", "--", "runqlat"],
             "given twice",
         ),

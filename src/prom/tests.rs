@@ -194,14 +194,14 @@ fn label_values_are_escaped_and_rows_follow_their_spec() {
 #[test]
 fn listen_addresses_parse_or_say_how() {
     assert_eq!(
-        parse_listen("127.0.0.1:9476").unwrap(),
+        parse_listen("--prometheus", "127.0.0.1:9476").unwrap(),
         vec!["127.0.0.1:9476".parse::<SocketAddr>().unwrap()]
     );
     assert_eq!(
-        parse_listen(":9476").unwrap(),
+        parse_listen("--prometheus", ":9476").unwrap(),
         vec!["0.0.0.0:9476".parse::<SocketAddr>().unwrap()]
     );
-    assert!(parse_listen("[::1]:1").is_ok());
+    assert!(parse_listen("--prometheus", "[::1]:1").is_ok());
     for bad in [
         "",
         "9476",
@@ -210,7 +210,7 @@ fn listen_addresses_parse_or_say_how() {
         "1.2.3.4:99999",
         "a b:1",
     ] {
-        let e = parse_listen(bad).unwrap_err().to_string();
+        let e = parse_listen("--prometheus", bad).unwrap_err().to_string();
         assert!(e.contains("not ADDR:PORT"), "{bad}: {e}");
     }
 }
