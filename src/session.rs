@@ -668,7 +668,7 @@ impl<F> Consumer<'_, F> {
         // Under a sustained storm libbpf would keep consuming forever:
         // check for the end now and then (after handling the record, which
         // libbpf has already consumed).
-        if self.received % 256 == 0 && !self.draining && self.should_stop() {
+        if self.received.is_multiple_of(256) && !self.draining && self.should_stop() {
             self.interrupted = true;
             return -1;
         }
