@@ -191,7 +191,7 @@ fn row<'a>(e: &'a Event, out: &Output) -> Option<Bind<'a>> {
         uid: e.uid,
         comm: KStr(cstr(&e.comm)),
         ret: e.ret,
-        error: (e.ret < 0).then_some(ErrnoName(-e.ret)),
+        error: ErrnoName::of_ret(e.ret.into()),
         proto: proto_name(e.proto).unwrap_or("UNK"),
         proto_num: e.proto,
         sock_type: sock_type_name(e.sock_type),

@@ -196,18 +196,13 @@ impl fmt::Display for Dfd {
     }
 }
 
-/// The errno of a negative syscall result.
-fn errno_of(ret: i64) -> Option<ErrnoName> {
-    (-4095..0).contains(&ret).then_some(ErrnoName(-ret as i32))
-}
-
 /// A syscall result: `0`, an fd, or `-ENOENT`.
 #[derive(Clone, Copy)]
 struct Ret(i64);
 
 impl fmt::Display for Ret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match errno_of(self.0) {
+        match ErrnoName::of_ret(self.0) {
             Some(n) => write!(f, "-{n}"),
             None => write!(f, "{}", self.0),
         }
@@ -333,7 +328,7 @@ impl Serialize for Call<'_> {
         m.serialize_entry("mnt_ns", &e.mnt_ns)?;
         m.serialize_entry("call", call_name(e.call))?;
         m.serialize_entry("ret", &e.ret)?;
-        m.serialize_entry("error", &errno_of(e.ret))?;
+        m.serialize_entry("error", &ErrnoName::of_ret(e.ret))?;
         m.serialize_entry("latency_us", &(e.delta_ns / 1000))?;
         let strs: &[(usize, &str)] = match () {
             _ if is(e, K::MOUNTSNOOP_MOUNT) => {
